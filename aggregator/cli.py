@@ -1,0 +1,392 @@
+"""``newsagg``: each command opens what it needs and calls one library function.
+
+Library errors become messages and exit codes here, at the edge: 0 ok, 1 every source failed or a
+fatal error, 2 usage or configuration error, 75 another run holds the lock.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from aggregator import __version__
+from aggregator.config import Source, load_sources, resolve_db_path, resolve_sources_path
+from aggregator.errors import AggregatorError, ConfigError, LockedError
+from aggregator.export import DEFAULT_BASE_URL, DEFAULT_LIMIT, ExportResult, export_feeds
+from aggregator.runstats import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE, RunStats
+from aggregator.timespec import parse_since
+
+
+class Context:
+    """What the global options resolve to, loaded lazily per command."""
+
+    def __init__(self, db: str | None, sources: str | None) -> None:
+        self._db = db
+        self._sources = sources
+
+    @property
+    def db_path(self) -> Path:
+        return resolve_db_path(self._db)
+
+    @property
+    def sources_path(self) -> Path:
+        return resolve_sources_path(self._sources)
+
+    def load_sources(self) -> list[Source]:
+        return load_sources(self.sources_path)
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def guarded(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn library exceptions into a message on stderr and the documented exit code."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except ConfigError as exc:
+            fail(str(exc), EXIT_USAGE)
+        except LockedError as exc:
+            fail(str(exc), EXIT_LOCKED)
+        except AggregatorError as exc:
+            fail(str(exc), EXIT_FAILED)
+
+    wrapper.__name__ = function.__name__
+    wrapper.__doc__ = function.__doc__
+    return wrapper
+
+
+def crawl_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    function = click.option(
+        "-s",
+        "--set",
+        "settings",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Override a Scrapy setting, as in `scrapy crawl -s`.",
+    )(function)
+    return click.option(
+        "--only", multiple=True, metavar="NAME", help="Crawl only this source (repeatable)."
+    )(function)
+
+
+def export_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    function = click.option(
+        "--limit",
+        type=click.IntRange(1),
+        default=DEFAULT_LIMIT,
+        show_default=True,
+        help="Items per feed.",
+    )(function)
+    function = click.option(
+        "--base-url",
+        default=DEFAULT_BASE_URL,
+        show_default=True,
+        help="Where the feeds folder is served (for atom:link rel=self).",
+    )(function)
+    return click.option(
+        "--out",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="Feeds folder [default: feeds/ beside the database].",
+    )(function)
+
+
+def parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
+    settings = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ConfigError(f"-s expects NAME=VALUE, got {pair!r}")
+        settings[name] = value
+    return settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="newsagg")
+@click.option(
+    "--db",
+    metavar="FILE",
+    default=None,
+    help="SQLite file [default: $NEWSAGG_DB, else ./data/news.db].",
+)
+@click.option(
+    "--sources",
+    metavar="FILE",
+    default=None,
+    help="Sources file [default: $NEWSAGG_SOURCES, else ./data/sources.toml].",
+)
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, sources: str | None) -> None:
+    """Crawl energy-news sources into one SQLite file and publish RSS feeds.
+
+    Example: newsagg --db /srv/news/news.db run
+    """
+    ctx.obj = Context(db, sources)
+
+
+def _crawl(ctx: Context, only: tuple[str, ...], settings: tuple[str, ...]) -> RunStats:
+    from aggregator.crawl import crawl
+
+    return crawl(ctx.load_sources(), ctx.db_path, only=only, settings=parse_settings(settings))
+
+
+@cli.command("crawl")
+@crawl_options
+@click.option("--json", "as_json", is_flag=True, help="Print the run record as one JSON object.")
+@click.pass_obj
+@guarded
+def crawl_command(
+    ctx: Context, only: tuple[str, ...], settings: tuple[str, ...], as_json: bool
+) -> None:
+    """Fetch every enabled source and store new and changed articles.
+
+    Example: newsagg crawl --only guangfu_hot -s LOG_LEVEL=INFO
+    """
+    from aggregator.lock import run_lock
+
+    with run_lock(ctx.db_path):
+        run = _crawl(ctx, only, settings)
+    if as_json:
+        click.echo(json.dumps(run.to_dict(), ensure_ascii=False))
+        click.echo(run.summary_line(), err=True)
+    else:
+        click.echo(run.summary_line())
+    sys.exit(run.exit_code)
+
+
+@cli.command("export")
+@export_options
+@click.pass_obj
+@guarded
+def export_command(ctx: Context, out: str | None, base_url: str, limit: int) -> None:
+    """Write the RSS feeds (all, per source, per topic) from the database.
+
+    Example: newsagg export --out /var/www/feeds --base-url https://news.example.org/feeds/
+    """
+    click.echo(_export(ctx, out, base_url, limit).summary_line())
+
+
+def _export(ctx: Context, out: str | None, base_url: str, limit: int) -> ExportResult:
+    from aggregator.store import Store
+
+    if not ctx.db_path.exists():
+        raise ConfigError(f"{ctx.db_path}: no database yet; run `newsagg crawl` first")
+    with Store(ctx.db_path) as store:
+        return export_feeds(
+            store,
+            Path(out) if out else ctx.db_path.parent / "feeds",
+            base_url=base_url,
+            limit=limit,
+        )
+
+
+@cli.command("run")
+@crawl_options
+@export_options
+@click.pass_obj
+@guarded
+def run_command(
+    ctx: Context,
+    only: tuple[str, ...],
+    settings: tuple[str, ...],
+    out: str | None,
+    base_url: str,
+    limit: int,
+) -> None:
+    """Crawl, then export: the cron entry. A second run while one is going exits 75 at once.
+
+    Example: newsagg --db /srv/news/news.db --sources /srv/news/sources.toml run
+    """
+    from aggregator.lock import run_lock
+
+    with run_lock(ctx.db_path):
+        run = _crawl(ctx, only, settings)
+        exported = _export(ctx, out, base_url, limit)
+    click.echo(f"{run.summary_line()}; {exported.summary_line()}")
+    sys.exit(run.exit_code)
+
+
+@cli.command("query")
+@click.argument("text", required=False)
+@click.option("--source", help="Only this source.")
+@click.option("--since", help="Only newer than 24h, 7d, 2w or a date (2026-02-24).")
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+@click.pass_obj
+@guarded
+def query_command(
+    ctx: Context, text: str | None, source: str | None, since: str | None, limit: int, fmt: str
+) -> None:
+    """Search stored articles, newest first (every word must appear in title or snippet).
+
+    Example: newsagg query 光伏 --since 7d --format json
+    """
+    from aggregator.store import Store
+
+    try:
+        since_stamp = parse_since(since) if since else None
+    except ValueError as exc:
+        raise ConfigError(f"--since: {exc}") from None
+    if not ctx.db_path.exists():
+        raise ConfigError(f"{ctx.db_path}: no database yet; run `newsagg crawl` first")
+    with Store(ctx.db_path, readonly=True) as store:
+        rows = store.articles(text=text, source=source, since=since_stamp, limit=limit)
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        click.echo(_csv(rows), nl=False)
+    else:
+        for row in rows:
+            when = (row["published_at"] or row["first_seen_at"])[:16].replace("T", " ")
+            click.echo(f"{when}  {row['source']:<16} {row['title']}\n{'':18}{row['canonical_url']}")
+    click.echo(f"{len(rows)} articles", err=fmt != "table")
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()})
+    return buffer.getvalue()
+
+
+@cli.command("sources")
+@click.pass_obj
+@guarded
+def sources_command(ctx: Context) -> None:
+    """List the configured sources with their health from the database.
+
+    Example: newsagg --sources data/sources.toml sources
+    """
+    from aggregator.store import Store
+
+    configured = ctx.load_sources()
+    health: dict[str, dict[str, Any]] = {}
+    if ctx.db_path.exists():
+        with Store(ctx.db_path, readonly=True) as store:
+            health = {row["name"]: row for row in store.sources()}
+    failing = 0
+    for source in configured:
+        row = health.get(source.name, {})
+        state = (
+            "disabled"
+            if not source.enabled
+            else (
+                "never run"
+                if not row.get("last_run_at")
+                else f"FAILING x{row['consecutive_failures']}: {row['last_error']}"
+                if row.get("consecutive_failures")
+                else "ok"
+            )
+        )
+        failing += state.startswith("FAILING")
+        click.echo(
+            f"{source.name:<20} {source.kind:<5} {row.get('articles', 0):>6} articles  "
+            f"last ok {row.get('last_ok_at') or '-':<20}  {state}"
+        )
+    click.echo(f"{len(configured)} sources, {failing} failing")
+
+
+@cli.command("preview")
+@click.argument("target", metavar="URL_OR_FILE")
+@click.option("--source", "source_name", metavar="NAME", help="Apply this source's selectors.")
+@click.option("--article", is_flag=True, help="Run article-page extraction instead.")
+@click.option("--base-url", help="Resolve relative links against this URL (for files).")
+@click.option("--timezone", help="Zone of naive dates [default: the source's, else UTC].")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.pass_obj
+@guarded
+def preview_command(
+    ctx: Context,
+    target: str,
+    source_name: str | None,
+    article: bool,
+    base_url: str | None,
+    timezone: str | None,
+    fmt: str,
+) -> None:
+    """Show what would be stored from a page or feed, storing nothing.
+
+    Example: newsagg preview https://www.eia.gov/rss/todayinenergy.xml --format json
+    """
+    from aggregator.preview import preview
+
+    if source_name and article:
+        raise ConfigError("--source and --article exclude each other")
+    source = None
+    if source_name:
+        by_name = {s.name: s for s in ctx.load_sources()}
+        if source_name not in by_name:
+            raise ConfigError(f"unknown source {source_name!r}; known: {', '.join(by_name)}")
+        source = by_name[source_name]
+    if timezone:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"--timezone: unknown time zone {timezone!r}") from None
+    result = preview(target, source=source, article=article, base_url=base_url, timezone=timezone)
+    if fmt == "json":
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    for row in result["items"]:
+        when = (row["published_at"] or "-")[:16].replace("T", " ")
+        click.echo(f"{when:<16}  {row['title']}\n{'':18}{row['canonical_url']}")
+    click.echo(f"{result['kind']}: {len(result['items'])} items")
+
+
+@cli.command("demo")
+@click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True)
+@click.pass_obj
+@guarded
+def demo_command(ctx: Context, base_url: str) -> None:
+    """Serve the bundled demo sites on 127.0.0.1, crawl them, write the database and feeds.
+
+    Example: newsagg demo
+    """
+    from aggregator.demo import run_demo
+    from aggregator.lock import run_lock
+
+    with run_lock(ctx.db_path):
+        result = run_demo(ctx.db_path, base_url=base_url)
+    run = result.run
+    click.echo(f"Served the demo sites at {result.farm_url} (stopped now).")
+    for name, stats in run.sources.items():
+        state = f"FAILED ({stats.error})" if stats.failed else "ok"
+        click.echo(
+            f"  {name:<16} {stats.items:>3} items, {stats.new:>3} new, {stats.updated:>3} updated, "
+            f"{stats.articles_fetched:>3} article pages fetched  {state}"
+        )
+    click.echo(f"Database: {result.db_path.resolve()} ({result.articles} articles)")
+    click.echo(f"Feeds:    {result.export.out_dir.resolve()}/ ({len(result.export.feeds)} files)")
+    click.echo("Try:      newsagg query 光伏")
+    click.echo(f"          sqlite3 {result.db_path} 'select title from articles limit 5'")
+    click.echo(f"{run.summary_line()}; {result.export.summary_line()}")
+    sys.exit(run.exit_code)
+
+
+def main() -> None:
+    cli(prog_name="newsagg")

@@ -1,0 +1,30 @@
+"""The item that flows from extraction through the pipeline into the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass
+class Article:
+    """One headline as extracted, before normalisation.
+
+    ``published_at`` is timezone-aware (or None); ``published_precision`` is 'day', 'minute' or
+    'second'; ``published_from`` says where the date came from ('list', 'article', 'feed',
+    'fetch_time'). Column names match the ``articles`` table.
+    """
+
+    url: str
+    source: str
+    title: str
+    snippet: str = ""
+    guid: str | None = None
+    published_at: datetime | None = None
+    published_precision: str | None = None
+    published_from: str | None = None
+    language: str | None = None
+    topics: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    title_truncated: bool = False
+    snippet_truncated: bool = False

@@ -1,0 +1,74 @@
+"""Network policy: only http(s), and no loopback or private addresses unless a source lives there.
+
+The demo and the tests serve their sites on 127.0.0.1, so a source whose own URL is on such an
+address may fetch from that host (and port); a redirect or a followed link to any other non-public
+address is refused. Host names are checked as written here; checking what a name resolves to is
+the resolver's job (see issue 8).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest
+
+LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+
+
+class RefusedAddress(IgnoreRequest):
+    """A request to an address the policy does not allow."""
+
+
+def is_non_public(host: str) -> bool:
+    """True for loopback, private, link-local, reserved and unspecified addresses and localhost."""
+    host = host.strip("[]").lower()
+    if host in LOCAL_NAMES or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return not address.is_global
+
+
+def netloc(url: str) -> str:
+    parts = urlsplit(url)
+    return (
+        f"{(parts.hostname or '').lower()}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+    )
+
+
+def allowed_private_netlocs(urls: Iterable[str]) -> frozenset[str]:
+    """The host:port pairs of configured URLs that are on non-public addresses."""
+    return frozenset(netloc(u) for u in urls if is_non_public(urlsplit(u).hostname or ""))
+
+
+def check_url(url: str, allowed: frozenset[str]) -> str | None:
+    """None when ``url`` may be fetched, else the reason it may not."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return f"scheme {parts.scheme!r} is not allowed"
+    host = parts.hostname or ""
+    if is_non_public(host) and netloc(url) not in allowed:
+        return f"refused non-public address {host}"
+    return None
+
+
+class AddressPolicyMiddleware:
+    """Downloader middleware applying :func:`check_url` to every request, redirects included."""
+
+    def __init__(self, allowed: frozenset[str]) -> None:
+        self.allowed = allowed
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> AddressPolicyMiddleware:
+        return cls(frozenset(crawler.settings.getlist("NEWSAGG_ALLOWED_PRIVATE")))
+
+    def process_request(self, request: Request) -> None:
+        reason = check_url(request.url, self.allowed)
+        if reason:
+            raise RefusedAddress(f"{reason}: {request.url}")

@@ -1,0 +1,76 @@
+"""The Scrapy item pipeline: normalise each item and store it in batches; keep the run record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrapy.crawler import Crawler
+
+from aggregator.dates import to_utc_string, utc_now
+from aggregator.items import Article
+from aggregator.normalize import normalize
+from aggregator.runstats import RunStats
+from aggregator.store import Store
+
+BATCH_SIZE = 500
+
+
+class StorePipeline:
+    """Normalises :class:`Article` items and writes them with :meth:`Store.upsert_articles`.
+
+    It takes the spider's ``store``, ``sources`` and ``run`` (``newsagg crawl`` passes them); for
+    a bare ``scrapy crawl news`` the spider builds them from the settings.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.batch: list[dict[str, Any]] = []
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
+        return cls(crawler)
+
+    def open_spider(self) -> None:
+        spider: Any = self.crawler.spider
+        self.store: Store = spider.store
+        self.sources = {source.name: source for source in spider.sources}
+        self.run: RunStats = spider.run
+        self.now = utc_now()
+        self.run.started_at = to_utc_string(self.now)
+        self.run.db = self.store.path
+        self.store.sync_sources(spider.sources)
+        self.run.run_id = self.store.start_run(self.now)
+
+    def process_item(self, item: Article) -> Article:
+        row = normalize(item, self.sources.get(item.source), self.now)
+        stats = self.run.source(item.source)
+        stats.items += 1
+        if row is None:
+            stats.dropped += 1
+            return item
+        self.batch.append(row)
+        if len(self.batch) >= BATCH_SIZE:
+            self.flush()
+        return item
+
+    def flush(self) -> None:
+        batch, self.batch = self.batch, []
+        if not batch:
+            return
+        result = self.store.upsert_articles(batch, self.now)
+        for source, counts in result.by_source.items():
+            stats = self.run.source(source)
+            stats.new += counts["new"]
+            stats.updated += counts["updated"]
+            stats.unchanged += counts["unchanged"]
+
+    def close_spider(self) -> None:
+        self.flush()
+        finished = utc_now()
+        for name, stats in self.run.sources.items():
+            self.store.record_source_run(
+                name, ok=not stats.failed, new=stats.new, error=stats.error, now=finished
+            )
+        self.run.finished_at = to_utc_string(finished)
+        self.store.finish_run(self.run.run_id or 0, self.run.status, self.run.to_dict(), finished)
+        self.store.checkpoint()

@@ -1,0 +1,92 @@
+"""What a crawl did, per source: the run record stored in ``runs.stats`` and printed by the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Exit codes of `newsagg crawl` / `newsagg run`, for cron and monitoring.
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_LOCKED = 75
+
+
+@dataclass
+class SourceStats:
+    pages_ok: int = 0
+    pages_failed: int = 0
+    articles_fetched: int = 0
+    articles_failed: int = 0
+    items: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    dropped: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        """A source fails when none of its pages could be read."""
+        return self.pages_ok == 0 and self.pages_failed > 0
+
+    @property
+    def error(self) -> str | None:
+        return self.errors[0] if self.errors else None
+
+
+@dataclass
+class RunStats:
+    sources: dict[str, SourceStats] = field(default_factory=dict)
+    run_id: int | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    db: str | None = None
+
+    def source(self, name: str) -> SourceStats:
+        return self.sources.setdefault(name, SourceStats())
+
+    @property
+    def failed(self) -> list[str]:
+        return [name for name, stats in self.sources.items() if stats.failed]
+
+    @property
+    def status(self) -> str:
+        if self.sources and len(self.failed) == len(self.sources):
+            return "failed"
+        return "partial" if self.failed else "ok"
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_FAILED if self.status == "failed" else EXIT_OK
+
+    def total(self, key: str) -> int:
+        return sum(getattr(stats, key) for stats in self.sources.values())
+
+    def summary_line(self) -> str:
+        """'3 sources, 58 new, 4 updated, 1 failed: example_gbk (HTTP 503)'."""
+        line = (
+            f"{len(self.sources)} sources, {self.total('new')} new, "
+            f"{self.total('updated')} updated, {len(self.failed)} failed"
+        )
+        if self.failed:
+            line += ": " + ", ".join(f"{name} ({self.sources[name].error})" for name in self.failed)
+        return line
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "status": self.status,
+            "db": self.db,
+            "totals": {
+                key: self.total(key)
+                for key in ("items", "new", "updated", "unchanged", "articles_fetched")
+            }
+            | {"sources": len(self.sources), "failed": len(self.failed)},
+            "sources": {
+                name: asdict(stats) | {"failed": stats.failed}
+                for name, stats in self.sources.items()
+            },
+        }

@@ -1,0 +1,61 @@
+"""Text is normalised once, here, and the rest of the code trusts it."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+import nh3
+
+TITLE_MAX = 512
+SNIPPET_MAX = 2000
+ELLIPSIS = "…"
+
+# XML 1.0 forbids C0 controls but tab/newline/CR, lone surrogates and U+FFFE/U+FFFF; zero-width
+# and bidi-control characters are invisible and only ever cause trouble in headlines.
+_ILLEGAL_RE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff"
+    "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+_SPACE_RE = re.compile(r"\s+")
+# A cut is marked with three or more dots, one or more "…", or "。。。".
+_CUT_RE = re.compile(r"(?:\.{3,}|…+|。{3,}|．{3,})\s*$")
+
+
+def clean_text(text: str | None) -> str:
+    """NFKC, drop XML-illegal and invisible characters, collapse whitespace, strip."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFKC", text)
+    text = _ILLEGAL_RE.sub("", text)
+    return _SPACE_RE.sub(" ", text).strip()
+
+
+def html_to_text(markup: str | None) -> str:
+    """Plain text of an HTML fragment: tags dropped (nh3), entities decoded once, then cleaned."""
+    if not markup:
+        return ""
+    if "<" not in markup and "&" not in markup:
+        return clean_text(markup)
+    # nh3 returns escaped HTML; unescape once to get text. Block ends become spaces first so that
+    # "<p>a</p><p>b</p>" does not read "ab".
+    spaced = re.sub(r"(?i)<(br|/p|/div|/li|/h\d)\b[^>]*>", " ", markup)
+    return clean_text(html.unescape(nh3.clean(spaced, tags=set())))
+
+
+def is_truncated(text: str) -> bool:
+    """True when the text ends with a cut marker ("...", "…", "……", "。。。")."""
+    return bool(_CUT_RE.search(text))
+
+
+def strip_cut_marker(text: str) -> str:
+    """The text without its trailing cut marker (for prefix matching against a full title)."""
+    return _CUT_RE.sub("", text).rstrip()
+
+
+def cap(text: str, limit: int) -> str:
+    """Cut ``text`` to at most ``limit`` characters on a character boundary, ending with "…"."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + ELLIPSIS

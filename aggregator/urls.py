@@ -1,0 +1,70 @@
+"""Absolute and canonical URLs: one article, one canonical URL."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+from w3lib.url import safe_url_string
+
+# Query parameters that track the reader, not the page.
+TRACKING_PARAMS = frozenset(
+    {
+        "spm",
+        "from",
+        "fbclid",
+        "gclid",
+        "dclid",
+        "msclkid",
+        "yclid",
+        "mc_cid",
+        "mc_eid",
+        "igshid",
+        "_hsenc",
+        "_hsmi",
+        "ref",
+        "ref_src",
+        "share_token",
+        "scene",
+        "wfr",
+        "isappinstalled",
+    }
+)
+TRACKING_PREFIXES = ("utm_", "hmsr", "hmpl", "hmcu", "hmkw", "hmci")
+SAFE_SCHEMES = ("http", "https")
+
+
+def absolute_url(href: str | None, base_url: str) -> str | None:
+    """``href`` resolved against ``base_url``; None for empty or non-http(s) links."""
+    if not href:
+        return None
+    href = href.strip().replace("\\", "/")
+    if not href or href.startswith("#"):
+        return None
+    url = urljoin(base_url, href)
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in SAFE_SCHEMES or not parts.hostname:
+        return None
+    return safe_url_string(url)
+
+
+def _is_tracking(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
+
+
+def canonical_url(url: str) -> str:
+    """Scheme and host lower-cased, default port and fragment dropped, tracking parameters removed,
+    the remaining query sorted. Path case is kept (servers are case-sensitive)."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
+        host = f"{host}:{port}"
+    if parts.username or parts.password:
+        host = f"{parts.username or ''}{':' + parts.password if parts.password else ''}@{host}"
+    query = sorted(
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
+    )
+    path = parts.path or "/"
+    return urlunsplit((scheme, host, path, urlencode(query), ""))

@@ -1,0 +1,158 @@
+"""The one spider: every enabled source, list pages and feeds, in one Scrapy process.
+
+It only fetches; turning bytes into items is done by the pure functions in ``aggregator``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import scrapy
+from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.error import (
+    ConnectionRefusedError,
+    DNSLookupError,
+    TCPTimedOutError,
+    TimeoutError,
+)
+from twisted.python.failure import Failure
+
+from aggregator.config import Source, load_sources, resolve_db_path, resolve_sources_path
+from aggregator.dates import utc_now
+from aggregator.extract import (
+    decode_html,
+    extract_article,
+    extract_list,
+    merge_article,
+    needs_follow,
+)
+from aggregator.feeds import NotAFeed, parse_feed
+from aggregator.items import Article
+from aggregator.runstats import RunStats
+from aggregator.store import Store
+from aggregator.urls import canonical_url
+
+
+class NewsSpider(scrapy.Spider):
+    name = "news"
+
+    def __init__(
+        self,
+        sources: list[Source] | None = None,
+        store: Store | None = None,
+        run: RunStats | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._given = (sources, store)
+        self.run = run or RunStats()
+        self._followed: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
+        spider: NewsSpider = super().from_crawler(crawler, *args, **kwargs)
+        sources, store = spider._given
+        settings = crawler.settings
+        if sources is None:  # a bare `scrapy crawl news`
+            path = resolve_sources_path(settings.get("NEWSAGG_SOURCES"))
+            sources = [s for s in load_sources(path) if s.enabled]
+        spider.sources = sources
+        spider.store = store or Store(resolve_db_path(settings.get("NEWSAGG_DB")))
+        return spider
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for source in self.sources:
+            self.run.source(source.name)
+            for url in source.urls:
+                yield scrapy.Request(
+                    url,
+                    callback=self.parse_source,
+                    errback=self.source_failed,
+                    cb_kwargs={"source": source},
+                    dont_filter=True,
+                )
+
+    def parse_source(self, response: Response, source: Source) -> Iterator[Any]:
+        stats = self.run.source(source.name)
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
+        now = utc_now()
+        if source.kind == "feed":
+            try:
+                feed = parse_feed(
+                    response.body,
+                    response.url,
+                    source=source.name,
+                    tz=source.tz,
+                    now=now,
+                    content_type=content_type,
+                )
+            except NotAFeed as exc:
+                stats.pages_failed += 1
+                stats.errors.append(f"{exc} at {response.url}")
+                return
+            stats.pages_ok += 1
+            yield from feed.items
+            return
+        assert source.selectors is not None
+        html = decode_html(response.body, content_type)
+        articles = extract_list(
+            html, response.url, source.selectors, source=source.name, tz=source.tz, now=now
+        )
+        stats.pages_ok += 1
+        wanted = [a for a in articles if needs_follow(a, source.follow)]
+        complete = self.store.known_complete(canonical_url(a.url) for a in wanted)
+        for article in articles:
+            key = canonical_url(article.url)
+            if key in self._followed:
+                continue  # already being followed from another list item this run
+            if article in wanted and key not in complete:
+                self._followed.add(key)
+                yield scrapy.Request(
+                    article.url,
+                    callback=self.parse_article,
+                    errback=self.article_failed,
+                    cb_kwargs={"article": article, "source": source},
+                    dont_filter=True,
+                    priority=-1,
+                )
+            else:
+                yield article
+
+    def parse_article(self, response: Response, article: Article, source: Source) -> Article:
+        self.run.source(source.name).articles_fetched += 1
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
+        page = extract_article(
+            decode_html(response.body, content_type), response.url, tz=source.tz, now=utc_now()
+        )
+        return merge_article(article, page, source.follow)
+
+    def article_failed(self, failure: Failure) -> Article:
+        """The article page failed: keep what the list said."""
+        kwargs = failure.request.cb_kwargs  # type: ignore[attr-defined]
+        self.run.source(kwargs["source"].name).articles_failed += 1
+        self.logger.info("article page failed (%s): %s", describe(failure), failure.request.url)  # type: ignore[attr-defined]
+        return kwargs["article"]
+
+    def source_failed(self, failure: Failure) -> None:
+        source: Source = failure.request.cb_kwargs["source"]  # type: ignore[attr-defined]
+        stats = self.run.source(source.name)
+        stats.pages_failed += 1
+        reason = describe(failure)
+        stats.errors.append(reason)
+        self.logger.warning("source %s failed: %s (%s)", source.name, reason, failure.request.url)  # type: ignore[attr-defined]
+
+
+def describe(failure: Failure) -> str:
+    """A short, human reason for a failed request: 'HTTP 503', 'timeout', 'DNS lookup failed'."""
+    if failure.check(HttpError):
+        return f"HTTP {failure.value.response.status}"
+    if failure.check(TimeoutError, TCPTimedOutError):
+        return "timeout"
+    if failure.check(DNSLookupError):
+        return "DNS lookup failed"
+    if failure.check(ConnectionRefusedError):
+        return "connection refused"
+    message = str(failure.value) or type(failure.value).__name__
+    return message.splitlines()[0][:200]
