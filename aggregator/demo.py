@@ -15,6 +15,9 @@ from aggregator.sitefarm import SiteFarm
 from aggregator.store import Store
 
 PLACEHOLDER = "{farm}"
+# A stable port keeps the demo's article URLs (and so their identity) the same from one demo run
+# to the next; when it is taken, any free port will do.
+PREFERRED_PORT = 8642
 # The demo's sites are served from a loopback port; AutoThrottle's start delay would only slow it.
 DEMO_SETTINGS = {"AUTOTHROTTLE_START_DELAY": 0.0, "AUTOTHROTTLE_TARGET_CONCURRENCY": 4.0}
 
@@ -51,7 +54,11 @@ def run_demo(
 ) -> DemoResult:
     """Serve, crawl, export and stop the server. The feeds go to ``feeds/`` beside the database."""
     demo_dir = demo_dir or find_demo_dir()
-    with SiteFarm(demo_dir) as farm, tempfile.TemporaryDirectory() as tmp:
+    try:
+        farm = SiteFarm(demo_dir, port=PREFERRED_PORT)
+    except OSError:
+        farm = SiteFarm(demo_dir)
+    with farm, tempfile.TemporaryDirectory() as tmp:
         sources = load_sources(
             sources_for_farm(demo_dir / "sources.toml", farm.url, Path(tmp) / "sources.toml")
         )

@@ -69,8 +69,8 @@ def parse_feed(
     # A stream, never bytes or str: feedparser fetches a string that looks like a URL.
     parsed = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False)
     if not parsed.get("version"):
-        problem = parsed.get("bozo_exception")
-        raise NotAFeed(f"not an RSS/Atom feed{f' ({problem})' if problem else ''}")
+        got = (content_type or "no content type").split(";")[0].strip()
+        raise NotAFeed(f"not an RSS/Atom feed (got {got}, {len(body)} bytes)")
     channel = parsed.get("feed", {})
     feed = ParsedFeed(
         title=html_to_text(channel.get("title")),

@@ -28,7 +28,12 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 
-DOWNLOADER_MIDDLEWARES = {"aggregator.netpolicy.AddressPolicyMiddleware": 50}
+DOWNLOADER_MIDDLEWARES = {
+    "aggregator.netpolicy.AddressPolicyMiddleware": 50,
+    # Scrapy's own lets requests that wait for robots.txt through; see aggregator/robots.py.
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "aggregator.robots.RobotsTxtMiddleware": 100,
+}
 ITEM_PIPELINES = {"aggregator.pipeline.StorePipeline": 300}
 
 LOG_LEVEL = "WARNING"

@@ -9,6 +9,12 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import scrapy
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    ResponseDataLossError,
+)
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import (
@@ -90,7 +96,8 @@ class NewsSpider(scrapy.Spider):
                 )
             except NotAFeed as exc:
                 stats.pages_failed += 1
-                stats.errors.append(f"{exc} at {response.url}")
+                stats.errors.append(str(exc))
+                self.logger.warning("source %s failed: %s (%s)", source.name, exc, response.url)
                 return
             stats.pages_ok += 1
             yield from feed.items
@@ -148,11 +155,13 @@ def describe(failure: Failure) -> str:
     """A short, human reason for a failed request: 'HTTP 503', 'timeout', 'DNS lookup failed'."""
     if failure.check(HttpError):
         return f"HTTP {failure.value.response.status}"
-    if failure.check(TimeoutError, TCPTimedOutError):
+    if failure.check(DownloadTimeoutError, TimeoutError, TCPTimedOutError):
         return "timeout"
-    if failure.check(DNSLookupError):
+    if failure.check(CannotResolveHostError, DNSLookupError):
         return "DNS lookup failed"
-    if failure.check(ConnectionRefusedError):
+    if failure.check(DownloadConnectionRefusedError, ConnectionRefusedError):
         return "connection refused"
+    if failure.check(ResponseDataLossError):
+        return "connection dropped mid-response"
     message = str(failure.value) or type(failure.value).__name__
     return message.splitlines()[0][:200]
