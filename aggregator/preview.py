@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.error
 import urllib.request
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -30,6 +31,9 @@ def fetch(url: str) -> tuple[bytes, str, str | None]:
         with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:
             body = response.read(MAX_BYTES + 1)
             return body[:MAX_BYTES], response.geturl(), response.headers.get("Content-Type")
+    except urllib.error.HTTPError as exc:
+        exc.close()  # it holds the connection open
+        raise AggregatorError(f"{url}: HTTP {exc.code}") from None
     except OSError as exc:
         raise AggregatorError(f"{url}: {exc}") from None
 

@@ -1,0 +1,255 @@
+"""Commands that do not crawl, through click's CliRunner."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from aggregator.cli import cli
+from aggregator.items import Article
+from aggregator.normalize import normalize
+from aggregator.sitefarm import SiteFarm
+from aggregator.store import ARTICLE_COLUMNS, Store
+from tests.conftest import NOW, SITES
+
+
+@pytest.fixture
+def filled_db(db_path: Path) -> Path:
+    rows = [
+        normalize(
+            Article(
+                url=f"https://e.com/{i}",
+                source=src,
+                title=title,
+                snippet="snippet",
+                published_at=NOW.replace(day=day),
+                published_precision="minute",
+                published_from="list",
+                topics=topics,
+            ),
+            None,
+            NOW,
+        )
+        for i, (src, title, day, topics) in enumerate(
+            [
+                ("alpha", "光伏组件价格继续下行", 20, ["solar"]),
+                ("alpha", "风电装机创新高", 22, ["wind"]),
+                ("beta", "储能电站并网 光伏配套", 24, ["solar", "storage"]),
+            ]
+        )
+    ]
+    with Store(db_path) as store:
+        store.upsert_articles([r for r in rows if r], NOW)
+    return db_path
+
+
+def invoke(*args: str) -> object:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_query_table_newest_first(filled_db: Path) -> None:
+    result = invoke("--db", str(filled_db), "query", "光伏")
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert "储能电站并网 光伏配套" in lines[0]
+    assert "光伏组件价格继续下行" in lines[2]
+    assert lines[-1] == "2 articles"
+
+
+def test_query_json_uses_column_names(filled_db: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["--db", str(filled_db), "query", "--format", "json", "--source", "alpha"]
+    )
+    rows = json.loads(result.stdout)
+    assert [r["title"] for r in rows] == ["风电装机创新高", "光伏组件价格继续下行"]
+    assert tuple(rows[0]) == ARTICLE_COLUMNS
+    assert rows[0]["topics"] == ["wind"]
+
+
+def test_query_csv_and_since_and_limit(filled_db: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--db",
+            str(filled_db),
+            "query",
+            "--since",
+            "2026-02-21",
+            "--format",
+            "csv",
+            "--limit",
+            "1",
+        ],
+    )
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["title"] for r in rows] == ["储能电站并网 光伏配套"]
+    assert json.loads(rows[0]["topics"]) == ["solar", "storage"]
+
+
+def test_query_bad_since_is_a_usage_error(filled_db: Path) -> None:
+    result = CliRunner().invoke(cli, ["--db", str(filled_db), "query", "--since", "yesterday-ish"])
+    assert result.exit_code == 2
+    assert "--since" in result.output
+
+
+def test_query_without_database_says_so(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "none.db"), "query", "x"])
+    assert result.exit_code == 2
+    assert "no database yet" in result.output
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_export_writes_feeds_beside_the_database(filled_db: Path) -> None:
+    result = invoke("--db", str(filled_db), "export")
+    feeds = filled_db.parent / "feeds"
+    assert result.exit_code == 0
+    assert result.output.strip() == f"6 feeds in {feeds}, 6 written, 0 unchanged"
+    names = sorted(str(p.relative_to(feeds)) for p in feeds.rglob("*.xml"))
+    assert names == [
+        "all.xml",
+        "sources/alpha.xml",
+        "sources/beta.xml",
+        "topics/solar.xml",
+        "topics/storage.xml",
+        "topics/wind.xml",
+    ]
+    again = invoke("--db", str(filled_db), "export", "--out", str(feeds))
+    assert again.output.strip().endswith("0 written, 6 unchanged")
+
+
+def test_sources_lists_health(filled_db: Path, tmp_path: Path) -> None:
+    sources = tmp_path / "s.toml"
+    sources.write_text(
+        '[[source]]\nname = "alpha"\nkind = "feed"\nurls = ["https://a.org/f.xml"]\n'
+        '[[source]]\nname = "off"\nkind = "feed"\nurls = ["https://b.org/f.xml"]\n'
+        "enabled = false\n",
+        "utf-8",
+    )
+    with Store(filled_db) as store:
+
+        class Alpha:
+            name, title, kind, url = "alpha", "Alpha", "feed", "https://a.org/f.xml"
+
+        store.sync_sources([Alpha()])
+        store.record_source_run("alpha", ok=False, new=0, error="HTTP 503", now=NOW)
+    result = invoke("--db", str(filled_db), "--sources", str(sources), "sources")
+    lines = result.output.splitlines()
+    assert lines[0].startswith("alpha")
+    assert "2 articles" in lines[0]
+    assert "FAILING x1: HTTP 503" in lines[0]
+    assert "disabled" in lines[1]
+    assert lines[-1] == "2 sources, 1 failing"
+
+
+def test_missing_sources_file_names_what_was_tried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NEWSAGG_SOURCES", raising=False)
+    result = CliRunner().invoke(cli, ["sources"])
+    assert result.exit_code == 2
+    assert "--sources" in result.output and "NEWSAGG_SOURCES" in result.output
+    assert str(tmp_path / "data" / "sources.toml") in result.output
+
+
+def test_bad_setting_syntax_is_a_usage_error(tmp_path: Path) -> None:
+    sources = tmp_path / "s.toml"
+    sources.write_text("", "utf-8")
+    result = CliRunner().invoke(
+        cli, ["--db", str(tmp_path / "n.db"), "--sources", str(sources), "crawl", "-s", "NOEQUALS"]
+    )
+    assert result.exit_code == 2
+    assert "NAME=VALUE" in result.output
+
+
+def test_preview_feed_file_in_document_order() -> None:
+    result = CliRunner().invoke(
+        cli, ["preview", str(SITES / "feed_rss" / "rss.xml"), "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["kind"] == "feed"
+    assert len(data["items"]) == 5
+    assert set(data["items"][0]) >= {
+        "url",
+        "canonical_url",
+        "title",
+        "snippet",
+        "published_at",
+        "published_precision",
+        "published_from",
+        "guid",
+        "flags",
+    }
+
+
+def test_preview_list_with_a_source_from_the_farm(farm: SiteFarm, sources_file: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--sources",
+            str(sources_file),
+            "preview",
+            farm.url + "gbk_list/",
+            "--source",
+            "gbk_list",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["kind"] == "list"
+    assert len(data["items"]) == 5
+    assert all(item["source"] == "gbk_list" for item in data["items"])
+    assert all(item["canonical_url"].startswith(farm.url) for item in data["items"])
+
+
+def test_preview_article_page(farm: SiteFarm) -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            "preview",
+            farm.url + "utf8_list/a/4.html",
+            "--article",
+            "--timezone",
+            "Asia/Shanghai",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    item = json.loads(result.stdout)["items"][0]
+    assert item["title"] == "国家级绿氢示范项目首批电解槽完成安装调试并进入试运行阶段"
+    assert item["published_from"] == "article"
+    assert item["published_at"].endswith("Z")
+
+
+def test_preview_html_without_source_explains(farm: SiteFarm) -> None:
+    result = CliRunner().invoke(cli, ["preview", farm.url + "utf8_list/"])
+    assert result.exit_code == 1
+    assert "--source NAME" in result.output and "--article" in result.output
+
+
+def test_preview_table(farm: SiteFarm) -> None:
+    result = CliRunner().invoke(cli, ["preview", farm.url + "feed_atom/atom.xml"])
+    assert result.exit_code == 0
+    assert result.output.splitlines()[-1] == "feed: 3 items"
+
+
+def test_preview_unknown_timezone(farm: SiteFarm) -> None:
+    result = CliRunner().invoke(
+        cli, ["preview", farm.url + "feed_atom/atom.xml", "--timezone", "Mars/Olympus"]
+    )
+    assert result.exit_code == 2
+
+
+def test_preview_404_is_a_clear_error(farm: SiteFarm) -> None:
+    result = CliRunner().invoke(cli, ["preview", farm.url + "_farm/status/404"])
+    assert result.exit_code == 1
+    assert "404" in result.output
