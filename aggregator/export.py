@@ -142,9 +142,9 @@ def render_rss(
             entry.category(term=topic)
     if newest is not None:
         fg.lastBuildDate(newest)
-    else:
-        fg.lastBuildDate(datetime(1970, 1, 1, tzinfo=UTC))
     rss = fg.rss_str(pretty=True)
+    if newest is None:  # feedgen stamps "now"; an empty feed has no build date to give
+        rss = re.sub(rb"\s*<lastBuildDate>[^<]*</lastBuildDate>", b"", rss)
     # The validator warns on "&amp;"/"&lt;" in plain-text elements and accepts the numeric forms.
     return rss.replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;")
 
