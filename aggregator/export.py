@@ -9,6 +9,7 @@ bytes change, so pollers get a stable ``Last-Modified``.
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import tempfile
@@ -28,6 +29,7 @@ DEFAULT_LIMIT = 200
 GENERATOR = f"energy-news-aggregator {__version__}"
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 # XML 1.0 cannot carry these at all, escaped or not.
+_END_TAG = re.compile(r"</(?=[A-Za-z])")
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
@@ -115,17 +117,17 @@ def render_rss(
 ) -> bytes:
     """One RSS 2.0 document for ``items`` (``articles`` rows, newest first)."""
     fg = FeedGenerator()
-    fg.title(_xml_text(title))
+    fg.title(_plain_text(title))
     fg.link(href=self_url, rel="self", type="application/rss+xml")
     fg.link(href=site_url, rel="alternate")
-    fg.description(_xml_text(description))
+    fg.description(_plain_text(description))
     fg.generator(GENERATOR)
     if language:
         fg.language(language)
     newest: datetime | None = None
     for row in items:
         entry = fg.add_entry(order="append")
-        entry.title(_xml_text(row["title"]))
+        entry.title(_plain_text(row["title"]))
         # The canonical URL is the link (tracking parameters gone) and the guid; an entry without
         # a link has a urn: key, which is not a permalink.
         key = row["canonical_url"]
@@ -134,7 +136,9 @@ def render_rss(
             entry.link(href=key)
         entry.guid(key, permalink=is_url)
         if row.get("snippet"):
-            entry.description(_xml_text(row["snippet"]))
+            # <description> is HTML to readers (and the validator): plain text is HTML-escaped
+            # first, so "R&D" or "1 < 2" reads as text, not as broken markup.
+            entry.description(html.escape(_xml_text(row["snippet"]), quote=False))
         when = _parse_stamp(row["published_at"] or row["first_seen_at"])
         entry.pubDate(when)
         newest = max(newest, when) if newest else when
@@ -151,6 +155,13 @@ def render_rss(
 
 def _xml_text(text: str) -> str:
     return _XML_ILLEGAL.sub("", text or "")
+
+
+def _plain_text(text: str) -> str:
+    """Text for a plain-text element (a title). Readers that render titles as HTML would act on a
+    closing tag in the text, and the validator warns on one even when escaped, so "</b>" is
+    written with a full-width "＜"."""
+    return _END_TAG.sub("\uff1c/", _xml_text(text))
 
 
 def _parse_stamp(stamp: str) -> datetime:
