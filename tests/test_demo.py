@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from tests.conftest import ROOT, run_newsagg
+from tests.feedcheck import validate_rss
 
 
 def test_demo_crawls_stores_exports_and_says_where(tmp_path: Path) -> None:
@@ -45,6 +46,9 @@ def test_demo_crawls_stores_exports_and_says_where(tmp_path: Path) -> None:
     assert (feeds / "all.xml").is_file()
     assert (feeds / "sources" / "guangfu_hot.xml").is_file()
     assert (feeds / "topics" / "solar.xml").is_file()
+    for path in feeds.rglob("*.xml"):
+        location = "http://localhost:8080/" + str(path.relative_to(feeds))
+        assert validate_rss(path.read_bytes(), location) == [], path
 
     again = run_newsagg("--db", str(db), "demo", cwd=tmp_path)  # from another directory too
     assert again.returncode == 0, again.stderr
