@@ -82,39 +82,29 @@ class NewsSpider(scrapy.Spider):
 
     def parse_source(self, response: Response, source: Source) -> Iterator[Any]:
         stats = self.run.source(source.name)
-        content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
-        now = utc_now()
-        if source.kind == "feed":
-            try:
-                feed = parse_feed(
-                    response.body,
-                    response.url,
-                    source=source.name,
-                    tz=source.tz,
-                    now=now,
-                    content_type=content_type,
-                )
-            except NotAFeed as exc:
-                stats.pages_failed += 1
-                stats.errors.append(str(exc))
-                self.logger.warning("source %s failed: %s (%s)", source.name, exc, response.url)
-                return
-            stats.pages_ok += 1
-            yield from feed.items
+        try:
+            items = self._extract(response, source)
+        except NotAFeed as exc:
+            self._page_failed(source, str(exc), response.url)
             return
-        assert source.selectors is not None
-        html = decode_html(response.body, content_type)
-        articles = extract_list(
-            html, response.url, source.selectors, source=source.name, tz=source.tz, now=now
-        )
+        except Exception as exc:  # a page no extractor copes with must not end the run
+            self.logger.exception("source %s: extraction failed on %s", source.name, response.url)
+            self._page_failed(
+                source, f"extraction failed: {type(exc).__name__}: {exc}", response.url
+            )
+            return
         stats.pages_ok += 1
-        wanted = [a for a in articles if needs_follow(a, source.follow)]
+        if source.kind == "feed":
+            yield from items
+            return
+        wanted = [a for a in items if needs_follow(a, source.follow)]
         complete = self.store.known_complete(canonical_url(a.url) for a in wanted)
-        for article in articles:
+        follow = {id(a) for a in wanted if canonical_url(a.url) not in complete}
+        for article in items:
             key = canonical_url(article.url)
             if key in self._followed:
                 continue  # already being followed from another list item this run
-            if article in wanted and key not in complete:
+            if id(article) in follow:
                 self._followed.add(key)
                 yield scrapy.Request(
                     article.url,
@@ -127,12 +117,45 @@ class NewsSpider(scrapy.Spider):
             else:
                 yield article
 
-    def parse_article(self, response: Response, article: Article, source: Source) -> Article:
-        self.run.source(source.name).articles_fetched += 1
+    def _extract(self, response: Response, source: Source) -> list[Article]:
         content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
-        page = extract_article(
-            decode_html(response.body, content_type), response.url, tz=source.tz, now=utc_now()
+        now = utc_now()
+        if source.kind == "feed":
+            feed = parse_feed(
+                response.body,
+                response.url,
+                source=source.name,
+                tz=source.tz,
+                now=now,
+                content_type=content_type,
+            )
+            return feed.items
+        assert source.selectors is not None
+        html = decode_html(response.body, content_type)
+        return extract_list(
+            html, response.url, source.selectors, source=source.name, tz=source.tz, now=now
         )
+
+    def _page_failed(self, source: Source, reason: str, url: str) -> None:
+        stats = self.run.source(source.name)
+        stats.pages_failed += 1
+        stats.errors.append(reason)
+        self.logger.warning("source %s failed: %s (%s)", source.name, reason, url)
+
+    def parse_article(self, response: Response, article: Article, source: Source) -> Article:
+        stats = self.run.source(source.name)
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
+        try:
+            page = extract_article(
+                decode_html(response.body, content_type), response.url, tz=source.tz, now=utc_now()
+            )
+        except Exception:  # keep what the list said
+            self.logger.exception(
+                "source %s: article extraction failed on %s", source.name, response.url
+            )
+            stats.articles_failed += 1
+            return article
+        stats.articles_fetched += 1
         return merge_article(article, page, source.follow)
 
     def article_failed(self, failure: Failure) -> Article:
@@ -143,12 +166,8 @@ class NewsSpider(scrapy.Spider):
         return kwargs["article"]
 
     def source_failed(self, failure: Failure) -> None:
-        source: Source = failure.request.cb_kwargs["source"]  # type: ignore[attr-defined]
-        stats = self.run.source(source.name)
-        stats.pages_failed += 1
-        reason = describe(failure)
-        stats.errors.append(reason)
-        self.logger.warning("source %s failed: %s (%s)", source.name, reason, failure.request.url)  # type: ignore[attr-defined]
+        request = failure.request  # type: ignore[attr-defined]
+        self._page_failed(request.cb_kwargs["source"], describe(failure), request.url)
 
 
 def describe(failure: Failure) -> str:

@@ -1,0 +1,126 @@
+"""The spider's decisions, called directly with responses built in memory (no reactor)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import scrapy
+from scrapy.http import HtmlResponse, Request, TextResponse
+
+import spiders.news as news
+from aggregator.config import parse_sources
+from aggregator.items import Article
+from aggregator.normalize import normalize
+from aggregator.runstats import RunStats
+from aggregator.store import Store
+from tests.conftest import NOW
+
+SOURCES = parse_sources(
+    {
+        "source": [
+            {
+                "name": "lst",
+                "kind": "html",
+                "urls": ["https://e.com/news/"],
+                "follow": "truncated",
+                "selectors": {"item": "li", "title": "a", "link": "a::attr(href)", "date": "span"},
+            },
+            {"name": "fd", "kind": "feed", "urls": ["https://e.com/feed.xml"]},
+        ]
+    }
+)
+LIST_PAGE = """<ul>
+<li><a href="/a/1.html">完整的标题一</a><span>2026-02-24 15:20</span></li>
+<li><a href="/a/2.html">被截断的标题...</a><span>2026-02-24 15:20</span></li>
+<li><a href="/a/3.html">没有日期的标题</a></li>
+</ul>"""
+
+
+@pytest.fixture
+def spider(db: Store) -> news.NewsSpider:
+    instance = news.NewsSpider(sources=SOURCES, store=db, run=RunStats())
+    instance.sources = SOURCES
+    instance.store = db
+    return instance
+
+
+def response(url: str, body: str | bytes, cls: type[TextResponse] = HtmlResponse) -> TextResponse:
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    return cls(
+        url=url,
+        body=data,
+        headers={"Content-Type": "text/html; charset=utf-8"},
+        request=Request(url),
+    )
+
+
+def test_list_follows_cut_and_undated_items(spider: news.NewsSpider) -> None:
+    out = list(spider.parse_source(response("https://e.com/news/", LIST_PAGE), SOURCES[0]))
+    requests = [o.url for o in out if isinstance(o, scrapy.Request)]
+    items = [o.title for o in out if isinstance(o, Article)]
+    assert requests == ["https://e.com/a/2.html", "https://e.com/a/3.html"]
+    assert items == ["完整的标题一"]
+    assert spider.run.sources["lst"].pages_ok == 1
+
+
+def test_stored_complete_articles_are_not_followed_again(
+    spider: news.NewsSpider, db: Store
+) -> None:
+    done = Article(
+        url="https://e.com/a/2.html",
+        source="lst",
+        title="被截断的标题的全文",
+        published_at=NOW,
+        published_precision="second",
+        published_from="article",
+    )
+    db.upsert_articles([normalize(done, SOURCES[0], NOW)], NOW)
+    out = list(spider.parse_source(response("https://e.com/news/", LIST_PAGE), SOURCES[0]))
+    assert [o.url for o in out if isinstance(o, scrapy.Request)] == ["https://e.com/a/3.html"]
+
+
+def test_article_page_completes_the_item(spider: news.NewsSpider) -> None:
+    out = list(spider.parse_source(response("https://e.com/news/", LIST_PAGE), SOURCES[0]))
+    request = next(o for o in out if isinstance(o, scrapy.Request))
+    page = "<h1>被截断的标题终于完整了</h1><p>发布时间:2026-02-24 15:21:09</p>"
+    item = spider.parse_article(response(request.url, page), **request.cb_kwargs)
+    assert item.title == "被截断的标题终于完整了"
+    assert (item.published_precision, item.published_from) == ("second", "article")
+    assert spider.run.sources["lst"].articles_fetched == 1
+
+
+def test_a_feed_source_serving_html_fails_with_a_reason(spider: news.NewsSpider) -> None:
+    out = list(spider.parse_source(response("https://e.com/feed.xml", LIST_PAGE), SOURCES[1]))
+    assert out == []
+    stats = spider.run.sources["fd"]
+    assert stats.failed
+    size = len(LIST_PAGE.encode("utf-8"))
+    assert stats.errors == [f"not an RSS/Atom feed (got text/html, {size} bytes)"]
+
+
+def test_an_extractor_crash_fails_the_page_not_the_run(
+    spider: news.NewsSpider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(*args: Any, **kwargs: Any) -> list[Article]:
+        raise ValueError("unexpected markup")
+
+    monkeypatch.setattr(news, "extract_list", boom)
+    out = list(spider.parse_source(response("https://e.com/news/", LIST_PAGE), SOURCES[0]))
+    assert out == []
+    assert spider.run.sources["lst"].errors == ["extraction failed: ValueError: unexpected markup"]
+
+
+def test_an_article_page_crash_keeps_the_list_item(
+    spider: news.NewsSpider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = list(spider.parse_source(response("https://e.com/news/", LIST_PAGE), SOURCES[0]))
+    request = next(o for o in out if isinstance(o, scrapy.Request))
+
+    def boom(*args: Any, **kwargs: Any) -> None:
+        raise ValueError("bad page")
+
+    monkeypatch.setattr(news, "extract_article", boom)
+    item = spider.parse_article(response(request.url, "<p>x</p>"), **request.cb_kwargs)
+    assert item.title == "被截断的标题..."
+    assert spider.run.sources["lst"].articles_failed == 1
