@@ -22,7 +22,7 @@ _NO_YEAR = re.compile(
     r"(?:\s*(?P<H>\d{1,2})\s*[:：]\s*(?P<M>\d{2})(?:\s*[:：]\s*(?P<S>\d{2}))?)?(?![\d/-])"
 )
 _ISO_ZONED = re.compile(
-    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})"
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::(?P<S>\d{2})(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})"
 )
 _RELATIVE = re.compile(r"(?P<n>\d+)\s*(?P<unit>秒|分钟|分鐘|小时|小時|天|日|周|週)前")
 _RELATIVE_EN = re.compile(r"(?P<n>\d+)\s*(?P<unit>second|minute|min|hour|day|week)s?\s+ago", re.I)
@@ -72,8 +72,7 @@ def parse_date(raw: str | None, tz: tzinfo, now: datetime) -> ParsedDate | None:
         except ValueError:
             value = None
         if value is not None:
-            precision = "second" if value.second or match.group(0).count(":") >= 3 else "minute"
-            return ParsedDate(value, precision)
+            return ParsedDate(value, "second" if match["S"] else "minute")
 
     match = _FULL.search(text)
     if match:
@@ -98,7 +97,8 @@ def parse_date(raw: str | None, tz: tzinfo, now: datetime) -> ParsedDate | None:
     match = _NO_YEAR.search(text)
     if match:
         parsed = _build(match, local_now.year, tz)
-        if parsed and parsed.value > now + FUTURE_SLACK:
+        if parsed is None or parsed.value > now + FUTURE_SLACK:
+            # Ahead of now (or 2月29日 in a non-leap year): it was last year's.
             parsed = _build(match, local_now.year - 1, tz)
         return parsed
 
@@ -140,6 +140,8 @@ def _fallback(text: str, tz: tzinfo) -> ParsedDate | None:
     )
     if value is None:
         return None
+    if re.search(r"\d{1,2}:\d{2}:\d{2}", text):
+        return ParsedDate(value, "second")
     has_clock = bool(re.search(r"\d{1,2}:\d{2}", text))
     return ParsedDate(value, "minute" if has_clock else "day")
 

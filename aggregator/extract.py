@@ -25,7 +25,9 @@ _PUBLISHED_LINE = re.compile(
     r"(?:发布时间|發布時間|发布日期|时间|日期|Published)\s*[:：]?\s*"
     r"(\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}[:：]\d{2}(?::\d{2})?)?)"
 )
-_TITLE_SPLIT = re.compile(r"\s*(?:[-_|–—·]|\s::\s)\s*")
+# "标题-站点", "Headline | Site", "Headline_Channel_Site"; a hyphen inside a word
+# ("Solar-panel") is not a separator.
+_TITLE_SPLIT = re.compile(r"\s*(?:(?<![A-Za-z0-9])-|-(?![A-Za-z0-9])|[_|–—·]|\s::\s)\s*")
 _DATE_META = (
     'meta[property="article:published_time"]::attr(content)',
     'meta[name="PubDate"]::attr(content)',
@@ -179,9 +181,15 @@ def _json_ld_date(raw: str) -> str | None:
         data = json.loads(raw)
     except ValueError:
         return None
-    for node in data if isinstance(data, list) else [data]:
-        if isinstance(node, dict) and isinstance(node.get("datePublished"), str):
+    nodes = data if isinstance(data, list) else [data]
+    for node in nodes:
+        if not isinstance(node, dict):
+            continue
+        if isinstance(node.get("datePublished"), str):
             return node["datePublished"]
+        graph = node.get("@graph")  # the WordPress/Yoast form
+        if isinstance(graph, list):
+            nodes.extend(graph)
     return None
 
 

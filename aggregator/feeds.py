@@ -14,7 +14,7 @@ import feedparser
 from aggregator.dates import parse_date, utc_now
 from aggregator.errors import AggregatorError
 from aggregator.items import Article
-from aggregator.text import html_to_text, is_truncated
+from aggregator.text import clean_text, html_to_text, is_truncated
 from aggregator.urls import absolute_url
 
 # A date string names its zone when it ends in an offset, "Z", or an unambiguous abbreviation.
@@ -39,10 +39,13 @@ class ParsedFeed:
 def looks_like_feed(body: bytes) -> bool:
     """A cheap sniff, for ``preview``: does the document start like RSS, RDF or Atom?"""
     head = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if head.startswith(b"<?xml"):
-        head = head[head.find(b"?>") + 2 :].lstrip()
-        while head.startswith(b"<!--") and b"-->" in head:
+    while True:  # comments and processing instructions (<?xml-stylesheet?>) before the root
+        if head.startswith(b"<!--") and b"-->" in head:
             head = head[head.find(b"-->") + 3 :].lstrip()
+        elif head.startswith(b"<?") and b"?>" in head:
+            head = head[head.find(b"?>") + 2 :].lstrip()
+        else:
+            break
     return head.startswith((b"<rss", b"<feed", b"<rdf:rdf", b"<rdf"))
 
 
@@ -87,16 +90,16 @@ def parse_feed(
 def _entry_article(
     entry: Any, base_url: str, source: str, tz: tzinfo, now: datetime
 ) -> Article | None:
-    title = html_to_text(entry.get("title"))
-    summary = entry.get("summary") or ""
+    title = _text(entry.get("title"), entry.get("title_detail"))
+    summary, detail = entry.get("summary") or "", entry.get("summary_detail")
     if not summary and entry.get("content"):
-        summary = entry["content"][0].get("value", "")
-    snippet = html_to_text(summary)
+        summary, detail = entry["content"][0].get("value", ""), entry["content"][0]
+    snippet = _text(summary, detail)
     link = absolute_url(entry.get("link"), base_url)
     guid = (entry.get("id") or "").strip() or None
     if not title and not snippet:
         return None
-    if not link and guid:
+    if not link and guid and guid.lower().startswith(("http://", "https://")):
         link = absolute_url(guid, base_url)
     if not title:
         title = snippet[:80]
@@ -123,7 +126,16 @@ def _entry_article(
     return article
 
 
+def _text(value: str | None, detail: Any) -> str:
+    """Plain text of a feed field: HTML content is stripped, text content only cleaned."""
+    if detail is not None and detail.get("type") == "text/plain":
+        return clean_text(value)
+    return html_to_text(value)
+
+
 def _entry_date(entry: Any, key: str, tz: tzinfo, now: datetime) -> datetime | None:
+    if key not in entry:  # entry.get("updated") would fall back to "published", with a warning
+        return None
     raw = entry.get(key)
     if not raw:
         return None

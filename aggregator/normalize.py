@@ -38,7 +38,14 @@ def normalize(article: Article, source: Source | None, now: datetime) -> dict[st
     guid = clean_text(article.guid) or None
     return {
         "url": article.url,
-        "canonical_url": article_key(article.source, article.url, guid, title, published_at),
+        # A fetch-time date changes every run: it must not be part of an entry's identity.
+        "canonical_url": article_key(
+            article.source,
+            article.url,
+            guid,
+            title,
+            published_at if published_from != "fetch_time" else None,
+        ),
         "source": article.source,
         "guid": guid,
         "title": title,

@@ -40,7 +40,7 @@ def html_to_text(markup: str | None) -> str:
         return clean_text(markup)
     # nh3 returns escaped HTML; unescape once to get text. Block ends become spaces first so that
     # "<p>a</p><p>b</p>" does not read "ab".
-    spaced = re.sub(r"(?i)<(br|/p|/div|/li|/h\d)\b[^>]*>", " ", markup)
+    spaced = re.sub(r"(?i)<(br|/p|/div|/li|/h\d|/td|/th|/tr)\b[^>]*>", " ", markup)
     return clean_text(html.unescape(nh3.clean(spaced, tags=set())))
 
 

@@ -1,0 +1,157 @@
+"""Absolute and canonical URLs: one article, one canonical URL."""
+
+from __future__ import annotations
+
+import pytest
+
+from aggregator.urls import absolute_url, canonical_url
+
+BASE = "https://www.example.com/news/list/index.html"
+
+
+# -- absolute_url ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("href", "expected"),
+    [
+        ("a.html", "https://www.example.com/news/list/a.html"),
+        ("../b.html", "https://www.example.com/news/b.html"),
+        ("/c.html", "https://www.example.com/c.html"),
+        ("?page=2", "https://www.example.com/news/list/index.html?page=2"),
+        ("//cdn.example.com/x.html", "https://cdn.example.com/x.html"),
+        ("http://other.org/y.html", "http://other.org/y.html"),
+        ("  e.html\n", "https://www.example.com/news/list/e.html"),
+        ("\\news\\d.html", "https://www.example.com/news/d.html"),
+        ("..\\up.html", "https://www.example.com/news/up.html"),
+        ("中文.html", "https://www.example.com/news/list/%E4%B8%AD%E6%96%87.html"),
+        ("a b.html", "https://www.example.com/news/list/a%20b.html"),
+    ],
+)
+def test_absolute_url_resolves(href: str, expected: str) -> None:
+    assert absolute_url(href, BASE) == expected
+
+
+def test_protocol_relative_takes_the_base_scheme() -> None:
+    assert absolute_url("//cdn.example.com/x", "http://example.com/") == "http://cdn.example.com/x"
+
+
+@pytest.mark.parametrize(
+    "href",
+    [
+        "javascript:void(0)",
+        "JavaScript:alert(1)",
+        " javascript:void(0)",
+        "mailto:news@example.com",
+        "data:text/html,<b>hi</b>",
+        "tel:+86-10-1234",
+        "ftp://example.com/file",
+        "#",
+        "#top",
+        " #comments",
+        "",
+        "   ",
+        None,
+        "http://",
+    ],
+)
+def test_absolute_url_rejects(href: str | None) -> None:
+    assert absolute_url(href, BASE) is None
+
+
+def test_absolute_url_keeps_fragment_on_a_real_link() -> None:
+    # Only a fragment-only href is rejected; canonical_url drops fragments later.
+    assert absolute_url("x.html#c", BASE) == "https://www.example.com/news/list/x.html#c"
+
+
+# -- canonical_url -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("HTTPS://WWW.Example.COM/News/A.html", "https://www.example.com/News/A.html"),
+        ("https://example.com:443/a", "https://example.com/a"),
+        ("http://example.com:80/a", "http://example.com/a"),
+        ("http://example.com:8080/a", "http://example.com:8080/a"),
+        ("https://example.com:80/a", "https://example.com:80/a"),
+        ("https://example.com/a#comments", "https://example.com/a"),
+        ("https://example.com", "https://example.com/"),
+        ("https://example.com/a?", "https://example.com/a"),
+        ("  https://example.com/a  ", "https://example.com/a"),
+    ],
+)
+def test_canonical_url_host_port_fragment(url: str, expected: str) -> None:
+    assert canonical_url(url) == expected
+
+
+def test_canonical_url_keeps_path_case() -> None:
+    assert canonical_url("https://EXAMPLE.com/News/Index.HTML") == (
+        "https://example.com/News/Index.HTML"
+    )
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "utm_source=wechat",
+        "utm_medium=social&utm_campaign=x&utm_content=y&utm_term=z",
+        "UTM_Source=x",
+        "spm=a2c4g.11186623",
+        "from=timeline",
+        "from=singlemessage&isappinstalled=0",
+        "fbclid=abc&gclid=def",
+        "hmsr=baidu&hmpl=1",
+        "ref=rss",
+    ],
+)
+def test_canonical_url_drops_tracking_parameters(query: str) -> None:
+    assert canonical_url(f"https://example.com/a/1.html?{query}") == "https://example.com/a/1.html"
+
+
+def test_canonical_url_keeps_real_parameters_and_sorts_them() -> None:
+    url = "https://example.com/list?page=2&utm_source=x&id=7&spm=1.2&from=home"
+    assert canonical_url(url) == "https://example.com/list?id=7&page=2"
+
+
+def test_canonical_url_does_not_drop_parameters_sharing_a_prefix() -> None:
+    assert canonical_url("https://example.com/a?refresh=1&fromdate=2026&ref=x") == (
+        "https://example.com/a?fromdate=2026&refresh=1"
+    )
+
+
+def test_canonical_url_query_order_does_not_matter() -> None:
+    assert canonical_url("https://example.com/a?b=2&a=1") == canonical_url(
+        "https://example.com/a?a=1&b=2"
+    )
+
+
+def test_canonical_url_keeps_blank_and_repeated_values() -> None:
+    assert canonical_url("https://example.com/a?b=1&a=&b=0") == "https://example.com/a?a=&b=0&b=1"
+
+
+def test_canonical_url_same_for_space_encodings() -> None:
+    assert canonical_url("https://example.com/s?q=a%20b") == canonical_url(
+        "https://example.com/s?q=a+b"
+    )
+
+
+def test_canonical_url_keeps_credentials_and_percent_encoded_path() -> None:
+    assert canonical_url("https://u:p@Example.com/%E4%B8%AD") == "https://u:p@example.com/%E4%B8%AD"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "HTTPS://WWW.Example.COM:443/News/A.html?utm_source=x&b=2&a=1#frag",
+        "http://example.com:8080/p?x=1",
+        "https://example.com/s?q=a%20b",
+    ],
+)
+def test_canonical_url_is_idempotent(url: str) -> None:
+    once = canonical_url(url)
+    assert canonical_url(once) == once
+
+
+def test_canonical_url_keeps_ipv6_brackets() -> None:
+    assert canonical_url("https://[::1]:8080/p") == "https://[::1]:8080/p"
