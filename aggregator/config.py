@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -68,11 +68,15 @@ class Source:
     topics: tuple[str, ...] = ()
     follow: str = "never"
     selectors: Selectors | None = None
-    tz: ZoneInfo = field(default=ZoneInfo("UTC"), compare=False, repr=False)
 
     @property
     def url(self) -> str:
         return self.urls[0]
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The zone of the site's naive dates (ZoneInfo caches instances: this is cheap)."""
+        return ZoneInfo(self.timezone)
 
 
 def resolve_sources_path(path: str | Path | None) -> Path:
@@ -127,7 +131,10 @@ def parse_sources(data: dict[str, Any], where: str = "<sources>") -> list[Source
     for index, table in enumerate(tables, 1):
         source = _parse_source(table, where, index)
         if source.name in seen:
-            raise ConfigError(f"{where}: source {source.name!r}: duplicate name")
+            raise ConfigError(
+                f"{where}: source {source.name!r}: field 'name': duplicate name "
+                "(names identify sources in the database and feed paths)"
+            )
         seen.add(source.name)
         sources.append(source)
     return sources
@@ -172,7 +179,7 @@ def _parse_source(table: Any, where: str, index: int) -> Source:
         raise fail("language", f"must be one of {', '.join(LANGUAGES)}, got {language!r}")
     timezone = table.get("timezone", "Asia/Shanghai")
     try:
-        tz = ZoneInfo(timezone)
+        ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
         raise fail("timezone", f"unknown time zone {timezone!r}") from None
     topics = table.get("topics", [])
@@ -202,7 +209,6 @@ def _parse_source(table: Any, where: str, index: int) -> Source:
         topics=tuple(topics),
         follow=follow,
         selectors=selectors,
-        tz=tz,
     )
 
 

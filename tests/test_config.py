@@ -256,7 +256,7 @@ def test_duplicate_name(tmp_path: Path) -> None:
     text = source_toml({"name": '"dup"'}) + "\n" + source_toml({"name": '"dup"'})
     path = write(tmp_path, text)
     message = config_error(path)
-    assert message.startswith(f"{path}: source 'dup': ")
+    assert message.startswith(f"{path}: source 'dup': field 'name': duplicate name")
     assert "duplicate name" in message
 
 
