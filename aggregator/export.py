@@ -61,49 +61,57 @@ def export_feeds(
     out = Path(out_dir)
     base_url = base_url if base_url.endswith("/") else base_url + "/"
     result = ExportResult(out)
-    titles = {row["name"]: row["title"] or row["name"] for row in store.sources()}
-    jobs: list[tuple[str, str, str, list[dict[str, Any]]]] = [
-        (
-            "all.xml",
-            "energy news · all sources",
-            "Every headline, newest first.",
-            store.articles(limit=limit),
-        ),
-    ]
-    for name in sorted(set(titles) | set(store.source_names())):
-        if _SLUG_RE.match(name):
-            jobs.append(
-                (
-                    f"sources/{name}.xml",
-                    f"energy news · {titles.get(name, name)}",
-                    f"Headlines from {titles.get(name, name)}.",
-                    store.articles(source=name, limit=limit),
-                )
-            )
-    for topic in store.article_topics():
-        if _SLUG_RE.match(topic):
-            jobs.append(
-                (
-                    f"topics/{topic}.xml",
-                    f"energy news · {topic}",
-                    f"Headlines tagged {topic}.",
-                    store.articles(topic=topic, limit=limit),
-                )
-            )
-    for relative, title, description, items in jobs:
+    for spec in feed_specs(store):
         body = render_rss(
-            items,
-            title=title,
-            description=description,
-            self_url=base_url + quote(relative),
+            store.articles(limit=limit, **spec.filters),
+            title=spec.title,
+            description=spec.description,
+            self_url=base_url + quote(spec.path),
             site_url=base_url,
         )
-        path = out / relative
+        path = out / spec.path
         if write_if_changed(path, body):
             result.written.append(path)
         else:
             result.unchanged.append(path)
     return result
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One feed file: its path under the feeds folder and the article filters it shows."""
+
+    path: str
+    title: str
+    description: str
+    filters: dict[str, str] = field(default_factory=dict)
+
+
+def feed_specs(store: Store) -> list[FeedSpec]:
+    """``all.xml``, one feed per source and one per topic (names that are not ASCII slugs are
+    skipped: they would not make safe file names)."""
+    titles = {row["name"]: row["title"] or row["name"] for row in store.sources()}
+    specs = [FeedSpec("all.xml", "energy news · all sources", "Every headline, newest first.")]
+    for name in sorted(set(titles) | set(store.source_names())):
+        title = titles.get(name, name)
+        specs.append(
+            FeedSpec(
+                f"sources/{name}.xml",
+                f"energy news · {title}",
+                f"Headlines from {title}.",
+                {"source": name},
+            )
+        )
+    for topic in store.article_topics():
+        specs.append(
+            FeedSpec(
+                f"topics/{topic}.xml",
+                f"energy news · {topic}",
+                f"Headlines tagged {topic}.",
+                {"topic": topic},
+            )
+        )
+    return [spec for spec in specs if _SLUG_RE.match(Path(spec.path).stem)]
 
 
 def render_rss(
