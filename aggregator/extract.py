@@ -10,8 +10,12 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
+from typing import Any
 
+from lxml import etree
 from parsel import Selector
+from parsel.csstranslator import css2xpath
 from w3lib.encoding import html_to_unicode
 
 from aggregator.config import Selectors
@@ -56,12 +60,14 @@ def extract_list(
     """Items of a list page: one :class:`Article` per ``selectors.item`` match that has a title
     and an http(s) link. Dates are read in ``tz``; ``now`` anchors relative and year-less ones."""
     now = now or utc_now()
-    page = Selector(text=html, base_url=base_url)
-    base = page.css("base::attr(href)").get()
+    # parsel parses (so pages are read exactly as Scrapy reads them); the selectors then run as
+    # XPath compiled once per selector string, on lxml elements: ~2x faster than node.css().
+    root = Selector(text=html, base_url=base_url).root
+    base = _BASE_HREF(root)
     if base:
-        base_url = absolute_url(base, base_url) or base_url
+        base_url = absolute_url(str(base[0]), base_url) or base_url
     articles: list[Article] = []
-    for node in page.css(selectors.item):
+    for node in _compiled(selectors.item)(root):
         title, title_attr = _title_of(node, selectors.title)
         link = absolute_url(_link_of(node, selectors.link), base_url)
         if not title or not link:
@@ -89,36 +95,54 @@ def extract_list(
     return articles
 
 
-def _text_of(node: Selector, css: str) -> str:
-    """Whitespace-collapsed text of the first match (or the value, for ::text/::attr())."""
-    if "::" in css:
-        return clean_text(" ".join(node.css(css).getall()))
-    match = node.css(css)
+_STRING = etree.XPath("string()")
+_BASE_HREF = etree.XPath("//base/@href")
+_FIRST_HREF = etree.XPath("descendant::a/@href")
+
+
+@lru_cache(maxsize=1024)
+def _compiled(css: str) -> etree.XPath:
+    """A CSS selector (parsel syntax, with ::text and ::attr()) as compiled XPath."""
+    return etree.XPath(css2xpath(css))
+
+
+def _matches(node: Any, css: str) -> list[Any]:
+    result = _compiled(css)(node)
+    return result if isinstance(result, list) else [result]
+
+
+def _text_of(node: Any, css: str) -> str:
+    """Whitespace-collapsed text of the first match (or the values, for ::text/::attr())."""
+    match = _matches(node, css)
     if not match:
         return ""
-    return clean_text(match[0].xpath("string()").get())
+    if isinstance(match[0], str):
+        return clean_text(" ".join(str(m) for m in match))
+    return clean_text(str(_STRING(match[0])))
 
 
-def _title_of(node: Selector, css: str) -> tuple[str, str]:
+def _title_of(node: Any, css: str) -> tuple[str, str]:
     """The title text and the matched element's ``title`` attribute (often the uncut title)."""
-    text = _text_of(node, css)
-    attr = ""
-    if "::" not in css:
-        match = node.css(css)
-        if match:
-            attr = clean_text(match[0].attrib.get("title", ""))
-    return text, attr
+    match = _matches(node, css)
+    if not match:
+        return "", ""
+    if isinstance(match[0], str):
+        return clean_text(" ".join(str(m) for m in match)), ""
+    element = match[0]
+    return clean_text(str(_STRING(element))), clean_text(element.get("title", ""))
 
 
-def _link_of(node: Selector, css: str) -> str | None:
-    match = node.css(css)
+def _link_of(node: Any, css: str) -> str | None:
+    match = _matches(node, css)
     if not match:
         return None
-    if "::" in css:
-        return match.get()
-    element = match[0]
-    href = element.attrib.get("href")
-    return href if href is not None else element.css("a::attr(href)").get()
+    if isinstance(match[0], str):
+        return str(match[0])
+    href = match[0].get("href")
+    if href is not None:
+        return str(href)
+    first = _FIRST_HREF(match[0])
+    return str(first[0]) if first else None
 
 
 @dataclass

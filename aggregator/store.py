@@ -216,8 +216,11 @@ class Store:
             return result
         stamp = to_utc_string(now or utc_now())
         unique: dict[str, dict[str, Any]] = {}
-        for row in rows:  # the same URL twice in a batch: the later sighting wins
-            unique[row["canonical_url"]] = row
+        for row in rows:  # the same URL twice in a batch: the later sighting wins, unless it
+            key = row["canonical_url"]  # would put a cut title over a whole one
+            earlier = unique.get(key)
+            if earlier is None or not is_truncated(row["title"]) or is_truncated(earlier["title"]):
+                unique[key] = row
         with self.write() as conn:
             existing = self._find_existing(conn, list(unique.values()))
             next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM articles").fetchone()[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import safe_url_string
@@ -31,6 +32,8 @@ TRACKING_PARAMS = frozenset(
 )
 TRACKING_PREFIXES = ("utm_", "hmsr", "hmpl", "hmcu", "hmkw", "hmci")
 SAFE_SCHEMES = ("http", "https")
+# Printable ASCII without the characters a URL must have escaped, and no stray "%".
+_PLAIN_URL = re.compile(r"^(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+$")
 
 
 def absolute_url(href: str | None, base_url: str) -> str | None:
@@ -44,6 +47,8 @@ def absolute_url(href: str | None, base_url: str) -> str | None:
     parts = urlsplit(url)
     if parts.scheme.lower() not in SAFE_SCHEMES or not parts.hostname:
         return None
+    if _PLAIN_URL.match(url):  # nothing to escape: skip w3lib's (comparatively slow) pass
+        return url
     return safe_url_string(url)
 
 

@@ -97,14 +97,18 @@ class NewsSpider(scrapy.Spider):
         if source.kind == "feed":
             yield from items
             return
-        wanted = [a for a in items if needs_follow(a, source.follow)]
-        complete = self.store.known_complete(canonical_url(a.url) for a in wanted)
-        follow = {id(a) for a in wanted if canonical_url(a.url) not in complete}
+        if source.follow == "never":
+            yield from items
+            return
+        wanted = {id(a): canonical_url(a.url) for a in items if needs_follow(a, source.follow)}
+        complete = self.store.known_complete(wanted.values())
         for article in items:
-            key = canonical_url(article.url)
-            if key in self._followed:
-                continue  # already being followed from another list item this run
-            if id(article) in follow:
+            key = wanted.get(id(article))
+            if key is None or key in complete:
+                yield article
+            elif key in self._followed:
+                continue  # another list item is already following it: that one will be stored
+            else:
                 self._followed.add(key)
                 yield scrapy.Request(
                     article.url,
@@ -114,8 +118,6 @@ class NewsSpider(scrapy.Spider):
                     dont_filter=True,
                     priority=-1,
                 )
-            else:
-                yield article
 
     def _extract(self, response: Response, source: Source) -> list[Article]:
         content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None

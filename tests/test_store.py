@@ -319,3 +319,9 @@ def test_readonly_store_reads_while_a_write_is_open(db_path: Path) -> None:
         with Store(db_path, readonly=True) as reader:
             assert reader.count_articles() == 1
         writer.conn.execute("ROLLBACK")
+
+
+def test_a_cut_title_later_in_the_same_batch_does_not_win(db: Store) -> None:
+    result = db.upsert_articles([row(), row(title="光伏组件价格...")], NOW)
+    assert result.new == 1
+    assert stored(db)["title"] == "光伏组件价格继续下行"
