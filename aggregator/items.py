@@ -28,3 +28,20 @@ class Article:
     flags: list[str] = field(default_factory=list)
     title_truncated: bool = False
     snippet_truncated: bool = False
+    # set by the spider when it has computed it; otherwise normalize() does
+    canonical_url: str | None = None
+
+
+@dataclass
+class PageSeen:
+    """A list page or feed, by the hash of its body, and the articles it listed.
+
+    The pipeline stores it after those articles, so a later crawl that gets the same bytes can mark
+    the articles seen without extracting the page again (``unchanged=True``, ``keys`` from the
+    store)."""
+
+    url: str
+    source: str
+    fingerprint: str
+    keys: list[str]
+    unchanged: bool = False

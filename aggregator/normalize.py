@@ -39,7 +39,8 @@ def normalize(article: Article, source: Source | None, now: datetime) -> dict[st
     return {
         "url": article.url,
         # A fetch-time date changes every run: it must not be part of an entry's identity.
-        "canonical_url": article_key(
+        "canonical_url": article.canonical_url
+        or article_key(
             article.source,
             article.url,
             guid,

@@ -7,7 +7,7 @@ from typing import Any
 from scrapy.crawler import Crawler
 
 from aggregator.dates import to_utc_string, utc_now
-from aggregator.items import Article
+from aggregator.items import Article, PageSeen
 from aggregator.normalize import normalize
 from aggregator.runstats import RunStats
 from aggregator.store import Store
@@ -25,6 +25,7 @@ class StorePipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.batch: list[dict[str, Any]] = []
+        self.pages: list[PageSeen] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -41,7 +42,15 @@ class StorePipeline:
         self.store.sync_sources(spider.sources)
         self.run.run_id = self.store.start_run(self.now)
 
-    def process_item(self, item: Article) -> Article:
+    def process_item(self, item: Article | PageSeen) -> Article | PageSeen:
+        if isinstance(item, PageSeen):
+            # After its page's articles: flush() stores those before this.
+            self.pages.append(item)
+            if item.unchanged:
+                stats = self.run.source(item.source)
+                stats.items += len(item.keys)
+                stats.unchanged += len(item.keys)
+            return item
         row = normalize(item, self.sources.get(item.source), self.now)
         stats = self.run.source(item.source)
         stats.items += 1
@@ -49,20 +58,20 @@ class StorePipeline:
             stats.dropped += 1
             return item
         self.batch.append(row)
-        if len(self.batch) >= BATCH_SIZE:
+        if len(self.batch) + len(self.pages) >= BATCH_SIZE:
             self.flush()
         return item
 
     def flush(self) -> None:
         batch, self.batch = self.batch, []
-        if not batch:
-            return
+        pages, self.pages = self.pages, []
         result = self.store.upsert_articles(batch, self.now)
         for source, counts in result.by_source.items():
             stats = self.run.source(source)
             stats.new += counts["new"]
             stats.updated += counts["updated"]
             stats.unchanged += counts["unchanged"]
+        self.store.save_pages(pages, self.now)
 
     def close_spider(self) -> None:
         self.flush()

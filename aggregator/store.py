@@ -117,8 +117,23 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migration_2(db: sqlite_utils.Database) -> None:
+    """Page fingerprints: an unchanged list page or feed is not extracted again."""
+    db.execute(
+        """
+        CREATE TABLE pages (
+            url TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            article_keys TEXT NOT NULL DEFAULT '[]',
+            seen_at TEXT NOT NULL
+        )
+        """
+    )
+
+
 # Append only: each function upgrades the schema by one version, in order.
-MIGRATIONS = (_migration_1,)
+MIGRATIONS = (_migration_1, _migration_2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -281,6 +296,38 @@ class Store:
         finally:
             conn.row_factory = None
         return found
+
+    def page_keys(self, url: str, fingerprint: str) -> list[str] | None:
+        """The article keys a page listed when it last had exactly this body, else None."""
+        found = self.conn.execute(
+            "SELECT article_keys FROM pages WHERE url = ? AND fingerprint = ?", (url, fingerprint)
+        ).fetchone()
+        return json.loads(found[0]) if found else None
+
+    def save_pages(self, pages: Sequence[Any], now: datetime | None = None) -> None:
+        """Remember pages' fingerprints and keys (:class:`aggregator.items.PageSeen`); for
+        unchanged ones, mark their articles seen."""
+        if not pages:
+            return
+        stamp = to_utc_string(now or utc_now())
+        with self.write() as conn:
+            conn.executemany(
+                "INSERT INTO pages (url, source, fingerprint, article_keys, seen_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET source = excluded.source, "
+                "fingerprint = excluded.fingerprint, article_keys = excluded.article_keys, "
+                "seen_at = excluded.seen_at",
+                [
+                    (p.url, p.source, p.fingerprint, json.dumps(p.keys, ensure_ascii=False), stamp)
+                    for p in pages
+                ],
+            )
+            keys = [key for page in pages if page.unchanged for key in page.keys]
+            for chunk in _chunks(keys, CHUNK):
+                conn.execute(
+                    f"UPDATE articles SET last_seen_at = ? "
+                    f"WHERE canonical_url IN ({','.join('?' * len(chunk))})",
+                    [stamp, *chunk],
+                )
 
     def known_complete(self, canonical_urls: Iterable[str]) -> set[str]:
         """Of these URLs, those stored with an uncut title and a minute- or second-precise date:

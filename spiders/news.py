@@ -5,6 +5,7 @@ It only fetches; turning bytes into items is done by the pure functions in ``agg
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -25,6 +26,7 @@ from twisted.internet.error import (
 )
 from twisted.python.failure import Failure
 
+from aggregator import __version__
 from aggregator.config import Source, load_sources, resolve_db_path, resolve_sources_path
 from aggregator.dates import utc_now
 from aggregator.extract import (
@@ -35,7 +37,7 @@ from aggregator.extract import (
     needs_follow,
 )
 from aggregator.feeds import NotAFeed, parse_feed
-from aggregator.items import Article
+from aggregator.items import Article, PageSeen
 from aggregator.runstats import RunStats
 from aggregator.store import Store
 from aggregator.urls import canonical_url
@@ -82,6 +84,12 @@ class NewsSpider(scrapy.Spider):
 
     def parse_source(self, response: Response, source: Source) -> Iterator[Any]:
         stats = self.run.source(source.name)
+        fingerprint = page_fingerprint(response.body, source)
+        known = self.store.page_keys(response.url, fingerprint)
+        if known is not None:  # the same bytes as last time: nothing to extract
+            stats.pages_ok += 1
+            yield PageSeen(response.url, source.name, fingerprint, known, unchanged=True)
+            return
         try:
             items = self._extract(response, source)
         except NotAFeed as exc:
@@ -94,30 +102,32 @@ class NewsSpider(scrapy.Spider):
             )
             return
         stats.pages_ok += 1
-        if source.kind == "feed":
-            yield from items
-            return
-        if source.follow == "never":
-            yield from items
-            return
-        wanted = {id(a): canonical_url(a.url) for a in items if needs_follow(a, source.follow)}
-        complete = self.store.known_complete(wanted.values())
         for article in items:
-            key = wanted.get(id(article))
+            article.canonical_url = canonical_url(article.url) if article.url else None
+        followed = False
+        if source.follow != "never":
+            wanted = {id(a): a.canonical_url for a in items if needs_follow(a, source.follow)}
+            complete = self.store.known_complete(k for k in wanted.values() if k)
+        for article in items:
+            key = wanted.get(id(article)) if source.follow != "never" else None
             if key is None or key in complete:
                 yield article
-            elif key in self._followed:
+                continue
+            followed = True
+            if key in self._followed:
                 continue  # another list item is already following it: that one will be stored
-            else:
-                self._followed.add(key)
-                yield scrapy.Request(
-                    article.url,
-                    callback=self.parse_article,
-                    errback=self.article_failed,
-                    cb_kwargs={"article": article, "source": source},
-                    dont_filter=True,
-                    priority=-1,
-                )
+            self._followed.add(key)
+            yield scrapy.Request(
+                article.url,
+                callback=self.parse_article,
+                errback=self.article_failed,
+                cb_kwargs={"article": article, "source": source},
+                dont_filter=True,
+                priority=-1,
+            )
+        if not followed:  # a page whose items are all complete can be skipped while unchanged
+            keys = [a.canonical_url for a in items if a.canonical_url]
+            yield PageSeen(response.url, source.name, fingerprint, keys)
 
     def _extract(self, response: Response, source: Source) -> list[Article]:
         content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
@@ -170,6 +180,15 @@ class NewsSpider(scrapy.Spider):
     def source_failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
         self._page_failed(request.cb_kwargs["source"], describe(failure), request.url)
+
+
+def page_fingerprint(body: bytes, source: Source) -> str:
+    """The body's hash, salted with how the source is read: a changed selector, zone or program
+    version makes every page new again."""
+    digest = hashlib.blake2b(body, digest_size=16)
+    digest.update(f"{__version__}|{source.kind}|{source.timezone}|{source.follow}".encode())
+    digest.update(repr(source.selectors).encode())
+    return digest.hexdigest()
 
 
 def describe(failure: Failure) -> str:

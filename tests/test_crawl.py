@@ -141,6 +141,15 @@ def test_second_crawl_is_free(tmp_path: Path, farm: SiteFarm, sources_file: Path
     assert not [p for p in farm.requests[before:] if "/a/" in p]
     ids = [r["id"] for r in articles(db)]
     assert ids == [1, 2, 3, 4, 5]
+    # every item is complete now: the page's fingerprint is kept, and a third crawl of the same
+    # bytes marks its articles seen without extracting it
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM pages").fetchone()[0] == 1
+    code, third = crawl_json(db, sources_file, "--only", "utf8_list")
+    assert (code, third["sources"]["utf8_list"]["unchanged"]) == (0, 5)
+    seen = {r[0] for r in conn.execute("SELECT DISTINCT last_seen_at FROM articles")}
+    assert seen == {third["started_at"]}
+    conn.close()
 
 
 def test_every_source_failing_exits_1(tmp_path: Path, sources_file: Path) -> None:

@@ -10,7 +10,7 @@ from scrapy.http import HtmlResponse, Request, TextResponse
 
 import spiders.news as news
 from aggregator.config import parse_sources
-from aggregator.items import Article
+from aggregator.items import Article, PageSeen
 from aggregator.normalize import normalize
 from aggregator.runstats import RunStats
 from aggregator.store import Store
@@ -124,3 +124,30 @@ def test_an_article_page_crash_keeps_the_list_item(
     item = spider.parse_article(response(request.url, "<p>x</p>"), **request.cb_kwargs)
     assert item.title == "被截断的标题..."
     assert spider.run.sources["lst"].articles_failed == 1
+
+
+def test_an_unchanged_page_is_not_extracted_again(
+    spider: news.NewsSpider, db: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = '<ul><li><a href="/a/9.html">完整标题</a><span>2026-02-24 15:20</span></li></ul>'
+    first = list(spider.parse_source(response("https://e.com/news/", page), SOURCES[0]))
+    seen = first[-1]
+    assert isinstance(seen, PageSeen)
+    assert (seen.keys, seen.unchanged) == (["https://e.com/a/9.html"], False)
+    db.save_pages([seen], NOW)
+
+    def boom(*args: Any, **kwargs: Any) -> list[Article]:
+        raise AssertionError("extracted again")
+
+    monkeypatch.setattr(news, "extract_list", boom)
+    again = list(spider.parse_source(response("https://e.com/news/", page), SOURCES[0]))
+    assert len(again) == 1 and again[0].unchanged and again[0].keys == seen.keys
+    # a changed body is extracted
+    monkeypatch.undo()
+    changed = list(spider.parse_source(response("https://e.com/news/", page + " "), SOURCES[0]))
+    assert isinstance(changed[0], Article)
+
+
+def test_a_page_that_follows_links_is_not_fingerprinted(spider: news.NewsSpider) -> None:
+    out = list(spider.parse_source(response("https://e.com/news/", LIST_PAGE), SOURCES[0]))
+    assert not [o for o in out if isinstance(o, PageSeen)]

@@ -325,3 +325,16 @@ def test_a_cut_title_later_in_the_same_batch_does_not_win(db: Store) -> None:
     result = db.upsert_articles([row(), row(title="光伏组件价格...")], NOW)
     assert result.new == 1
     assert stored(db)["title"] == "光伏组件价格继续下行"
+
+
+def test_pages_remember_fingerprints_and_touch_unchanged_articles(db: Store) -> None:
+    from aggregator.items import PageSeen
+
+    db.upsert_articles([row()], NOW)
+    key = "https://example.com/a/1.html"
+    db.save_pages([PageSeen("https://example.com/list", "example", "f1", [key])], NOW)
+    assert db.page_keys("https://example.com/list", "f1") == [key]
+    assert db.page_keys("https://example.com/list", "f2") is None
+    later = NOW + timedelta(hours=3)
+    db.save_pages([PageSeen("https://example.com/list", "example", "f1", [key], True)], later)
+    assert stored(db)["last_seen_at"] == "2026-02-25T06:00:00Z"
