@@ -27,7 +27,8 @@ def clean_text(text: str | None) -> str:
     """NFKC, drop XML-illegal and invisible characters, collapse whitespace, strip."""
     if not text:
         return ""
-    text = unicodedata.normalize("NFKC", text)
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
     text = _ILLEGAL_RE.sub("", text)
     return _SPACE_RE.sub(" ", text).strip()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import safe_url_string
@@ -43,13 +44,26 @@ def absolute_url(href: str | None, base_url: str) -> str | None:
     href = href.strip().replace("\\", "/")
     if not href or href.startswith("#"):
         return None
-    url = urljoin(base_url, href)
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in SAFE_SCHEMES or not parts.hostname:
-        return None
+    origin = _http_origin(base_url)
+    if origin and href.startswith("/") and not href.startswith("//") and "/." not in href:
+        url = origin + href  # the common root-relative link, without urljoin's parsing
+    else:
+        url = urljoin(base_url, href)
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in SAFE_SCHEMES or not parts.hostname:
+            return None
     if _PLAIN_URL.match(url):  # nothing to escape: skip w3lib's (comparatively slow) pass
         return url
     return safe_url_string(url)
+
+
+@lru_cache(maxsize=256)
+def _http_origin(base_url: str) -> str | None:
+    """'http://host:port' of an http(s) base URL, else None."""
+    parts = urlsplit(base_url)
+    if parts.scheme.lower() not in SAFE_SCHEMES or not parts.hostname:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _is_tracking(name: str) -> bool:
