@@ -54,6 +54,13 @@ def test_schema_has_the_documented_columns(db: Store) -> None:
         "consecutive_empty",
         "last_error",
     }
+    assert {c.name for c in db.db["pages"].columns} == {
+        "url",
+        "source",
+        "fingerprint",
+        "article_keys",
+        "seen_at",
+    }
     assert {c.name for c in db.db["runs"].columns} == {
         "id",
         "started_at",
