@@ -345,3 +345,31 @@ def test_pages_remember_fingerprints_and_touch_unchanged_articles(db: Store) -> 
     later = NOW + timedelta(hours=3)
     db.save_pages([PageSeen("https://example.com/list", "example", "f1", [key], True)], later)
     assert stored(db)["last_seen_at"] == "2026-02-25T06:00:00Z"
+
+
+def test_a_version_1_file_upgrades_in_place(db_path: Path) -> None:
+    import sqlite_utils
+
+    from aggregator.store import MIGRATIONS
+
+    old = sqlite_utils.Database(db_path)
+    MIGRATIONS[0](old)
+    old.execute("PRAGMA user_version = 1")
+    old["articles"].insert(
+        {
+            "id": 7,
+            "url": "https://e.com/1",
+            "canonical_url": "https://e.com/1",
+            "source": "s",
+            "title": "旧文章",
+            "first_seen_at": "2026-01-01T00:00:00Z",
+            "last_seen_at": "2026-01-01T00:00:00Z",
+            "story_id": 7,
+        }
+    )
+    old.conn.commit()
+    old.close()
+    with Store(db_path) as store:
+        assert store.schema_version == SCHEMA_VERSION == 2
+        assert "pages" in store.db.table_names()
+        assert stored(store, "https://e.com/1")["title"] == "旧文章"
