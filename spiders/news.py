@@ -105,11 +105,10 @@ class NewsSpider(scrapy.Spider):
         for article in items:
             article.canonical_url = canonical_url(article.url) if article.url else None
         followed = False
-        if source.follow != "never":
-            wanted = {id(a): a.canonical_url for a in items if needs_follow(a, source.follow)}
-            complete = self.store.known_complete(k for k in wanted.values() if k)
+        wanted = {id(a): a.canonical_url for a in items if needs_follow(a, source.follow)}
+        complete = self.store.known_complete(k for k in wanted.values() if k) if wanted else set()
         for article in items:
-            key = wanted.get(id(article)) if source.follow != "never" else None
+            key = wanted.get(id(article))
             if key is None or key in complete:
                 yield article
                 continue
