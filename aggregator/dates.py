@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 FUTURE_SLACK = timedelta(minutes=10)
 EARLIEST_YEAR = 1990
@@ -23,6 +23,27 @@ _NO_YEAR = re.compile(
 )
 _ISO_ZONED = re.compile(
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::(?P<S>\d{2})(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})"
+)
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
+# "24 Feb 2026 15:20", "Feb 24, 2026", "February 24 2026" (English sources, no zone)
+_MON = (
+    r"(?P<mon>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b\.?"
+)
+_CLOCK = (
+    r"(?:,?\s+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?"
+    r"(?:\s*(?P<Z>[+-]\d{2}:?\d{2}|GMT|UTC|UT|Z)\b)?)?"
+)
+_EN_DAY_MONTH = re.compile(
+    rf"\b(?P<d>\d{{1,2}})\s+{_MON},?\s+(?P<y>(?:19|20)\d{{2}}){_CLOCK}", re.I
+)
+_EN_MONTH_DAY = re.compile(
+    rf"\b{_MON}\s+(?P<d>\d{{1,2}}),?\s+(?P<y>(?:19|20)\d{{2}}){_CLOCK}", re.I
 )
 _RELATIVE = re.compile(r"(?P<n>\d+)\s*(?P<unit>秒|分钟|分鐘|小时|小時|天|日|周|週)前")
 _RELATIVE_EN = re.compile(r"(?P<n>\d+)\s*(?P<unit>second|minute|min|hour|day|week)s?\s+ago", re.I)
@@ -78,6 +99,12 @@ def parse_date(raw: str | None, tz: tzinfo, now: datetime) -> ParsedDate | None:
     if match:
         return _build(match, int(match["y"]), tz)
 
+    for pattern in (_EN_DAY_MONTH, _EN_MONTH_DAY):
+        match = pattern.search(text)
+        if match:
+            zone = _offset(match["Z"]) if match["Z"] else tz  # RFC 822 dates name their zone
+            return _build(match, int(match["y"]), zone, month=_MONTHS[match["mon"][:3].lower()])
+
     if text in ("刚刚", "剛剛") or text.lower() == "just now":
         return ParsedDate(now, "minute")
     match = _RELATIVE.search(text) or _RELATIVE_EN.search(text)
@@ -105,12 +132,23 @@ def parse_date(raw: str | None, tz: tzinfo, now: datetime) -> ParsedDate | None:
     return _fallback(text, tz)
 
 
-def _build(match: re.Match[str], year: int, tz: tzinfo) -> ParsedDate | None:
+def _offset(zone: str) -> tzinfo:
+    """'+0800', '-05:00', 'GMT', 'UTC', 'UT' or 'Z' as a fixed offset."""
+    if zone.upper() in ("GMT", "UTC", "UT", "Z"):
+        return UTC
+    digits = zone[1:].replace(":", "")
+    minutes = int(digits[:2]) * 60 + int(digits[2:])
+    return timezone(timedelta(minutes=minutes if zone[0] == "+" else -minutes))
+
+
+def _build(
+    match: re.Match[str], year: int, tz: tzinfo, month: int | None = None
+) -> ParsedDate | None:
     hour, minute, second = match["H"], match["M"], match["S"]
     try:
         value = datetime(
             year,
-            int(match["m"]),
+            month or int(match["m"]),
             int(match["d"]),
             int(hour or 0),
             int(minute or 0),

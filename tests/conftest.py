@@ -52,8 +52,9 @@ def run_newsagg(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m aggregator ARGS`` in a subprocess (crawls need a fresh reactor)."""
-    full_env = {**os.environ, **(env or {})}
-    full_env.pop("NEWSAGG_DB", None) if env is None or "NEWSAGG_DB" not in env else None
+    # The caller's own NEWSAGG_* must not leak into a test; a test passes what it means.
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSAGG_")}
+    full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "aggregator", *args],
         cwd=cwd,

@@ -285,3 +285,32 @@ def test_to_utc_string_converts_and_drops_microseconds() -> None:
     assert to_utc_string(value) == "2025-12-31T16:30:15Z"
     fixed = datetime(2026, 2, 24, 10, 0, tzinfo=timezone(timedelta(hours=-5)))
     assert to_utc_string(fixed) == "2026-02-24T15:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected", "precision"),
+    [
+        ("24 Feb 2026", (2026, 2, 24, 0, 0, 0), "day"),
+        ("Feb 24, 2026", (2026, 2, 24, 0, 0, 0), "day"),
+        ("February 24 2026 15:20", (2026, 2, 24, 15, 20, 0), "minute"),
+        ("24 Sept. 2026, 15:20:05", (2026, 9, 24, 15, 20, 5), "second"),
+    ],
+)
+def test_english_dates_take_the_fast_path(
+    raw: str, expected: tuple[int, ...], precision: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aggregator.dates as dates_module
+
+    def no_fallback(*args: object) -> None:
+        raise AssertionError("dateparser fallback used")
+
+    monkeypatch.setattr(dates_module, "_fallback", no_fallback)
+    parsed = parse_date(raw, SHANGHAI, NOW)
+    assert parsed is not None
+    assert parsed.value == datetime(*expected, tzinfo=SHANGHAI)
+    assert parsed.precision == precision
+
+
+def test_english_impossible_day_and_unknown_month() -> None:
+    assert parse_date("Feb 30, 2026", SHANGHAI, NOW) is None
+    assert parse_date("1 Mayday 2026", SHANGHAI, NOW) is None
