@@ -11,3 +11,7 @@ class ConfigError(AggregatorError):
 
 class LockedError(AggregatorError):
     """Another run holds the lock (exit code 75)."""
+
+
+class StoreError(AggregatorError, RuntimeError):
+    """The database file cannot be used: not SQLite, or written by a newer version."""

@@ -19,6 +19,7 @@ from typing import Any
 import sqlite_utils
 
 from aggregator.dates import to_utc_string, utc_now
+from aggregator.errors import StoreError
 from aggregator.text import is_truncated, strip_cut_marker
 
 BUSY_TIMEOUT_MS = 10_000
@@ -167,12 +168,23 @@ class Store:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
-        if not readonly:
-            if self.path != ":memory:":
-                conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            self.migrate()
+        try:
+            if not readonly:
+                if self.path != ":memory:":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute("PRAGMA foreign_keys = ON")
+                self.migrate()
+            else:
+                self.schema_version  # noqa: B018 (reads the header: fails early on a bad file)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(
+                f"{self.path}: cannot use this file as the news database: {exc}"
+            ) from None
+        except StoreError:
+            conn.close()
+            raise
 
     def close(self) -> None:
         self.conn.close()
@@ -194,7 +206,7 @@ class Store:
         with self.write():
             version = self.schema_version
             if version > SCHEMA_VERSION:
-                raise RuntimeError(
+                raise StoreError(
                     f"{self.path}: schema version {version} is newer than this program "
                     f"({SCHEMA_VERSION}); upgrade energy-news-aggregator"
                 )

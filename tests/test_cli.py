@@ -253,3 +253,13 @@ def test_preview_404_is_a_clear_error(farm: SiteFarm) -> None:
     result = CliRunner().invoke(cli, ["preview", farm.url + "_farm/status/404"])
     assert result.exit_code == 1
     assert "404" in result.output
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "news.db"
+    bogus.write_bytes(b"this is not sqlite" * 100)
+    for args in (["query", "x"], ["export"]):
+        result = CliRunner().invoke(cli, ["--db", str(bogus), *args])
+        assert result.exit_code == 1, result.output
+        assert "cannot use this file as the news database" in result.output
+    assert bogus.read_bytes() == b"this is not sqlite" * 100  # untouched
