@@ -1,4 +1,10 @@
-"""Pure feed parsing: RSS/Atom bytes in, :class:`Article` items out (feedparser reads them)."""
+"""Pure feed parsing: RSS/Atom/JSON Feed bytes in, :class:`Article` items out.
+
+feedparser reads RSS 0.9x/1.0/2.0 and Atom 0.3/1.0 (broken ones included);
+:mod:`aggregator.jsonfeed` reads JSON Feed 1.0/1.1. A body is a feed only when one of them
+recognises it: an HTML page, an error page or an empty body raises :class:`NotAFeed` saying what
+was received.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ import feedparser
 from aggregator.dates import parse_date, utc_now
 from aggregator.errors import AggregatorError
 from aggregator.items import Article
+from aggregator.jsonfeed import NotAJsonFeed, looks_like_json, parse_json_feed
 from aggregator.text import clean_text, html_to_text, is_truncated
 from aggregator.urls import absolute_url
 
@@ -25,7 +32,7 @@ _ZONED = re.compile(
 
 
 class NotAFeed(AggregatorError):
-    """The response is not RSS/Atom (an HTML page, an error page, an empty body)."""
+    """The response is not RSS/Atom/JSON Feed (an HTML page, an error page, an empty body)."""
 
 
 @dataclass
@@ -34,6 +41,11 @@ class ParsedFeed:
     link: str | None
     items: list[Article] = field(default_factory=list)
     version: str = ""
+    # feedparser's own entry count, and how many of those had nothing to show (no title, text
+    # or link) and were left out
+    entries: int = 0
+    skipped: int = 0
+    bozo: str | None = None  # why feedparser found the document ill-formed, if it did
 
 
 def looks_like_feed(body: bytes) -> bool:
@@ -58,33 +70,75 @@ def parse_feed(
     now: datetime | None = None,
     content_type: str | None = None,
 ) -> ParsedFeed:
-    """Entries of an RSS/Atom document in document order; raise :class:`NotAFeed` otherwise.
+    """Entries of an RSS/Atom/JSON Feed document in document order; raise :class:`NotAFeed`
+    otherwise.
 
     Links are resolved against ``xml:base`` and ``url`` (the final URL after redirects); dates are
     published, then updated, then ``now``, with ``published_from`` saying which.
     """
     now = now or utc_now()
     if not body.strip():
-        raise NotAFeed("empty response body")
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type
-    # A stream, never bytes or str: feedparser fetches a string that looks like a URL.
-    parsed = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False)
-    if not parsed.get("version"):
-        got = (content_type or "no content type").split(";")[0].strip()
-        raise NotAFeed(f"not an RSS/Atom feed (got {got}, {len(body)} bytes)")
+        raise NotAFeed(f"not a feed: got an empty body ({_received(content_type, body)})")
+    if looks_like_json(body):
+        try:
+            parsed: Any = parse_json_feed(body)
+        except NotAJsonFeed as exc:
+            raise NotAFeed(f"not a feed: got {exc} ({_received(content_type, body)})") from None
+    else:
+        headers = {"content-location": url}
+        if content_type:
+            headers["content-type"] = content_type
+        # A stream, never bytes or str: feedparser fetches a string that looks like a URL.
+        parsed = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False)
+        if not parsed.get("version"):
+            got = _what(body, content_type)
+            raise NotAFeed(f"not a feed: got {got} ({_received(content_type, body)})")
     channel = parsed.get("feed", {})
+    bozo = parsed.get("bozo_exception") if parsed.get("bozo") else None
     feed = ParsedFeed(
         title=html_to_text(channel.get("title")),
-        link=channel.get("link"),
+        link=absolute_url(channel.get("link"), url) if channel.get("link") else None,
         version=parsed["version"],
+        entries=len(parsed["entries"]),
+        bozo=f"{type(bozo).__name__}: {bozo}"[:200] if bozo is not None else None,
     )
-    for entry in parsed.entries:
+    for entry in parsed["entries"]:
         article = _entry_article(entry, url, source, tz, now)
-        if article is not None:
+        if article is None:
+            feed.skipped += 1
+        else:
             feed.items.append(article)
+    _drop_ambiguous_guids(feed.items)
     return feed
+
+
+def _received(content_type: str | None, body: bytes) -> str:
+    kind = (content_type or "no content type").split(";")[0].strip() or "no content type"
+    return f"{kind}, {len(body)} bytes"
+
+
+def _what(body: bytes, content_type: str | None) -> str:
+    """What a body that no feed parser recognised looks like, for ``last_error``."""
+    head = body[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if b"<html" in head or head.startswith(b"<!doctype html"):
+        return "an HTML page"
+    if head.startswith(b"<") and "html" in (content_type or "").lower():
+        return "an HTML page"
+    if head.startswith(b"<"):
+        return "XML that is not RSS, RDF or Atom"
+    return "a body that is neither XML nor JSON"
+
+
+def _drop_ambiguous_guids(items: list[Article]) -> None:
+    """A guid shared by different entries of one feed identifies none of them: forget it, so the
+    entries are told apart by link (or by title and date) instead of collapsing into one."""
+    seen: dict[str, set[tuple[str, str]]] = {}
+    for article in items:
+        if article.guid:
+            seen.setdefault(article.guid, set()).add((article.url, article.title))
+    for article in items:
+        if article.guid and len(seen[article.guid]) > 1:
+            article.guid = None
 
 
 def _entry_article(
@@ -97,12 +151,12 @@ def _entry_article(
     snippet = _text(summary, detail)
     link = absolute_url(entry.get("link"), base_url)
     guid = (entry.get("id") or "").strip() or None
-    if not title and not snippet:
-        return None
-    if not link and guid and guid.lower().startswith(("http://", "https://")):
+    if not link and guid and _is_permalink(entry, guid):
         link = absolute_url(guid, base_url)
+    if not title:  # as Miniflux does: the text's start, else the link
+        title = snippet[:80] or link or ""
     if not title:
-        title = snippet[:80]
+        return None  # nothing a reader could see or follow
     article = Article(
         url=link or "",
         source=source,
@@ -124,6 +178,13 @@ def _entry_article(
         article.published_precision = "second"
         article.published_from = "fetch_time"
     return article
+
+
+def _is_permalink(entry: Any, guid: str) -> bool:
+    """An http(s) guid is the entry's link unless the feed says ``isPermaLink="false"``."""
+    if not guid.lower().startswith(("http://", "https://")):
+        return False
+    return "guidislink" not in entry or bool(entry["guidislink"])
 
 
 def _text(value: str | None, detail: Any) -> str:

@@ -6,6 +6,8 @@ It serves a folder as a small web of sites and knows a few tricks real sites pla
   with tracking parameters still resolve.
 * A sidecar file ``<name>.headers`` sets the answer: an optional first line ``HTTP <status>`` and
   then ``Header: value`` lines (a ``Content-Type`` with a lying charset, a ``Location``...).
+* A file whose sidecar sets ``ETag`` or ``Last-Modified`` is a conditional resource: a request whose
+  ``If-None-Match`` or ``If-Modified-Since`` matches gets ``304 Not Modified`` and no body.
 * ``/_farm/status/<code>`` answers with that status; ``/_farm/slow/<seconds>/<path>`` waits before
   serving ``<path>``; ``/_farm/redirect/<code>/<path>`` redirects to ``/<path>``;
   ``/_farm/broken/<path>`` promises more bytes than it sends and drops the connection.
@@ -107,7 +109,17 @@ class _Handler(BaseHTTPRequestHandler):
                 elif ":" in line:
                     name, value = line.split(":", 1)
                     headers[name.strip()] = value.strip()
+        if status == 200 and self._not_modified(headers):
+            validators = {k: v for k, v in headers.items() if k in ("ETag", "Last-Modified")}
+            self._send(304, validators, b"", send_body=False)
+            return
         self._send(status, headers, target.read_bytes(), send_body)
+
+    def _not_modified(self, headers: dict[str, str]) -> bool:
+        etag, modified = headers.get("ETag"), headers.get("Last-Modified")
+        if etag and self.headers.get("If-None-Match"):
+            return etag in [tag.strip() for tag in self.headers["If-None-Match"].split(",")]
+        return bool(modified) and self.headers.get("If-Modified-Since") == modified
 
     def _send(self, status: int, headers: dict[str, str], body: bytes, send_body: bool) -> None:
         self.send_response(status)

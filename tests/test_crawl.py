@@ -62,7 +62,7 @@ def test_failures_say_why(crawled: Any) -> None:
     sources = crawled[3]["sources"]
     assert sources["gone"]["errors"] == ["HTTP 404"]
     assert sources["broken500"]["errors"] == ["HTTP 500"]
-    assert "not an RSS/Atom feed (got text/html" in sources["not_a_feed"]["errors"][0]
+    assert "not a feed: got an HTML page (text/html" in sources["not_a_feed"]["errors"][0]
     assert "robots.txt" in sources["private_list"]["errors"][0]
 
 

@@ -187,9 +187,18 @@ def test_rss_cut_title_and_snippet_are_flagged() -> None:
     assert item.snippet_truncated is True
 
 
-def test_rss_item_without_title_or_description_is_skipped() -> None:
+def test_rss_item_with_only_a_link_takes_the_link_as_title() -> None:
     body = rss_item("<link>https://www.example.com/empty.html</link>")
-    assert feed(body).items == []
+    (item,) = feed(body).items
+    assert item.title == "https://www.example.com/empty.html"
+    assert item.url == "https://www.example.com/empty.html"
+
+
+def test_rss_item_with_nothing_to_show_is_skipped_and_counted() -> None:
+    body = rss_item("<author>editor@example.com</author><pubDate>Tue, 24 Feb 2026</pubDate>")
+    parsed = feed(body)
+    assert parsed.items == []
+    assert (parsed.entries, parsed.skipped) == (1, 1)
 
 
 def test_rss_item_with_javascript_link_and_no_guid_has_no_url() -> None:

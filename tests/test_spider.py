@@ -96,7 +96,7 @@ def test_a_feed_source_serving_html_fails_with_a_reason(spider: news.NewsSpider)
     stats = spider.run.sources["fd"]
     assert stats.failed
     size = len(LIST_PAGE.encode("utf-8"))
-    assert stats.errors == [f"not an RSS/Atom feed (got text/html, {size} bytes)"]
+    assert stats.errors == [f"not a feed: got an HTML page (text/html, {size} bytes)"]
 
 
 def test_an_extractor_crash_fails_the_page_not_the_run(
