@@ -30,6 +30,7 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/crawl.py
+	$(BIN)/python bench/feeds.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info data/news.db data/news.db-wal data/news.db-shm data/news.db.lock data/feeds
