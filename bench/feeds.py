@@ -25,8 +25,8 @@ import feedparser
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aggregator.feeds import parse_feed  # noqa: E402
-from aggregator.normalize import normalize  # noqa: E402
+from aggregator.feeds import parse_feed
+from aggregator.normalize import normalize
 
 NOW = datetime(2026, 2, 25, 3, 0, tzinfo=UTC)
 ITEMS = 50
@@ -45,8 +45,9 @@ def rss_feed() -> bytes:
             f"<link>https://news.example.com/a/{n}.html?utm_source=rss</link>"
             f'<guid isPermaLink="false">item-{n}</guid>'
             f"<description>&lt;p&gt;本周&lt;b&gt;多晶硅&lt;/b&gt;价格 {n} 元/公斤，"
-            f"&amp;amp; 组件报价继续下行。&lt;/p&gt;&lt;p&gt;第二段 &lt;a href='/x'&gt;链接&lt;/a&gt;"
-            f"&lt;/p&gt;</description><pubDate>{date}</pubDate></item>"
+            f"&amp;amp; 组件报价继续下行。&lt;/p&gt;&lt;p&gt;第二段 "
+            f"&lt;a href='/x'&gt;链接&lt;/a&gt;&lt;/p&gt;</description>"
+            f"<pubDate>{date}</pubDate></item>"
         )
     return (
         '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Bench</title>'

@@ -1,4 +1,4 @@
-"""Feed sources end to end: `newsagg crawl` in a subprocess against tests/sites/feeds/ (loopback)."""
+"""Feed sources end to end: `newsagg crawl` in a subprocess against tests/sites/feeds/."""
 
 from __future__ import annotations
 
