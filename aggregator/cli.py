@@ -23,6 +23,8 @@ from aggregator.export import DEFAULT_BASE_URL, DEFAULT_LIMIT, ExportResult, exp
 from aggregator.runstats import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE, RunStats
 from aggregator.timespec import parse_since
 
+RELEVANCE_WINDOW = 5000  # mirrors aggregator.store.RELEVANCE_WINDOW (cli imports store lazily)
+
 
 class Context:
     """What the global options resolve to, loaded lazily per command."""
@@ -100,6 +102,13 @@ def export_options(function: Callable[..., Any]) -> Callable[..., Any]:
         default=None,
         help="Feeds folder [default: feeds/ beside the database].",
     )(function)
+
+
+def require_db(ctx: Context) -> Path:
+    """The database path, which must exist (commands that only read never create it)."""
+    if not ctx.db_path.exists():
+        raise ConfigError(f"{ctx.db_path}: no database yet; run `newsagg crawl` first")
+    return ctx.db_path
 
 
 def parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -220,43 +229,136 @@ def run_command(
 @cli.command("query")
 @click.argument("text", required=False)
 @click.option("--source", help="Only this source.")
-@click.option("--since", help="Only newer than 24h, 7d, 2w or a date (2026-02-24).")
+@click.option("--topic", metavar="SLUG", help="Only articles with this topic.")
+@click.option(
+    "--since", help="Only published (else first seen) since 24h, 7d, 2w or a date (2026-02-24)."
+)
+@click.option(
+    "--new-since-last-run",
+    "new_since_last_run",
+    is_flag=True,
+    help="Only articles first seen in the latest finished run or later (for cron mail).",
+)
 @click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@click.option(
+    "--rank",
+    type=click.Choice(["newest", "relevance"]),
+    default="newest",
+    show_default=True,
+    help=f"relevance: the newest {RELEVANCE_WINDOW:,} matches ordered by bm25.",
+)
+@click.option("--stories", is_flag=True, help="One line per story (articles.story_id).")
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "json", "csv"]),
+    type=click.Choice(["table", "json", "csv", "ndjson"]),
     default="table",
     show_default=True,
 )
+@click.option(
+    "--highlight/--no-highlight",
+    default=None,
+    help="Colour the matches in the table [default: only on a terminal].",
+)
 @click.pass_obj
-@guarded
 def query_command(
-    ctx: Context, text: str | None, source: str | None, since: str | None, limit: int, fmt: str
+    ctx: Context,
+    text: str | None,
+    source: str | None,
+    topic: str | None,
+    since: str | None,
+    new_since_last_run: bool,
+    limit: int,
+    rank: str,
+    stories: bool,
+    fmt: str,
+    highlight: bool | None,
 ) -> None:
-    """Search stored articles, newest first (every word must appear in title or snippet).
+    """Search stored articles, newest first. Exit 0 with matches, 1 with none, 2 on error.
 
-    Example: newsagg query 光伏 --since 7d --format json
+    TEXT: words (all must match), "a phrase", -excluded, OR between alternatives; Chinese words
+    of any length match inside longer text.
+
+    Example: newsagg query '光伏 OR 储能 -煤电' --since 7d --format json
     """
-    from aggregator.store import Store
+    try:
+        rows = _query(ctx, text, source, topic, since, new_since_last_run, limit, rank, stories)
+    except AggregatorError as exc:
+        fail(str(exc), EXIT_USAGE)
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif fmt == "ndjson":
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+    elif fmt == "csv":
+        click.echo(_csv(rows), nl=False)
+    else:
+        if highlight is None:
+            highlight = sys.stdout.isatty()
+        marker = _highlighter(text) if highlight and text else None
+        for row in rows:
+            when = (row["published_at"] or row["first_seen_at"])[:16].replace("T", " ")
+            title = marker(row["title"]) if marker else row["title"]
+            if stories:
+                title += f"  ({row['articles']} articles: {', '.join(row['sources'])})"
+            click.echo(f"{when}  {row['source']:<16} {title}\n{'':18}{row['canonical_url']}")
+    noun = "stories" if stories else "articles"
+    click.echo(f"{len(rows)} {noun}", err=fmt != "table")
+    sys.exit(0 if rows else 1)
+
+
+def _query(
+    ctx: Context,
+    text: str | None,
+    source: str | None,
+    topic: str | None,
+    since: str | None,
+    new_since_last_run: bool,
+    limit: int,
+    rank: str,
+    stories: bool,
+) -> list[dict[str, Any]]:
+    from aggregator.store import SCHEMA_VERSION, Store
 
     try:
         since_stamp = parse_since(since) if since else None
     except ValueError as exc:
         raise ConfigError(f"--since: {exc}") from None
-    if not ctx.db_path.exists():
-        raise ConfigError(f"{ctx.db_path}: no database yet; run `newsagg crawl` first")
+    if rank == "relevance" and not text:
+        raise ConfigError("--rank relevance needs search TEXT")
+    require_db(ctx)
+    with Store(ctx.db_path, readonly=True) as probe:
+        old = probe.schema_version < SCHEMA_VERSION
+    if old:  # an older file: upgrade it in place once (builds the search index)
+        Store(ctx.db_path).close()
     with Store(ctx.db_path, readonly=True) as store:
-        rows = store.articles(text=text, source=source, since=since_stamp, limit=limit)
-    if fmt == "json":
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-    elif fmt == "csv":
-        click.echo(_csv(rows), nl=False)
-    else:
-        for row in rows:
-            when = (row["published_at"] or row["first_seen_at"])[:16].replace("T", " ")
-            click.echo(f"{when}  {row['source']:<16} {row['title']}\n{'':18}{row['canonical_url']}")
-    click.echo(f"{len(rows)} articles", err=fmt != "table")
+        first_seen = store.last_run_started_at() if new_since_last_run else None
+        search = store.stories if stories else store.articles
+        return search(
+            text=text,
+            source=source,
+            topic=topic,
+            since=since_stamp,
+            first_seen_since=first_seen,
+            limit=limit,
+            rank=rank,
+        )
+
+
+def _highlighter(text: str) -> Callable[[str], str]:
+    from aggregator.querysyntax import parse_query
+    from aggregator.search import highlight_spans
+
+    query = parse_query(text)
+
+    def mark(value: str) -> str:
+        out, last = [], 0
+        for start, end in highlight_spans(value, query):
+            out += [value[last:start], click.style(value[start:end], fg="red", bold=True)]
+            last = end
+        return "".join([*out, value[last:]])
+
+    return mark
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:
@@ -266,8 +368,74 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()})
+        writer.writerow(
+            {
+                k: json.dumps(v, ensure_ascii=False) if isinstance(v, list) else v
+                for k, v in row.items()
+            }
+        )
     return buffer.getvalue()
+
+
+@cli.command("prune")
+@click.option(
+    "--older-than",
+    "older_than",
+    required=True,
+    metavar="AGE",
+    help="Delete what is older than this: 365d, 52w or a date (2025-01-01).",
+)
+@click.pass_obj
+@guarded
+def prune_command(ctx: Context, older_than: str) -> None:
+    """Delete articles dated and last seen before AGE, older runs and pages not seen since.
+
+    Example: newsagg prune --older-than 365d
+    """
+    from aggregator.store import Store
+
+    try:
+        before = parse_since(older_than)
+    except ValueError as exc:
+        raise ConfigError(f"--older-than: {exc}") from None
+    require_db(ctx)
+    with Store(ctx.db_path) as store:
+        counts = store.prune(before)
+    click.echo(
+        f"pruned before {before}: {counts['articles']} articles, {counts['runs']} runs, "
+        f"{counts['pages']} pages"
+    )
+
+
+@cli.command("backup")
+@click.argument("target", metavar="FILE", type=click.Path(dir_okay=False))
+@click.pass_obj
+@guarded
+def backup_command(ctx: Context, target: str) -> None:
+    """Write a consistent, compacted copy of the database to FILE (safe while a crawl runs).
+
+    Example: newsagg backup /backups/news-$(date +%F).db
+    """
+    from aggregator.store import Store
+
+    require_db(ctx)
+    with Store(ctx.db_path) as store:
+        path = store.backup(target)
+    click.echo(f"backed up {ctx.db_path} to {path} ({path.stat().st_size:,} bytes)")
+
+
+@cli.command("schema")
+@click.pass_obj
+@guarded
+def schema_command(ctx: Context) -> None:
+    """Print the SQL schema this version creates (the README's schema section is this output).
+
+    Example: newsagg schema > schema.sql
+    """
+    from aggregator.store import Store
+
+    with Store(":memory:") as store:
+        click.echo(store.schema_sql(), nl=False)
 
 
 @cli.command("sources")

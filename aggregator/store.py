@@ -20,6 +20,9 @@ import sqlite_utils
 
 from aggregator.dates import to_utc_string, utc_now
 from aggregator.errors import StoreError
+from aggregator.querysyntax import parse_query
+from aggregator.search import BM25_WEIGHTS, FTS_COLUMNS, fts_query, index_terms
+from aggregator.stories import representative
 from aggregator.text import is_truncated, strip_cut_marker
 
 BUSY_TIMEOUT_MS = 10_000
@@ -133,8 +136,142 @@ def _migration_2(db: sqlite_utils.Database) -> None:
     )
 
 
+# The search index's rowid is a sort key: the article's date in minutes (published_at, else
+# first_seen_at) times 2**32, plus its id. "Newest first, top 20" then reads the index backwards
+# and stops after 20 rows instead of sorting every match; --since is a rowid range.
+KEY_SPAN = 2**32
+RELEVANCE_WINDOW = 5000
+
+
+def _sort_key_sql(table: str) -> str:
+    return (
+        f"((max(0, coalesce(CAST(strftime('%s', {table}.published_at) AS INTEGER), "
+        f"CAST(strftime('%s', {table}.first_seen_at) AS INTEGER), 0)) / 60) * {KEY_SPAN} "
+        f"+ {table}.id)"
+    )
+
+
+def _migration_3(db: sqlite_utils.Database) -> None:
+    """Full-text search: CJK unigram + bigram and word terms (aggregator.search) in FTS5.
+
+    Triggers queue every change to an article's searchable text or date in ``search_pending``
+    (with the old values, which a contentless FTS5 table needs to delete an entry); the store
+    applies the queue in the same transaction as the write (:meth:`Store.write`). Writes made
+    with other tools are applied by the next write through the store.
+    """
+    columns = ", ".join(FTS_COLUMNS)
+    db.execute(
+        f"CREATE VIRTUAL TABLE articles_fts USING fts5({columns}, content='', "
+        "tokenize='unicode61 remove_diacritics 2')"
+    )
+    db.execute(
+        """
+        CREATE TABLE search_pending (
+            seq INTEGER PRIMARY KEY,
+            id INTEGER NOT NULL,
+            old_key INTEGER,
+            old_title TEXT,
+            old_snippet TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX search_pending_id ON search_pending (id, seq)")
+    old = _sort_key_sql("OLD")
+    db.execute(
+        "CREATE TRIGGER articles_search_insert AFTER INSERT ON articles BEGIN "
+        "INSERT INTO search_pending (id) VALUES (NEW.id); END"
+    )
+    db.execute(
+        "CREATE TRIGGER articles_search_update "
+        "AFTER UPDATE OF id, title, snippet, published_at, first_seen_at ON articles "
+        "WHEN OLD.id IS NOT NEW.id OR OLD.title IS NOT NEW.title "
+        "OR OLD.snippet IS NOT NEW.snippet "
+        "OR coalesce(OLD.published_at, OLD.first_seen_at) "
+        "IS NOT coalesce(NEW.published_at, NEW.first_seen_at) BEGIN "
+        f"INSERT INTO search_pending (id, old_key, old_title, old_snippet) "
+        f"VALUES (OLD.id, {old}, OLD.title, OLD.snippet); "
+        "INSERT INTO search_pending (id) SELECT NEW.id WHERE NEW.id IS NOT OLD.id; END"
+    )
+    db.execute(
+        "CREATE TRIGGER articles_search_delete AFTER DELETE ON articles BEGIN "
+        f"INSERT INTO search_pending (id, old_key, old_title, old_snippet) "
+        f"VALUES (OLD.id, {old}, OLD.title, OLD.snippet); END"
+    )
+    db.execute("INSERT INTO search_pending (id) SELECT id FROM articles ORDER BY id")
+
+
+_NEWEST = "coalesce(published_at, first_seen_at)"
+# Mirrors aggregator.stories.representative_key (uncut title, earliest published, lowest id) for
+# SQL readers; tests/test_store.py checks that the two agree.
+_CUT_SQL = (
+    "(a.title LIKE '%...' OR a.title LIKE '%…' OR a.title LIKE '%。。。' OR a.title LIKE '%．．．')"
+)
+
+
+def _migration_4(db: sqlite_utils.Database) -> None:
+    """Indexes for the common queries and the views latest_stories, source_health, daily_counts."""
+    db.execute(f"CREATE INDEX articles_newest ON articles ({_NEWEST}, id)")
+    db.execute(f"CREATE INDEX articles_source_newest ON articles (source, {_NEWEST}, id)")
+    db.execute(f"CREATE INDEX articles_story_newest ON articles (story_id, {_NEWEST})")
+    db.execute(f"CREATE INDEX articles_day ON articles (substr({_NEWEST}, 1, 10), source)")
+    db.execute("CREATE INDEX articles_first_seen ON articles (first_seen_at)")
+    db.execute(
+        f"""
+        CREATE VIEW latest_stories AS
+        WITH recent AS (
+            SELECT DISTINCT story_id FROM articles
+            WHERE {_NEWEST} >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-7 days')
+        ),
+        members AS (
+            SELECT a.*,
+                row_number() OVER (
+                    PARTITION BY a.story_id
+                    ORDER BY {_CUT_SQL}, a.published_at IS NULL, a.published_at, a.id
+                ) AS position,
+                count(*) OVER story AS articles,
+                max(coalesce(a.published_at, a.first_seen_at)) OVER story AS last_at
+            FROM articles a JOIN recent ON recent.story_id = a.story_id
+            WINDOW story AS (PARTITION BY a.story_id)
+        )
+        SELECT story_id, title, canonical_url, source, published_at, articles,
+            (SELECT group_concat(source, ', ') FROM (
+                SELECT DISTINCT m.source FROM articles m
+                WHERE m.story_id = members.story_id ORDER BY m.source
+            )) AS sources,
+            last_at
+        FROM members WHERE position = 1
+        ORDER BY last_at DESC, story_id DESC
+        """
+    )
+    db.execute(
+        """
+        CREATE VIEW source_health AS
+        SELECT s.name, s.title, s.kind, s.url,
+            CASE
+                WHEN s.consecutive_failures > 0 THEN 'failing'
+                WHEN s.last_run_at IS NULL THEN 'never run'
+                ELSE 'ok'
+            END AS status,
+            s.consecutive_failures, s.last_error, s.last_run_at, s.last_ok_at, s.last_new_at,
+            s.consecutive_empty,
+            (SELECT count(*) FROM articles a WHERE a.source = s.name) AS articles
+        FROM sources s
+        ORDER BY s.consecutive_failures DESC, s.name
+        """
+    )
+    db.execute(
+        f"""
+        CREATE VIEW daily_counts AS
+        SELECT substr({_NEWEST}, 1, 10) AS day, source, count(*) AS articles
+        FROM articles
+        GROUP BY substr({_NEWEST}, 1, 10), source
+        ORDER BY day DESC, source
+        """
+    )
+
+
 # Append only: each function upgrades the schema by one version, in order.
-MIGRATIONS = (_migration_1, _migration_2)
+MIGRATIONS = (_migration_1, _migration_2, _migration_3, _migration_4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -166,7 +303,10 @@ class Store:
         else:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        # REPLACE deletes rows; with this the delete trigger sees it and the index stays in sync.
+        conn.execute("PRAGMA recursive_triggers = ON")
         self.conn = conn
+        self._search_ready = False
         self.db = sqlite_utils.Database(conn)
         try:
             if not readonly:
@@ -221,11 +361,57 @@ class Store:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
+            self._apply_search_queue()
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
         else:
             self.conn.execute("COMMIT")
+
+    # -- search index ----------------------------------------------------------------------
+
+    def _apply_search_queue(self) -> None:
+        """Bring ``articles_fts`` up to date with the changes queued in ``search_pending``."""
+        conn = self.conn
+        if not self._search_ready:
+            if not conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'search_pending'"
+            ).fetchone():
+                return
+            self._search_ready = True
+        if not conn.execute("SELECT 1 FROM search_pending LIMIT 1").fetchone():
+            return
+        marks = ", ".join("?" * len(FTS_COLUMNS))
+        columns = ", ".join(FTS_COLUMNS)
+        # The earliest queued entry of an article holds what the index has for it (if anything).
+        indexed = conn.execute(
+            "SELECT p.old_key, p.old_title, p.old_snippet FROM search_pending p "
+            "JOIN (SELECT id, min(seq) AS seq FROM search_pending GROUP BY id) first "
+            "ON first.seq = p.seq WHERE p.old_key IS NOT NULL"
+        )
+        while batch := indexed.fetchmany(CHUNK):
+            conn.executemany(
+                f"INSERT INTO articles_fts (articles_fts, rowid, {columns}) "
+                f"VALUES ('delete', ?, {marks})",
+                [(key, *index_terms(title, snippet)) for key, title, snippet in batch],
+            )
+        current = conn.execute(
+            f"SELECT {_sort_key_sql('a')}, a.title, a.snippet FROM articles a "
+            "WHERE a.id IN (SELECT id FROM search_pending)"
+        )
+        while batch := current.fetchmany(CHUNK):
+            conn.executemany(
+                f"INSERT INTO articles_fts (rowid, {columns}) VALUES (?, {marks})",
+                [(key, *index_terms(title, snippet)) for key, title, snippet in batch],
+            )
+        conn.execute("DELETE FROM search_pending")
+
+    def rebuild_search(self) -> None:
+        """Rebuild the search index from the articles (after a repair or a change of terms)."""
+        with self.write() as conn:
+            conn.execute("INSERT INTO articles_fts (articles_fts) VALUES ('delete-all')")
+            conn.execute("DELETE FROM search_pending")
+            conn.execute("INSERT INTO search_pending (id) SELECT id FROM articles ORDER BY id")
 
     # -- articles --------------------------------------------------------------------------
 
@@ -365,33 +551,159 @@ class Store:
         text: str | None = None,
         since: str | None = None,
         limit: int | None = 200,
+        first_seen_since: str | None = None,
+        rank: str = "newest",
     ) -> list[dict[str, Any]]:
-        """Articles newest first (by ``published_at``, else ``first_seen_at``), JSON decoded."""
-        where, params = [], []
-        if source:
-            where.append("source = ?")
-            params.append(source)
-        if topic:
-            where.append("EXISTS (SELECT 1 FROM json_each(articles.topics) WHERE value = ?)")
-            params.append(topic)
-        if text:
-            for word in text.split():
-                where.append("(title LIKE ? ESCAPE '\\' OR snippet LIKE ? ESCAPE '\\')")
-                pattern = (
-                    "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-                )
-                params += [pattern, pattern]
-        if since:
-            where.append("coalesce(published_at, first_seen_at) >= ?")
-            params.append(since)
-        sql = "SELECT * FROM articles"
+        """Articles newest first (by ``published_at``, else ``first_seen_at``), JSON decoded.
+
+        ``text`` is a search (:mod:`aggregator.querysyntax`: words, "phrases", -exclusion, OR)
+        over title and snippet; with ``rank="relevance"`` the newest
+        :data:`RELEVANCE_WINDOW` matches are ordered by bm25 instead. ``since`` filters on
+        ``published_at`` (else ``first_seen_at``), ``first_seen_since`` on ``first_seen_at``.
+        """
+        if rank not in ("newest", "relevance"):
+            raise ValueError(f"rank must be 'newest' or 'relevance', not {rank!r}")
+        where, params = self._article_filters(source, topic, since, first_seen_since)
+        if text is not None:
+            return self._search(text, where, params, since, limit, rank)
+        sql = "SELECT * FROM articles a"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY coalesce(published_at, first_seen_at) DESC, id DESC"
+        sql += " ORDER BY coalesce(a.published_at, a.first_seen_at) DESC, a.id DESC"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
         return [_decode(row) for row in self.db.query(sql, params)]
+
+    def _article_filters(
+        self,
+        source: str | None,
+        topic: str | None,
+        since: str | None,
+        first_seen_since: str | None,
+    ) -> tuple[list[str], list[Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        if source:
+            where.append("a.source = ?")
+            params.append(source)
+        if topic:
+            where.append("EXISTS (SELECT 1 FROM json_each(a.topics) WHERE value = ?)")
+            params.append(topic)
+        if since:
+            where.append("coalesce(a.published_at, a.first_seen_at) >= ?")
+            params.append(since)
+        if first_seen_since:
+            where.append("a.first_seen_at >= ?")
+            params.append(first_seen_since)
+        return where, params
+
+    def _search(
+        self,
+        text: str,
+        where: list[str],
+        params: list[Any],
+        since: str | None,
+        limit: int | None,
+        rank: str,
+    ) -> list[dict[str, Any]]:
+        match = fts_query(parse_query(text))
+        sql = (
+            "FROM articles_fts CROSS JOIN articles a ON a.id = articles_fts.rowid % "
+            f"{KEY_SPAN} WHERE articles_fts MATCH ?"
+        )
+        args: list[Any] = [match]
+        if since:  # the sort key starts with the date: a range of rowids, read backwards
+            sql += (
+                " AND articles_fts.rowid >= "
+                f"(max(0, CAST(strftime('%s', ?) AS INTEGER)) / 60) * {KEY_SPAN}"
+            )
+            args.append(since)
+        for condition in where:
+            sql += " AND " + condition
+        args += params
+        if rank == "relevance":
+            weights = ", ".join(str(w) for w in BM25_WEIGHTS)
+            rows = self.db.query(
+                f"SELECT a.* FROM (SELECT articles_fts.rowid AS sort_key, "
+                f"bm25(articles_fts, {weights}) AS score {sql} "
+                "ORDER BY articles_fts.rowid DESC LIMIT ?) hits "
+                f"JOIN articles a ON a.id = hits.sort_key % {KEY_SPAN} "
+                "ORDER BY hits.score, hits.sort_key DESC" + (" LIMIT ?" if limit else ""),
+                [*args, RELEVANCE_WINDOW] + ([limit] if limit else []),
+            )
+            return [_decode(row) for row in rows]
+        query = f"SELECT articles_fts.rowid AS sort_key, a.* {sql} ORDER BY articles_fts.rowid DESC"
+        found = list(
+            self.db.query(query + (" LIMIT ?" if limit else ""), args + [limit] * bool(limit))
+        )
+        if limit and len(found) == limit:
+            # The key orders by minute: fetch the rest of the last minute to order it exactly.
+            minute = found[-1]["sort_key"] // KEY_SPAN
+            seen = {row["id"] for row in found}
+            found += [
+                row
+                for row in self.db.query(
+                    query.replace(" ORDER BY", " AND articles_fts.rowid BETWEEN ? AND ? ORDER BY"),
+                    [*args, minute * KEY_SPAN, (minute + 1) * KEY_SPAN - 1],
+                )
+                if row["id"] not in seen
+            ]
+        found.sort(
+            key=lambda row: (row["published_at"] or row["first_seen_at"], row["id"]), reverse=True
+        )
+        return [_decode({k: v for k, v in row.items() if k != "sort_key"}) for row in found[:limit]]
+
+    def stories(
+        self,
+        *,
+        source: str | None = None,
+        topic: str | None = None,
+        text: str | None = None,
+        since: str | None = None,
+        limit: int | None = 20,
+        first_seen_since: str | None = None,
+        rank: str = "newest",
+    ) -> list[dict[str, Any]]:
+        """The stories of the matching articles, in the order of their best match.
+
+        Each is its representative article's row (:func:`aggregator.stories.representative`,
+        over all the story's articles) plus ``articles`` (how many), ``sources`` and
+        ``article_ids``.
+        """
+        wanted = limit * 5 if limit else None
+        while True:
+            matches = self.articles(
+                source=source,
+                topic=topic,
+                text=text,
+                since=since,
+                limit=wanted,
+                first_seen_since=first_seen_since,
+                rank=rank,
+            )
+            story_ids = list(dict.fromkeys(row["story_id"] for row in matches))
+            exhausted = wanted is None or len(matches) < wanted
+            if exhausted or (limit and len(story_ids) >= limit):
+                break
+            wanted *= 4
+        story_ids = story_ids[:limit] if limit else story_ids
+        members: dict[int, list[dict[str, Any]]] = {}
+        for chunk in _chunks(story_ids, CHUNK):
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.query(
+                f"SELECT * FROM articles WHERE story_id IN ({marks})", list(chunk)
+            ):
+                members.setdefault(row["story_id"], []).append(_decode(row))
+        stories = []
+        for story_id in story_ids:
+            group = members[story_id]
+            story = dict(representative(group))
+            story["articles"] = len(group)
+            story["sources"] = sorted({m["source"] for m in group})
+            story["article_ids"] = sorted(m["id"] for m in group)
+            stories.append(story)
+        return stories
 
     def count_articles(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM articles").fetchone()[0])
@@ -476,10 +788,64 @@ class Store:
                 ),
             )
 
+    def last_run_started_at(self) -> str | None:
+        """When the latest finished run started: its new articles have this ``first_seen_at``."""
+        found = self.conn.execute(
+            "SELECT started_at FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return found[0] if found else None
+
+    # -- upkeep ----------------------------------------------------------------------------
+
+    def prune(self, before: str) -> dict[str, int]:
+        """Delete articles dated (``published_at``, else ``first_seen_at``) and last seen before
+        ``before``, runs started before it and pages not seen since. Returns counts per table."""
+        with self.write() as conn:
+            counts = {
+                "articles": conn.execute(
+                    "DELETE FROM articles WHERE coalesce(published_at, first_seen_at) < ? "
+                    "AND last_seen_at < ?",
+                    (before, before),
+                ).rowcount,
+                "runs": conn.execute("DELETE FROM runs WHERE started_at < ?", (before,)).rowcount,
+                "pages": conn.execute("DELETE FROM pages WHERE seen_at < ?", (before,)).rowcount,
+            }
+        self.conn.execute("PRAGMA optimize")
+        return counts
+
+    def backup(self, target: str | Path) -> Path:
+        """A consistent, compacted copy of the database (``VACUUM INTO``), safe during a crawl."""
+        path = Path(target)
+        if path.exists():
+            raise StoreError(f"{path}: already exists; back up to a new file")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn.execute("VACUUM INTO ?", (str(path),))
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: backup failed: {exc}") from None
+        return path
+
+    def schema_sql(self) -> str:
+        """The schema as SQL (tables, indexes, views, triggers; not FTS5's own shadow tables)."""
+        rows = self.conn.execute(
+            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
+            "AND name NOT LIKE 'articles_fts_%' ORDER BY CASE type WHEN 'table' THEN 0 "
+            "WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END, tbl_name, name"
+        )
+        return "".join(_tidy_sql(sql) + ";\n" for (sql,) in rows)
+
     def checkpoint(self) -> None:
         """After a run: fold the WAL back into the main file and let SQLite refresh statistics."""
         self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         self.conn.execute("PRAGMA optimize")
+
+
+def _tidy_sql(sql: str) -> str:
+    """Stored SQL with the indentation of the Python source it came from removed."""
+    lines = [line.rstrip() for line in sql.strip().splitlines()]
+    body = [line for line in lines[1:] if line.strip()]
+    indent = min((len(line) - len(line.lstrip()) for line in body), default=0)
+    return "\n".join([lines[0], *(line[indent:] for line in body)])
 
 
 def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:

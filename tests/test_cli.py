@@ -258,8 +258,111 @@ def test_preview_404_is_a_clear_error(farm: SiteFarm) -> None:
 def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     bogus = tmp_path / "news.db"
     bogus.write_bytes(b"this is not sqlite" * 100)
-    for args in (["query", "x"], ["export"]):
+    # query exits 2 on an error (1 means "no matches"); export exits 1
+    for args, code in ((["query", "x"], 2), (["export"], 1)):
         result = CliRunner().invoke(cli, ["--db", str(bogus), *args])
-        assert result.exit_code == 1, result.output
+        assert result.exit_code == code, result.output
         assert "cannot use this file as the news database" in result.output
     assert bogus.read_bytes() == b"this is not sqlite" * 100  # untouched
+
+
+# -- query, prune, backup, schema (issue 7) --------------------------------------------------
+
+
+def test_query_exit_codes_are_0_with_matches_1_without_2_on_error(filled_db: Path) -> None:
+    assert invoke("--db", str(filled_db), "query", "风电").exit_code == 0
+    none = invoke("--db", str(filled_db), "query", "核电")
+    assert none.exit_code == 1
+    assert none.output.strip() == "0 articles"
+    bad = CliRunner().invoke(cli, ["--db", str(filled_db), "query", "--", "-光伏"])
+    assert bad.exit_code == 2
+    assert "nothing to search for" in bad.output
+
+
+def test_query_syntax_through_the_cli(filled_db: Path) -> None:
+    def titles(*args: str) -> list[str]:
+        result = CliRunner().invoke(
+            cli, ["--db", str(filled_db), "query", *args, "--format", "json"]
+        )
+        return [r["title"] for r in json.loads(result.stdout)]
+
+    assert titles("光伏 -储能") == ["光伏组件价格继续下行"]
+    assert titles("风电 OR 储能电站") == ["储能电站并网 光伏配套", "风电装机创新高"]
+    assert titles("电站并网") == ["储能电站并网 光伏配套"]
+    assert titles("--topic", "solar") == ["储能电站并网 光伏配套", "光伏组件价格继续下行"]
+    assert sorted(titles("光伏", "--rank", "relevance")) == sorted(titles("光伏"))
+    no_text = CliRunner().invoke(cli, ["--db", str(filled_db), "query", "--rank", "relevance"])
+    assert no_text.exit_code == 2
+
+
+def test_query_ndjson_one_object_per_line(filled_db: Path) -> None:
+    result = CliRunner().invoke(cli, ["--db", str(filled_db), "query", "--format", "ndjson"])
+    lines = result.stdout.splitlines()
+    assert [json.loads(line)["title"] for line in lines] == [
+        "储能电站并网 光伏配套",
+        "风电装机创新高",
+        "光伏组件价格继续下行",
+    ]
+    assert result.stderr.strip() == "3 articles"
+
+
+def test_query_highlights_only_when_asked_or_on_a_terminal(filled_db: Path) -> None:
+    plain = invoke("--db", str(filled_db), "query", "光伏")
+    assert "\x1b[" not in plain.output  # CliRunner's stdout is not a terminal
+    coloured = CliRunner().invoke(
+        cli, ["--db", str(filled_db), "query", "光伏", "--highlight"], color=True
+    )
+    assert "\x1b[31m\x1b[1m光伏\x1b[0m组件价格继续下行" in coloured.output
+
+
+def test_query_stories_groups_by_story_id(filled_db: Path) -> None:
+    with Store(filled_db) as store, store.write() as conn:
+        conn.execute("UPDATE articles SET story_id = 1 WHERE id IN (1, 3)")
+    result = CliRunner().invoke(
+        cli, ["--db", str(filled_db), "query", "光伏", "--stories", "--format", "json"]
+    )
+    (story,) = json.loads(result.stdout)
+    assert story["title"] == "光伏组件价格继续下行"  # the earliest published member
+    assert story["articles"] == 2
+    assert story["sources"] == ["alpha", "beta"]
+    table = invoke("--db", str(filled_db), "query", "光伏", "--stories")
+    assert "(2 articles: alpha, beta)" in table.output
+    assert table.output.splitlines()[-1] == "1 stories"
+
+
+def test_query_new_since_last_run_uses_first_seen(filled_db: Path) -> None:
+    later = NOW.replace(hour=9)
+    with Store(filled_db) as store:
+        run = store.start_run(later)
+        new = normalize(
+            Article(url="https://e.com/new", source="beta", title="新的光伏", snippet=""),
+            None,
+            later,
+        )
+        assert new is not None
+        store.upsert_articles([new], later)
+        store.finish_run(run, "ok", {}, later)
+    result = CliRunner().invoke(
+        cli, ["--db", str(filled_db), "query", "--new-since-last-run", "--format", "json"]
+    )
+    assert [r["title"] for r in json.loads(result.stdout)] == ["新的光伏"]
+
+
+def test_prune_and_backup_commands(filled_db: Path, tmp_path: Path) -> None:
+    target = tmp_path / "copy.db"
+    result = invoke("--db", str(filled_db), "backup", str(target))
+    assert result.exit_code == 0
+    assert f"to {target}" in result.output
+    again = CliRunner().invoke(cli, ["--db", str(filled_db), "backup", str(target)])
+    assert again.exit_code == 1
+    assert "already exists" in again.output
+    kept = invoke("--db", str(filled_db), "prune", "--older-than", "2026-02-23")
+    assert kept.output.strip().endswith(": 0 articles, 0 runs, 0 pages")  # all seen on the 25th
+    pruned = invoke("--db", str(filled_db), "prune", "--older-than", "2026-02-26")
+    assert pruned.output.strip().endswith(": 3 articles, 0 runs, 0 pages")
+    with Store(filled_db) as store:
+        assert store.count_articles() == 0
+    with Store(target) as copy:
+        assert copy.count_articles() == 3
+    bad = CliRunner().invoke(cli, ["--db", str(filled_db), "prune", "--older-than", "soon"])
+    assert bad.exit_code == 2

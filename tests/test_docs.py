@@ -53,3 +53,15 @@ def test_make_targets_in_readme_exist() -> None:
     makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text("utf-8")
     for target in set(re.findall(r"make ([a-z-]+)", README)):
         assert re.search(rf"^{target}:", makefile, re.M), f"make {target} is not in the Makefile"
+
+
+def test_readme_schema_is_the_live_schema() -> None:
+    from aggregator.store import Store
+
+    block = re.search(r"<!-- schema:start -->\n```sql\n(.*?)```\n<!-- schema:end -->", README, re.S)
+    assert block, "README.md has no schema block"
+    with Store(":memory:") as store:
+        live = store.schema_sql()
+    assert block.group(1) == live, (
+        "README.md's schema is out of date: paste `newsagg schema` between the schema markers"
+    )

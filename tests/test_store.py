@@ -370,6 +370,263 @@ def test_a_version_1_file_upgrades_in_place(db_path: Path) -> None:
     old.conn.commit()
     old.close()
     with Store(db_path) as store:
-        assert store.schema_version == SCHEMA_VERSION == 2
+        assert store.schema_version == SCHEMA_VERSION
         assert "pages" in store.db.table_names()
         assert stored(store, "https://e.com/1")["title"] == "旧文章"
+
+
+# -- search index, views, upkeep (issue 7) ---------------------------------------------------
+
+
+def search_ids(store: Store, text: str) -> list[int]:
+    return [r["id"] for r in store.articles(text=text, limit=None)]
+
+
+def fts_ok(store: Store) -> None:
+    store.conn.execute(
+        "INSERT INTO articles_fts (articles_fts, rank) VALUES ('integrity-check', 0)"
+    )
+    assert store.conn.execute("SELECT count(*) FROM search_pending").fetchone()[0] == 0
+
+
+def test_search_index_follows_inserts_updates_and_deletes(db: Store) -> None:
+    db.upsert_articles([row()], NOW)
+    (first,) = search_ids(db, "光伏")
+    db.upsert_articles([row(title="氢能示范项目投运", published_at="2026-02-24T09:00:00Z")], NOW)
+    assert search_ids(db, "光伏") == []
+    assert search_ids(db, "示范项目") == [first]
+    fts_ok(db)
+    with db.write() as conn:  # any write, even plain SQL, is indexed at commit
+        conn.execute("UPDATE articles SET snippet = 'Battery storage' WHERE id = ?", (first,))
+        conn.execute("UPDATE articles SET snippet = 'offshore wind' WHERE id = ?", (first,))
+    assert search_ids(db, "battery") == []
+    assert search_ids(db, "offshore wind") == [first]
+    fts_ok(db)
+    with db.write() as conn:
+        conn.execute("DELETE FROM articles")
+    assert search_ids(db, "wind") == search_ids(db, "氢") == []
+    fts_ok(db)
+
+
+def test_writes_by_other_tools_are_indexed_by_the_next_store_write(db_path: Path) -> None:
+    with Store(db_path) as store:
+        store.upsert_articles([row()], NOW)
+    other = sqlite3.connect(db_path)
+    other.execute("UPDATE articles SET title = '风电装机创新高'")
+    other.commit()
+    other.close()
+    with Store(db_path) as store:  # opening read-write applies the queue
+        assert search_ids(store, "风电") == [1]
+        assert search_ids(store, "光伏") == []
+        fts_ok(store)
+
+
+def test_search_is_newest_first_to_the_second_with_filters(db: Store) -> None:
+    rows = [
+        row(
+            url=f"https://e.com/{i}",
+            canonical_url=f"https://e.com/{i}",
+            source="a" if i % 2 else "b",
+            title=f"光伏新闻 {i}",
+            published_at=f"2026-02-24T08:30:{59 - i:02d}Z",  # one minute, seconds descending
+            topics=["solar"] if i % 3 == 0 else [],
+        )
+        for i in range(10)
+    ]
+    db.upsert_articles(rows, NOW)
+    every = [r["title"] for r in db.articles(text="光伏")]
+    assert every == [f"光伏新闻 {i}" for i in range(10)]
+    assert [r["title"] for r in db.articles(text="光伏", limit=3)] == every[:3]
+    assert [r["title"] for r in db.articles(text="光伏", source="a", limit=2)] == every[1:4:2]
+    assert [r["title"] for r in db.articles(text="新闻", topic="solar")] == every[0::3]
+    since = [r["title"] for r in db.articles(text="光伏", since="2026-02-24T08:30:55Z")]
+    assert since == every[:5]
+
+
+def test_relevance_prefers_title_matches(db: Store) -> None:
+    db.upsert_articles(
+        [
+            row(title="光伏装机", snippet="其他", published_at="2026-02-20T00:00:00Z"),
+            row(
+                url="https://e.com/2",
+                canonical_url="https://e.com/2",
+                title="风电新闻",
+                snippet="顺带提到光伏",
+                published_at="2026-02-24T00:00:00Z",
+            ),
+        ],
+        NOW,
+    )
+    assert [r["title"] for r in db.articles(text="光伏")] == ["风电新闻", "光伏装机"]
+    assert [r["title"] for r in db.articles(text="光伏", rank="relevance")] == [
+        "光伏装机",
+        "风电新闻",
+    ]
+
+
+def test_stories_group_by_story_id_with_the_representative(db: Store) -> None:
+    db.upsert_articles(
+        [
+            row(url=f"https://e.com/{i}", canonical_url=f"https://e.com/{i}", **fields)
+            for i, fields in enumerate(
+                [
+                    {"title": "光伏组件价格...", "published_at": "2026-02-20T00:00:00Z"},
+                    {"title": "光伏组件价格继续下行", "published_at": "2026-02-22T00:00:00Z"},
+                    {"title": "储能电站", "source": "other", "published_at": "2026-02-23T00:00Z"},
+                    {"title": "光伏 新闻", "published_at": "2026-02-21T00:00:00Z"},
+                ]
+            )
+        ],
+        NOW,
+    )
+    with db.write() as conn:  # what clustering (issue 4) does: one story of 1, 2 and 3
+        conn.execute("UPDATE articles SET story_id = 1 WHERE id IN (1, 2, 3)")
+    stories = db.stories(text="光伏")
+    assert [(s["story_id"], s["title"], s["articles"]) for s in stories] == [
+        (1, "光伏组件价格继续下行", 3),
+        (4, "光伏 新闻", 1),
+    ]
+    assert stories[0]["sources"] == ["example", "other"]
+    assert stories[0]["article_ids"] == [1, 2, 3]
+    assert [s["story_id"] for s in db.stories(text="光伏", limit=1)] == [1]
+
+
+def test_latest_stories_view_agrees_with_the_stories_module(db: Store) -> None:
+    from aggregator.dates import to_utc_string, utc_now
+    from aggregator.stories import representative
+
+    now = utc_now()
+    fresh = [
+        ("光伏组件价格...", to_utc_string(now - timedelta(days=2))),  # cut: never the title
+        ("光伏组件价格继续下行", to_utc_string(now - timedelta(days=1))),
+        ("光伏组件价格继续下行!", None),  # no date: after the dated ones
+        ("旧闻", to_utc_string(now - timedelta(days=30))),  # its story is not recent
+    ]
+    db.upsert_articles(
+        [
+            row(
+                url=f"https://e.com/{i}",
+                canonical_url=f"https://e.com/{i}",
+                title=t,
+                published_at=p,
+            )
+            for i, (t, p) in enumerate(fresh)
+        ],
+        now,
+    )
+    with db.write() as conn:
+        conn.execute("UPDATE articles SET story_id = 1 WHERE id IN (1, 2, 3)")
+    view = list(db.db.query("SELECT * FROM latest_stories"))
+    members = db.articles(limit=None)
+    expected = representative([m for m in members if m["story_id"] == 1])
+    assert [(v["story_id"], v["title"], v["articles"]) for v in view] == [(1, expected["title"], 3)]
+    assert expected["title"] == "光伏组件价格继续下行"
+
+
+def test_source_health_and_daily_counts_views(db: Store) -> None:
+    class Source:
+        def __init__(self, name: str) -> None:
+            self.name, self.title, self.kind, self.url = name, name, "feed", "https://e.com/"
+
+    db.sync_sources([Source("example"), Source("broken"), Source("new")])
+    db.record_source_run("example", ok=True, new=1, error=None, now=NOW)
+    db.record_source_run("broken", ok=False, new=0, error="HTTP 503", now=NOW)
+    db.upsert_articles(
+        [
+            row(),
+            row(url="https://e.com/2", canonical_url="https://e.com/2", title="x"),
+            row(url="https://e.com/3", canonical_url="https://e.com/3", published_at=None),
+        ],
+        NOW,
+    )
+    health = {r["name"]: r for r in db.db.query("SELECT * FROM source_health")}
+    assert [health[n]["status"] for n in ("example", "broken", "new")] == [
+        "ok",
+        "failing",
+        "never run",
+    ]
+    assert health["example"]["articles"] == 3
+    assert health["broken"]["last_error"] == "HTTP 503"
+    assert list(db.db.query("SELECT * FROM daily_counts")) == [
+        {"day": "2026-02-25", "source": "example", "articles": 1},
+        {"day": "2026-02-24", "source": "example", "articles": 2},
+    ]
+
+
+def test_common_queries_use_indexes(db: Store) -> None:
+    def plan(sql: str) -> str:
+        return " ".join(r[3] for r in db.conn.execute("EXPLAIN QUERY PLAN " + sql))
+
+    newest = "ORDER BY coalesce(published_at, first_seen_at) DESC, id DESC LIMIT 20"
+    assert "articles_newest" in plan(f"SELECT * FROM articles {newest}")
+    assert "articles_source_newest" in plan(f"SELECT * FROM articles WHERE source = 'x' {newest}")
+    assert "story" in plan("SELECT * FROM articles WHERE story_id = 3")
+    assert "articles_day" in plan("SELECT * FROM daily_counts")
+    assert "TEMP B-TREE" not in plan(f"SELECT * FROM articles {newest}")
+
+
+def test_prune_deletes_old_articles_runs_and_pages_and_unindexes_them(db: Store) -> None:
+    from aggregator.items import PageSeen
+
+    old = NOW - timedelta(days=400)
+    db.upsert_articles([row(published_at="2025-01-01T00:00:00Z")], old)
+    db.upsert_articles(
+        [row(url="https://e.com/2", canonical_url="https://e.com/2", title="光伏新闻")], NOW
+    )
+    db.upsert_articles(  # old date but still listed: kept
+        [row(url="https://e.com/3", canonical_url="https://e.com/3", published_at=None)], old
+    )
+    db.upsert_articles(
+        [row(url="https://e.com/3", canonical_url="https://e.com/3", published_at=None)], NOW
+    )
+    db.finish_run(db.start_run(old), "ok", {}, old)
+    db.save_pages([PageSeen("https://e.com/list", "example", "f", [])], old)
+    counts = db.prune("2025-06-01T00:00:00Z")
+    assert counts == {"articles": 1, "runs": 1, "pages": 1}
+    assert search_ids(db, "光伏") == [2, 3]  # 3 is dated long ago but was seen again: kept
+    fts_ok(db)
+
+
+def test_backup_is_a_complete_copy_and_refuses_to_overwrite(db_path: Path, tmp_path: Path) -> None:
+    from aggregator.errors import StoreError
+
+    with Store(db_path) as store:
+        store.upsert_articles([row()], NOW)
+        copy = store.backup(tmp_path / "backups" / "news-copy.db")
+        with pytest.raises(StoreError, match="already exists"):
+            store.backup(copy)
+    with Store(copy, readonly=True) as restored:
+        assert restored.schema_version == SCHEMA_VERSION
+        assert search_ids(restored, "组件价格") == [1]
+
+
+def test_a_version_2_file_with_articles_gets_a_search_index(db_path: Path) -> None:
+    import sqlite_utils
+
+    from aggregator.store import MIGRATIONS
+
+    old = sqlite_utils.Database(db_path)
+    MIGRATIONS[0](old)
+    MIGRATIONS[1](old)
+    old.execute("PRAGMA user_version = 2")
+    for i, title in enumerate(["抽水蓄能电站获批", "Battery storage", "绿氢"], 1):
+        old["articles"].insert(
+            {
+                "id": i,
+                "url": f"https://e.com/{i}",
+                "canonical_url": f"https://e.com/{i}",
+                "source": "s",
+                "title": title,
+                "first_seen_at": f"2026-01-0{i}T00:00:00Z",
+                "last_seen_at": "2026-01-01T00:00:00Z",
+                "story_id": i,
+            }
+        )
+    old.conn.commit()
+    old.close()
+    with Store(db_path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert search_ids(store, "抽水蓄能") == [1]
+        assert search_ids(store, "storage OR 氢") == [3, 2]
+        assert {"latest_stories", "source_health", "daily_counts"} <= set(store.db.view_names())
+        fts_ok(store)
