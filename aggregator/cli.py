@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,9 +30,25 @@ RELEVANCE_WINDOW = 5000  # mirrors aggregator.store.RELEVANCE_WINDOW (cli import
 class Context:
     """What the global options resolve to, loaded lazily per command."""
 
-    def __init__(self, db: str | None, sources: str | None) -> None:
+    def __init__(
+        self, db: str | None, sources: str | None, quiet: bool = False, verbose: int = 0
+    ) -> None:
         self._db = db
         self._sources = sources
+        self.quiet = quiet
+        self.verbose = verbose
+
+    @property
+    def log_level(self) -> str:
+        """Scrapy's LOG_LEVEL for -q / (none) / -v / -vv."""
+        if self.quiet:
+            return "ERROR"
+        return ("WARNING", "INFO")[self.verbose] if self.verbose < 2 else "DEBUG"
+
+    def say(self, message: str) -> None:
+        """A line of output that ``--quiet`` leaves out (the summary line is always printed)."""
+        if not self.quiet:
+            click.echo(message)
 
     @property
     def db_path(self) -> Path:
@@ -135,19 +152,31 @@ def parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
     default=None,
     help="Sources file [default: $NEWSAGG_SOURCES, else ./data/sources.toml].",
 )
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Only the summary line; errors on stderr (for cron)."
+)
+@click.option("-v", "--verbose", count=True, help="More log output on stderr: -v info, -vv debug.")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, sources: str | None) -> None:
+def cli(ctx: click.Context, db: str | None, sources: str | None, quiet: bool, verbose: int) -> None:
     """Crawl energy-news sources into one SQLite file and publish RSS feeds.
 
     Example: newsagg --db /srv/news/news.db run
     """
-    ctx.obj = Context(db, sources)
+    if quiet and verbose:
+        raise click.UsageError("--quiet and --verbose exclude each other")
+    ctx.obj = Context(db, sources, quiet, verbose)
 
 
 def _crawl(ctx: Context, only: tuple[str, ...], settings: tuple[str, ...]) -> RunStats:
     from aggregator.crawl import crawl
 
-    return crawl(ctx.load_sources(), ctx.db_path, only=only, settings=parse_settings(settings))
+    # -s wins over -q/-v; no colour (Scrapy checks for a TTY too) when NO_COLOR is set.
+    defaults: dict[str, Any] = {"LOG_LEVEL": ctx.log_level}
+    if os.environ.get("NO_COLOR"):
+        defaults["LOG_COLOR"] = False
+    return crawl(
+        ctx.load_sources(), ctx.db_path, only=only, settings=defaults | parse_settings(settings)
+    )
 
 
 @cli.command("crawl")
@@ -168,7 +197,8 @@ def crawl_command(
         run = _crawl(ctx, only, settings)
     if as_json:
         click.echo(json.dumps(run.to_dict(), ensure_ascii=False))
-        click.echo(run.summary_line(), err=True)
+        if not ctx.quiet:
+            click.echo(run.summary_line(), err=True)
     else:
         click.echo(run.summary_line())
     sys.exit(run.exit_code)
@@ -541,19 +571,46 @@ def demo_command(ctx: Context, base_url: str) -> None:
     with run_lock(ctx.db_path):
         result = run_demo(ctx.db_path, base_url=base_url)
     run = result.run
-    click.echo(f"Served the demo sites at {result.farm_url} (stopped now).")
+    ctx.say(f"Served the demo sites at {result.farm_url} (stopped now).")
     for name, stats in run.sources.items():
         state = f"FAILED ({stats.error})" if stats.failed else "ok"
-        click.echo(
+        ctx.say(
             f"  {name:<16} {stats.items:>3} items, {stats.new:>3} new, {stats.updated:>3} updated, "
             f"{stats.articles_fetched:>3} article pages fetched  {state}"
         )
-    click.echo(f"Database: {result.db_path.resolve()} ({result.articles} articles)")
-    click.echo(f"Feeds:    {result.export.out_dir.resolve()}/ ({len(result.export.feeds)} files)")
-    click.echo("Try:      newsagg query 光伏")
-    click.echo(f"          sqlite3 {result.db_path} 'select title from articles limit 5'")
+    ctx.say(f"Database: {result.db_path.resolve()} ({result.articles} articles)")
+    ctx.say(f"Feeds:    {result.export.out_dir.resolve()}/ ({len(result.export.feeds)} files)")
+    ctx.say("Try:      newsagg query 光伏")
+    ctx.say(f"          sqlite3 {result.db_path} 'select title from articles limit 5'")
     click.echo(f"{run.summary_line()}; {result.export.summary_line()}")
     sys.exit(run.exit_code)
+
+
+@cli.command("doctor")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Feeds folder to check [default: feeds/ beside the database].",
+)
+@click.pass_obj
+@guarded
+def doctor_command(ctx: Context, out: str | None) -> None:
+    """Check what a cron run needs: configuration, database (quick_check, writable), feeds
+    folder, run lock. Exits 1 when something is wrong.
+
+    Example: newsagg --db /srv/news/news.db --sources /srv/news/sources.toml doctor
+    """
+    from aggregator.doctor import doctor
+
+    report = doctor(ctx.db_path, lambda: ctx.sources_path, Path(out) if out else None)
+    for check in report.checks:
+        if check.ok:
+            ctx.say(check.line())
+        else:
+            click.echo(check.line(), err=ctx.quiet)
+    click.echo(report.summary_line())
+    sys.exit(0 if report.ok else EXIT_FAILED)
 
 
 def main() -> None:

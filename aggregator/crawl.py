@@ -8,7 +8,7 @@ from typing import Any
 
 from aggregator.config import Source
 from aggregator.errors import ConfigError
-from aggregator.netpolicy import allowed_private_netlocs
+from aggregator.netpolicy import netloc
 from aggregator.runstats import RunStats
 from aggregator.store import Store
 
@@ -47,9 +47,11 @@ def crawl(
     run = RunStats()
     scrapy_settings = Settings()
     scrapy_settings.setmodule("aggregator.settings", priority="project")
+    # A source's own host and port may be on a non-public address (the demo's and the tests'
+    # sites are on 127.0.0.1; an intranet name may resolve to 10.x); nothing else may.
     scrapy_settings.set(
         "NEWSAGG_ALLOWED_PRIVATE",
-        sorted(allowed_private_netlocs(u for s in selected for u in s.urls)),
+        sorted({netloc(u) for s in selected for u in s.urls}),
         priority="project",
     )
     for name, value in (settings or {}).items():

@@ -33,3 +33,24 @@ def run_lock(db_path: str | Path) -> Iterator[Path]:
         yield path
     finally:
         os.close(fd)
+
+
+def lock_holder(db_path: str | Path) -> str | None:
+    """The pid written by the run holding ``<db>.lock``, or None when no run holds it.
+
+    It only tests the lock (and releases it at once); a lock file left by a killed run is not
+    held, since the kernel dropped the lock with the process."""
+    path = Path(f"{db_path}.lock")
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return os.read(fd, 64).decode("ascii", "replace").strip() or "unknown"
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)

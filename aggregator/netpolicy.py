@@ -2,8 +2,9 @@
 
 The demo and the tests serve their sites on 127.0.0.1, so a source whose own URL is on such an
 address may fetch from that host (and port); a redirect or a followed link to any other non-public
-address is refused. Host names are checked as written here; checking what a name resolves to is
-the resolver's job (see issue 8).
+address is refused. Host names are checked as written here; what a name resolves to, and the
+address a response came from, are checked by :mod:`aggregator.resolver`. ``NEWSAGG_ALLOW_PRIVATE``
+lifts the address rule (not the scheme rule) everywhere.
 """
 
 from __future__ import annotations
@@ -47,13 +48,13 @@ def allowed_private_netlocs(urls: Iterable[str]) -> frozenset[str]:
     return frozenset(netloc(u) for u in urls if is_non_public(urlsplit(u).hostname or ""))
 
 
-def check_url(url: str, allowed: frozenset[str]) -> str | None:
+def check_url(url: str, allowed: frozenset[str], *, allow_all: bool = False) -> str | None:
     """None when ``url`` may be fetched, else the reason it may not."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         return f"scheme {parts.scheme!r} is not allowed"
     host = parts.hostname or ""
-    if is_non_public(host) and netloc(url) not in allowed:
+    if not allow_all and is_non_public(host) and netloc(url) not in allowed:
         return f"refused non-public address {host}"
     return None
 
@@ -61,14 +62,19 @@ def check_url(url: str, allowed: frozenset[str]) -> str | None:
 class AddressPolicyMiddleware:
     """Downloader middleware applying :func:`check_url` to every request, redirects included."""
 
-    def __init__(self, allowed: frozenset[str]) -> None:
+    def __init__(self, allowed: frozenset[str], allow_all: bool = False) -> None:
         self.allowed = allowed
+        self.allow_all = allow_all
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> AddressPolicyMiddleware:
-        return cls(frozenset(crawler.settings.getlist("NEWSAGG_ALLOWED_PRIVATE")))
+        settings = crawler.settings
+        return cls(
+            frozenset(settings.getlist("NEWSAGG_ALLOWED_PRIVATE")),
+            settings.getbool("NEWSAGG_ALLOW_PRIVATE"),
+        )
 
     def process_request(self, request: Request) -> None:
-        reason = check_url(request.url, self.allowed)
+        reason = check_url(request.url, self.allowed, allow_all=self.allow_all)
         if reason:
             raise RefusedAddress(f"{reason}: {request.url}")

@@ -28,8 +28,17 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 
+# Names are checked where they are resolved (aggregator/resolver.py); DNS_RESOLVER is deprecated
+# in Scrapy 2.19 in favour of this name.
+TWISTED_DNS_RESOLVER = "aggregator.resolver.PolicyResolver"
+NEWSAGG_ALLOW_PRIVATE = False  # True: fetch non-public addresses from any source (not advised)
+NEWSAGG_RESOLVE: dict[str, str] = {}  # {"name": "address"} pins, like curl --resolve
+
 DOWNLOADER_MIDDLEWARES = {
     "aggregator.netpolicy.AddressPolicyMiddleware": 50,
+    # Next to the downloader, so a response from a refused peer is dropped before a redirect in it
+    # is followed or its body decompressed.
+    "aggregator.resolver.PeerAddressMiddleware": 950,
     # Scrapy's own lets requests that wait for robots.txt through; see aggregator/robots.py.
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "aggregator.robots.RobotsTxtMiddleware": 100,

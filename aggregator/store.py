@@ -834,6 +834,32 @@ class Store:
         )
         return "".join(_tidy_sql(sql) + ";\n" for (sql,) in rows)
 
+    def quick_check(self) -> list[str]:
+        """``PRAGMA quick_check``: an empty list when the file is sound, else SQLite's findings."""
+        try:
+            found = [row[0] for row in self.conn.execute("PRAGMA quick_check")]
+        except sqlite3.DatabaseError as exc:
+            return [str(exc)]
+        return [] if found == ["ok"] else found
+
+    @staticmethod
+    def probe_write(path: str | Path, timeout_ms: int = 2000) -> str | None:
+        """Take and release the write lock of an existing file without changing anything: None
+        when it is writable, else why not ("database is locked": a run is writing right now)."""
+        uri = Path(path).resolve().as_uri() + "?mode=rw"
+        try:
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=timeout_ms / 1000)
+        except sqlite3.Error as exc:
+            return str(exc)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            return str(exc)
+        finally:
+            conn.close()
+        return None
+
     def checkpoint(self) -> None:
         """After a run: fold the WAL back into the main file and let SQLite refresh statistics."""
         self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")

@@ -14,6 +14,7 @@ from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadConnectionRefusedError,
     DownloadTimeoutError,
+    IgnoreRequest,
     ResponseDataLossError,
 )
 from scrapy.http import Response
@@ -172,7 +173,11 @@ class NewsSpider(scrapy.Spider):
     def article_failed(self, failure: Failure) -> Article:
         """The article page failed: keep what the list said."""
         kwargs = failure.request.cb_kwargs  # type: ignore[attr-defined]
-        self.run.source(kwargs["source"].name).articles_failed += 1
+        stats = self.run.source(kwargs["source"].name)
+        stats.articles_failed += 1
+        if failure.check(IgnoreRequest):  # refused by the network policy or cut by a limit
+            reason, url = describe(failure), failure.request.url  # type: ignore[attr-defined]
+            stats.errors.append(reason if url in reason else f"{reason}: {url}")
         self.logger.info("article page failed (%s): %s", describe(failure), failure.request.url)  # type: ignore[attr-defined]
         return kwargs["article"]
 

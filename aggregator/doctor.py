@@ -1,0 +1,131 @@
+"""``newsagg doctor``: is everything a cron run needs in order? Each check says what it found.
+
+Nothing is changed: the database is opened read-only (plus a write lock taken and released at
+once), the feeds folder gets one temporary file that is removed, the run lock is only tested.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aggregator.config import load_sources
+from aggregator.errors import AggregatorError
+from aggregator.lock import lock_holder
+from aggregator.store import SCHEMA_VERSION, Store
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"{'ok' if self.ok else 'FAIL':<5}{self.name:<12}{self.detail}"
+
+
+@dataclass
+class DoctorReport:
+    checks: list[Check]
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    def summary_line(self) -> str:
+        failed = [check.name for check in self.checks if not check.ok]
+        if not failed:
+            return f"{len(self.checks)} checks, all ok"
+        return f"{len(self.checks)} checks, {len(failed)} failed: {', '.join(failed)}"
+
+
+def doctor(
+    db_path: Path, sources_path: Callable[[], Path], feeds_dir: Path | None = None
+) -> DoctorReport:
+    """Run every check; ``sources_path`` is called inside the configuration check (finding the
+    file can itself be what is wrong)."""
+    feeds = feeds_dir or db_path.parent / "feeds"
+    return DoctorReport(
+        [
+            check_configuration(sources_path),
+            check_database(db_path),
+            check_database_writable(db_path),
+            check_folder_writable("feeds", feeds),
+            check_lock(db_path),
+        ]
+    )
+
+
+def check_configuration(sources_path: Callable[[], Path]) -> Check:
+    try:
+        path = sources_path()
+        sources = load_sources(path)
+    except AggregatorError as exc:
+        return Check("config", False, str(exc))
+    enabled = sum(source.enabled for source in sources)
+    return Check("config", True, f"{path}: {len(sources)} sources, {enabled} enabled")
+
+
+def check_database(db_path: Path) -> Check:
+    if not db_path.exists():
+        return Check("database", True, f"{db_path} does not exist yet; the first crawl creates it")
+    try:
+        with Store(db_path, readonly=True) as store:
+            version = store.schema_version
+            problems = store.quick_check()
+            articles = store.count_articles() if not problems and version else 0
+    except (AggregatorError, OSError) as exc:
+        return Check("database", False, str(exc))
+    if problems:
+        shown = "; ".join(problems[:3]) + (" ..." if len(problems) > 3 else "")
+        return Check("database", False, f"{db_path}: quick_check failed: {shown}")
+    if version > SCHEMA_VERSION:
+        return Check(
+            "database",
+            False,
+            f"{db_path}: schema version {version} is newer than this program ({SCHEMA_VERSION})",
+        )
+    detail = f"{db_path}: quick_check ok, schema {version}, {articles} articles"
+    if version < SCHEMA_VERSION:
+        detail += f" (the next run upgrades it to schema {SCHEMA_VERSION})"
+    return Check("database", True, detail)
+
+
+def check_database_writable(db_path: Path) -> Check:
+    if not db_path.exists():
+        folder = check_folder_writable("writable", db_path.parent)
+        return Check("writable", folder.ok, folder.detail)
+    problem = Store.probe_write(db_path)
+    if problem is None:
+        return Check("writable", True, f"{db_path} takes writes")
+    if "locked" in problem:
+        return Check("writable", True, f"{db_path} is being written by a run right now")
+    return Check("writable", False, f"{db_path}: cannot write: {problem}")
+
+
+def check_folder_writable(name: str, folder: Path) -> Check:
+    """``folder`` (or the nearest existing parent, when it is yet to be created) takes a file."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return Check(name, False, f"{existing} is not a folder")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".newsagg-doctor.", dir=existing)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        return Check(name, False, f"{existing}: cannot write: {exc.strerror or exc}")
+    where = f"{folder} is writable" if existing == folder else f"{folder} can be created"
+    return Check(name, True, where)
+
+
+def check_lock(db_path: Path) -> Check:
+    holder = lock_holder(db_path)
+    if holder is None:
+        return Check("lock", True, f"{db_path}.lock is free")
+    return Check("lock", True, f"{db_path}.lock is held by pid {holder}: a run is in progress")
