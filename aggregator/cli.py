@@ -494,10 +494,12 @@ def sources_command(ctx: Context) -> None:
                 if not row.get("last_run_at")
                 else f"FAILING x{row['consecutive_failures']}: {row['last_error']}"
                 if row.get("consecutive_failures")
+                else f"EMPTY x{row['consecutive_empty']}: {row['last_error']}"
+                if row.get("consecutive_empty") and row.get("last_error")
                 else "ok"
             )
         )
-        failing += state.startswith("FAILING")
+        failing += state.startswith(("FAILING", "EMPTY"))
         click.echo(
             f"{source.name:<20} {source.kind:<5} {row.get('articles', 0):>6} articles  "
             f"last ok {row.get('last_ok_at') or '-':<20}  {state}"
@@ -509,6 +511,11 @@ def sources_command(ctx: Context) -> None:
 @click.argument("target", metavar="URL_OR_FILE")
 @click.option("--source", "source_name", metavar="NAME", help="Apply this source's selectors.")
 @click.option("--article", is_flag=True, help="Run article-page extraction instead.")
+@click.option(
+    "--auto",
+    is_flag=True,
+    help="Find the page's news-list blocks without selectors; print each with its selectors.",
+)
 @click.option("--base-url", help="Resolve relative links against this URL (for files).")
 @click.option("--timezone", help="Zone of naive dates [default: the source's, else UTC].")
 @click.option(
@@ -521,18 +528,22 @@ def preview_command(
     target: str,
     source_name: str | None,
     article: bool,
+    auto: bool,
     base_url: str | None,
     timezone: str | None,
     fmt: str,
 ) -> None:
-    """Show what would be stored from a page or feed, storing nothing.
+    """Show what would be stored from a page or feed, storing nothing. With --auto, find the
+    page's news lists and print CSS selectors to paste into sources.toml.
 
-    Example: newsagg preview https://www.eia.gov/rss/todayinenergy.xml --format json
+    Example: newsagg preview https://guangfu.bjx.com.cn/yw/ --auto
     """
     from aggregator.preview import preview
 
     if source_name and article:
         raise ConfigError("--source and --article exclude each other")
+    if auto and article:
+        raise ConfigError("--auto and --article exclude each other")
     source = None
     if source_name:
         by_name = {s.name: s for s in ctx.load_sources()}
@@ -546,10 +557,23 @@ def preview_command(
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ConfigError(f"--timezone: unknown time zone {timezone!r}") from None
-    result = preview(target, source=source, article=article, base_url=base_url, timezone=timezone)
+    result = preview(
+        target, source=source, article=article, auto=auto, base_url=base_url, timezone=timezone
+    )
     if fmt == "json":
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
+    for number, block in enumerate(result.get("blocks", []), 1):
+        mark = "*" if block["chosen"] else " "
+        click.echo(
+            f"{mark} block {number}: {block['heading'] or '(no heading)'} "
+            f"- {block['items']} items, score {block['score']}"
+        )
+        click.echo("    [source.selectors]")
+        for key, css in block["selectors"].items():
+            click.echo(f"    {key} = {json.dumps(css, ensure_ascii=False)}")
+    if result.get("blocks"):
+        click.echo('(* = the block(s) kind = "auto" stores; blocks = ["*"] takes all)\n')
     for row in result["items"]:
         when = (row["published_at"] or "-")[:16].replace("T", " ")
         click.echo(f"{when:<16}  {row['title']}\n{'':18}{row['canonical_url']}")

@@ -17,13 +17,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from parsel import Selector
 
+from aggregator.encodings import normalize_charset
 from aggregator.errors import ConfigError
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-KINDS = ("html", "feed")
+KINDS = ("html", "feed", "auto")
 FOLLOW = ("never", "truncated", "always")
 LANGUAGES = ("zh", "en")
 SELECTOR_KEYS = {"item", "title", "link", "snippet", "date"}
+ARTICLE_KEYS = {"title", "date", "body", "date_format"}
+PAGINATION_KEYS = {"next", "url_template", "max_pages"}
+MAX_PAGES_LIMIT = 50
 REQUIRED_SELECTORS = ("item", "title", "link")
 SOURCE_KEYS = {
     "name",
@@ -36,8 +40,16 @@ SOURCE_KEYS = {
     "topics",
     "follow",
     "selectors",
+    "encoding",
+    "headers",
+    "user_agent",
+    "article",
+    "blocks",
+    "pagination",
 }
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+_PROBE = Selector(text="<html><body></body></html>")
 
 DEFAULT_SOURCES = Path("data") / "sources.toml"
 DEFAULT_DB = Path("data") / "news.db"
@@ -55,6 +67,27 @@ class Selectors:
 
 
 @dataclass(frozen=True)
+class ArticleSelectors:
+    """``[source.article]``: CSS for an article page's parts, when the heuristics fail, and the
+    ``strptime`` format of its date text."""
+
+    title: str | None = None
+    date: str | None = None
+    body: str | None = None
+    date_format: str | None = None
+
+
+@dataclass(frozen=True)
+class Pagination:
+    """``[source.pagination]``: more list pages, by a "next" link or a URL template with ``{n}``
+    (2, 3, ...), up to ``max_pages`` pages in all (the first included)."""
+
+    next: str | None = None
+    url_template: str | None = None
+    max_pages: int = 1
+
+
+@dataclass(frozen=True)
 class Source:
     """One configured source, validated."""
 
@@ -68,6 +101,12 @@ class Source:
     topics: tuple[str, ...] = ()
     follow: str = "never"
     selectors: Selectors | None = None
+    encoding: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    user_agent: str | None = None
+    article: ArticleSelectors | None = None
+    blocks: tuple[str, ...] = ()
+    pagination: Pagination | None = None
 
     @property
     def url(self) -> str:
@@ -192,12 +231,36 @@ def _parse_source(table: Any, where: str, index: int) -> Source:
         raise fail("follow", f"must be one of {', '.join(FOLLOW)}, got {follow!r}")
     selectors = None
     raw = table.get("selectors")
-    if kind == "html":
+    if kind == "auto":
+        if raw is not None:
+            raise fail("selectors", "kind = 'auto' finds the list itself; use kind = 'html'")
+    elif kind == "html":
         if not isinstance(raw, dict):
             raise fail("selectors", "required for kind = 'html' ([source.selectors])")
         selectors = _parse_selectors(raw, fail)
     elif raw is not None:
         raise fail("selectors", f"only used by kind = 'html', not {kind!r}")
+    encoding = table.get("encoding")
+    if encoding is not None and (
+        not isinstance(encoding, str) or normalize_charset(encoding) is None
+    ):
+        raise fail("encoding", f"unknown encoding {encoding!r} (e.g. 'gb18030', 'utf-8')")
+    headers = table.get("headers", {})
+    if not isinstance(headers, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and _HEADER_NAME.match(k) and "\n" not in v
+        for k, v in headers.items()
+    ):
+        raise fail("headers", "must be a table of header names to string values")
+    user_agent = table.get("user_agent")
+    if user_agent is not None and (not isinstance(user_agent, str) or not user_agent.strip()):
+        raise fail("user_agent", "must be a non-empty string")
+    blocks = table.get("blocks", [])
+    if kind != "auto" and "blocks" in table:
+        raise fail("blocks", "only used by kind = 'auto'")
+    if not isinstance(blocks, list) or not all(isinstance(b, str) and b.strip() for b in blocks):
+        raise fail("blocks", 'must be a list of block headings, or ["*"] for every block')
+    article = _parse_article(table.get("article"), fail)
+    pagination = _parse_pagination(table.get("pagination"), kind, fail)
     return Source(
         name=name,
         title=title.strip(),
@@ -209,7 +272,70 @@ def _parse_source(table: Any, where: str, index: int) -> Source:
         topics=tuple(topics),
         follow=follow,
         selectors=selectors,
+        encoding=encoding,
+        headers=tuple(headers.items()),
+        user_agent=user_agent.strip() if user_agent else None,
+        article=article,
+        blocks=tuple(b.strip() for b in blocks),
+        pagination=pagination,
     )
+
+
+def _check_css(css: Any, key: str, fail: Any) -> None:
+    if not isinstance(css, str) or not css.strip():
+        raise fail(key, "must be a non-empty CSS selector")
+    try:
+        _PROBE.css(css)
+    except Exception as exc:  # cssselect raises several unrelated types for bad syntax
+        raise fail(key, f"bad CSS selector {css!r}: {exc}") from None
+
+
+def _parse_article(raw: Any, fail: Any) -> ArticleSelectors | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise fail("article", "must be a table ([source.article])")
+    unknown = set(raw) - ARTICLE_KEYS
+    if unknown:
+        key = sorted(unknown)[0]
+        raise fail(f"article.{key}", f"unknown key (known: {', '.join(sorted(ARTICLE_KEYS))})")
+    for key in ("title", "date", "body"):
+        if key in raw:
+            _check_css(raw[key], f"article.{key}", fail)
+    date_format = raw.get("date_format")
+    if date_format is not None and (not isinstance(date_format, str) or "%" not in date_format):
+        raise fail("article.date_format", "must be a strptime format such as '%Y年%m月%d日 %H:%M'")
+    return ArticleSelectors(**raw)
+
+
+def _parse_pagination(raw: Any, kind: str, fail: Any) -> Pagination | None:
+    if raw is None:
+        return None
+    if kind == "feed":
+        raise fail("pagination", "only used by list pages (kind = 'html' or 'auto')")
+    if not isinstance(raw, dict):
+        raise fail("pagination", "must be a table ([source.pagination])")
+    unknown = set(raw) - PAGINATION_KEYS
+    if unknown:
+        key = sorted(unknown)[0]
+        raise fail(
+            f"pagination.{key}", f"unknown key (known: {', '.join(sorted(PAGINATION_KEYS))})"
+        )
+    if ("next" in raw) == ("url_template" in raw):
+        raise fail("pagination", "give exactly one of 'next' (a CSS selector) or 'url_template'")
+    if "next" in raw:
+        _check_css(raw["next"], "pagination.next", fail)
+    template = raw.get("url_template")
+    if template is not None and (
+        not isinstance(template, str) or "{n}" not in template or not _is_http_url(template)
+    ):
+        raise fail("pagination.url_template", "must be an http(s) URL containing {n}")
+    max_pages = raw.get("max_pages", 5)
+    if not isinstance(max_pages, int) or isinstance(max_pages, bool):
+        raise fail("pagination.max_pages", "must be an integer")
+    if not 1 <= max_pages <= MAX_PAGES_LIMIT:
+        raise fail("pagination.max_pages", f"must be between 1 and {MAX_PAGES_LIMIT}")
+    return Pagination(next=raw.get("next"), url_template=template, max_pages=max_pages)
 
 
 def _parse_selectors(raw: dict[str, Any], fail: Any) -> Selectors:
@@ -222,14 +348,8 @@ def _parse_selectors(raw: dict[str, Any], fail: Any) -> Selectors:
     for key in REQUIRED_SELECTORS:
         if key not in raw:
             raise fail(f"selectors.{key}", "required")
-    probe = Selector(text="<html><body></body></html>")
     for key, css in raw.items():
-        if not isinstance(css, str) or not css.strip():
-            raise fail(f"selectors.{key}", "must be a non-empty CSS selector")
-        try:
-            probe.css(css)
-        except Exception as exc:  # cssselect raises several unrelated types for bad syntax
-            raise fail(f"selectors.{key}", f"bad CSS selector {css!r}: {exc}") from None
+        _check_css(css, f"selectors.{key}", fail)
     return Selectors(**raw)
 
 

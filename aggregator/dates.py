@@ -45,6 +45,12 @@ _EN_DAY_MONTH = re.compile(
 _EN_MONTH_DAY = re.compile(
     rf"\b{_MON}\s+(?P<d>\d{{1,2}}),?\s+(?P<y>(?:19|20)\d{{2}}){_CLOCK}", re.I
 )
+_UNIX = re.compile(r"^\s*(?P<n>\d{10})(?P<ms>\d{3})?\s*$")
+# Anything shaped like a date, for telling "no date" from "a date that cannot be" (2月30日).
+_DATE_SHAPE = re.compile(
+    r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}|\d{1,2}\s*月\s*\d{1,2}\s*日"
+    r"|(?<![\d-])\d{1,2}-\d{1,2}\s+\d{1,2}:\d{2}"
+)
 _RELATIVE = re.compile(r"(?P<n>\d+)\s*(?P<unit>秒|分钟|分鐘|小时|小時|天|日|周|週)前")
 _RELATIVE_EN = re.compile(r"(?P<n>\d+)\s*(?P<unit>second|minute|min|hour|day|week)s?\s+ago", re.I)
 _UNITS = {
@@ -85,6 +91,10 @@ def parse_date(raw: str | None, tz: tzinfo, now: datetime) -> ParsedDate | None:
     if not text:
         return None
     local_now = now.astimezone(tz)
+
+    match = _UNIX.match(text)
+    if match:  # unix seconds (or milliseconds), as JSON APIs and data-time attributes give them
+        return ParsedDate(datetime.fromtimestamp(int(match["n"]), UTC), "second")
 
     match = _ISO_ZONED.search(text)
     if match:
@@ -130,6 +140,33 @@ def parse_date(raw: str | None, tz: tzinfo, now: datetime) -> ParsedDate | None:
         return parsed
 
     return _fallback(text, tz)
+
+
+def looks_like_date(raw: str | None) -> bool:
+    """Whether the text has the shape of a date, readable or not ("2026年2月30日" has)."""
+    return bool(raw and _DATE_SHAPE.search(raw))
+
+
+def read_date(
+    raw: str | None, tz: tzinfo, now: datetime, date_format: str | None = None
+) -> tuple[ParsedDate | None, list[str]]:
+    """:func:`parse_date` that also says when a date was there but impossible (2月30日,
+    0000-00-00): then ``(None, ["date_suspect"])``. ``date_format`` (``strptime`` syntax, read
+    in ``tz``) is tried first, for a source whose dates no pattern reads."""
+    if date_format and raw:
+        try:
+            value = datetime.strptime(raw.strip(), date_format)  # noqa: DTZ007 (zone set below)
+        except ValueError:
+            pass
+        else:
+            precision = (
+                "second" if "%S" in date_format else "minute" if "%M" in date_format else "day"
+            )
+            return ParsedDate(value.replace(tzinfo=value.tzinfo or tz), precision), []
+    parsed = parse_date(raw, tz, now)
+    if parsed is None and looks_like_date(raw):
+        return None, ["date_suspect"]
+    return parsed, []
 
 
 def _offset(zone: str) -> tzinfo:

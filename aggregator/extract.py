@@ -16,10 +16,10 @@ from typing import Any
 from lxml import etree
 from parsel import Selector
 from parsel.csstranslator import css2xpath
-from w3lib.encoding import html_to_unicode
 
-from aggregator.config import Selectors
-from aggregator.dates import ParsedDate, parse_date, utc_now
+from aggregator.config import ArticleSelectors, Selectors
+from aggregator.dates import ParsedDate, read_date, utc_now
+from aggregator.encodings import decode_page
 from aggregator.items import Article
 from aggregator.text import clean_text, is_truncated, strip_cut_marker
 from aggregator.urls import absolute_url
@@ -27,8 +27,19 @@ from aggregator.urls import absolute_url
 _PRECISION_RANK = {None: 0, "day": 1, "minute": 2, "second": 3}
 _PUBLISHED_LINE = re.compile(
     r"(?:发布时间|發布時間|发布日期|时间|日期|Published)\s*[:：]?\s*"
-    r"(\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}[:：]\d{2}(?::\d{2})?)?)"
+    r"((?:\d{4}\s*[-/.年]\s*)?\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?"
+    r"(?:\s*\d{1,2}[:：]\d{2}(?::\d{2})?)?)"
 )
+# An unlabelled date in the article's info line (<div class="info">2026-02-24 15:20 来源:...</div>).
+_INFO_CLASS = re.compile(
+    r"(?:^|[\s_-])(?:info|meta|time|date|pubtime|pubdate|publish|source|attr|byline|"
+    r"article-info|arc-info)(?:$|[\s_-])",
+    re.I,
+)
+_INFO_DATE = re.compile(
+    r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?\s*\d{1,2}[:：]\d{2}(?::\d{2})?"
+)
+_CHROME_CLASS = re.compile(r"(?:^|[\s_-])(?:logo|header|head|nav|top|site-name)(?:$|[\s_-])", re.I)
 # "标题-站点", "Headline | Site", "Headline_Channel_Site"; a hyphen inside a word
 # ("Solar-panel") is not a separator.
 _TITLE_SPLIT = re.compile(r"\s*(?:(?<![A-Za-z0-9])-|-(?![A-Za-z0-9])|[_|–—·]|\s::\s)\s*")
@@ -42,10 +53,16 @@ _DATE_META = (
 )
 
 
-def decode_html(body: bytes, content_type: str | None = None) -> str:
-    """Decode a page: BOM, then the HTTP charset, then ``<meta>``; gb2312/gbk read as gb18030."""
-    _encoding, text = html_to_unicode(content_type, body)
-    return text
+def decode_html(
+    body: bytes,
+    content_type: str | None = None,
+    *,
+    language: str | None = "zh",
+    encoding: str | None = None,
+) -> str:
+    """Decode a page (:func:`aggregator.encodings.decode_page`); raises ``UndecodablePage``
+    rather than return mojibake."""
+    return decode_page(body, content_type, language=language, override=encoding).text
 
 
 def extract_list(
@@ -56,9 +73,11 @@ def extract_list(
     source: str = "",
     tz: tzinfo = UTC,
     now: datetime | None = None,
+    date_format: str | None = None,
 ) -> list[Article]:
     """Items of a list page: one :class:`Article` per ``selectors.item`` match that has a title
-    and an http(s) link. Dates are read in ``tz``; ``now`` anchors relative and year-less ones."""
+    and an http(s) link. Dates are read in ``tz``; ``now`` anchors relative and year-less ones;
+    ``date_format`` (strptime) is tried first. Titles all cut at one length are marked cut."""
     now = now or utc_now()
     # parsel parses (so pages are read exactly as Scrapy reads them); the selectors then run as
     # XPath compiled once per selector string, on lxml elements: ~2x faster than node.css().
@@ -86,13 +105,50 @@ def extract_list(
             snippet_truncated=is_truncated(snippet),
         )
         if selectors.date:
-            parsed = parse_date(_text_of(node, selectors.date), tz, now)
-            if parsed:
-                article.published_at = parsed.value
-                article.published_precision = parsed.precision
-                article.published_from = "list"
+            set_list_date(article, _text_of(node, selectors.date), tz, now, date_format)
         articles.append(article)
+    mark_fixed_length_cuts(articles)
     return articles
+
+
+def set_list_date(
+    article: Article, raw: str, tz: tzinfo, now: datetime, date_format: str | None = None
+) -> None:
+    """Read a list item's date text into ``article`` (an impossible one only flags it)."""
+    parsed, flags = read_date(raw, tz, now, date_format)
+    if parsed:
+        article.published_at = parsed.value
+        article.published_precision = parsed.precision
+        article.published_from = "list"
+    article.flags.extend(f for f in flags if f not in article.flags)
+
+
+MIN_FIXED_CUT = 3
+FIXED_CUT_SHARE = 0.3
+MIN_CUT_LENGTH = 8
+
+
+def mark_fixed_length_cuts(articles: list[Article]) -> None:
+    """Sites that cut headlines to N characters without a marker leave a tell: many titles of
+    exactly the longest length. Those (at least 3 and 30% of the list) are marked cut, and
+    likewise for snippets."""
+    for text_of, mark in (
+        (lambda a: a.title, "title_truncated"),
+        (lambda a: a.snippet, "snippet_truncated"),
+    ):
+        lengths = [len(text_of(a)) for a in articles if text_of(a)]
+        if len(lengths) < MIN_FIXED_CUT:
+            continue
+        longest = max(lengths)
+        at_longest = [a for a in articles if len(text_of(a)) == longest]
+        if (
+            longest >= MIN_CUT_LENGTH
+            and len(at_longest) >= MIN_FIXED_CUT
+            and len(at_longest) >= FIXED_CUT_SHARE * len(lengths)
+            and len(at_longest) < len(lengths)  # all equal: a layout, not a cut
+        ):
+            for article in at_longest:
+                setattr(article, mark, True)
 
 
 _STRING = etree.XPath("string()")
@@ -155,32 +211,93 @@ class ArticlePage:
 
 
 def extract_article(
-    html: str, url: str, *, tz: tzinfo = UTC, now: datetime | None = None
+    html: str,
+    url: str,
+    *,
+    tz: tzinfo = UTC,
+    now: datetime | None = None,
+    selectors: ArticleSelectors | None = None,
 ) -> ArticlePage:
-    """Title (og:title, h1, ``<title>`` minus the site name), publish time and a lead snippet."""
+    """Title (og:title, h1, ``<title>`` minus the site name), publish time and a lead snippet.
+
+    A source's ``[source.article]`` selectors come first; the heuristics fill what they miss."""
     now = now or utc_now()
     page = Selector(text=html, base_url=url)
+    chosen = selectors or ArticleSelectors()
+    title = _selected_text(page, chosen.title) if chosen.title else ""
+    published = None
+    if chosen.date:
+        raw = _selected_text(page, chosen.date)
+        published, _flags = read_date(raw, tz, now, chosen.date_format)
+    snippet = _lead(page.css(chosen.body)) if chosen.body else ""
     return ArticlePage(
-        title=_article_title(page),
-        published=_article_date(page, tz, now),
-        snippet=_article_snippet(page),
+        title=title or _article_title(page),
+        published=published or _article_date(page, tz, now, chosen.date_format),
+        snippet=snippet or _article_snippet(page),
     )
 
 
+def _selected_text(page: Selector, css: str) -> str:
+    values = page.css(css)
+    if not values:
+        return ""
+    first = values[0]
+    if isinstance(first.root, str):
+        return clean_text(" ".join(v.get() for v in values))
+    return clean_text(first.xpath("string()").get())
+
+
+def _lead(nodes: Any) -> str:
+    """The first paragraph of at least 20 characters in the body nodes (or their whole text)."""
+    for node in nodes:
+        for part in node.css("p") or [node]:
+            text = clean_text(part.xpath("string()").get())
+            if len(text) >= LEAD_MIN:
+                return text[:SNIPPET_LEAD_MAX]
+    return ""
+
+
 def _article_title(page: Selector) -> str:
+    """og:title; else the heading that the ``<title>`` repeats (not the logo's ``<h1>``); else
+    the first heading outside the page header; else the longest part of ``<title>``."""
     og = clean_text(page.css('meta[property="og:title"]::attr(content)').get())
     if og:
         return og
-    h1 = clean_text(page.css("h1").xpath("string()").get())
-    if h1:
-        return h1
     title = clean_text(page.css("title::text").get())
     parts = _TITLE_SPLIT.split(title)
+    headings: list[str] = []
+    first_h1 = ""
+    for node in page.css("h1, h2, [class*=title], [class*=tit], [class~=tt], [itemprop=headline]"):
+        if node.root.tag in ("title", "meta", "a", "html", "body") or _in_header(node):
+            continue
+        text = clean_text(node.xpath("string()").get())
+        if 4 <= len(text) <= 200:
+            headings.append(text)
+        if node.root.tag == "h1" and text and not first_h1:
+            first_h1 = text
+    repeated = [h for h in headings if len(h) >= 6 and h in title]
+    if repeated:
+        return max(repeated, key=len)
+    if first_h1:
+        return first_h1
     # "Headline - Site" or "Headline_Channel_Site": the headline is the longest part.
     return max(parts, key=len) if parts else ""
 
 
-def _article_date(page: Selector, tz: tzinfo, now: datetime) -> ParsedDate | None:
+def _in_header(node: Selector) -> bool:
+    """In the page's header, logo or navigation (where the site name is an <h1>)."""
+    for element in (node.root, *node.root.iterancestors()):
+        if element.tag in ("header", "nav"):
+            return True
+        names = f"{element.get('class', '')} {element.get('id', '')}"
+        if names.strip() and _CHROME_CLASS.search(names):
+            return True
+    return False
+
+
+def _article_date(
+    page: Selector, tz: tzinfo, now: datetime, date_format: str | None = None
+) -> ParsedDate | None:
     best: ParsedDate | None = None
     candidates = [page.css(css).get() for css in _DATE_META]
     for raw in page.css('script[type="application/ld+json"]::text').getall():
@@ -189,8 +306,16 @@ def _article_date(page: Selector, tz: tzinfo, now: datetime) -> ParsedDate | Non
     line = _PUBLISHED_LINE.search(body_text)
     if line:
         candidates.append(line.group(1))
+    for node in page.css("body [class], body [id]"):
+        names = f"{node.attrib.get('class', '')} {node.attrib.get('id', '')}"
+        if not _INFO_CLASS.search(names) or _in_chrome(node):
+            continue
+        found = _INFO_DATE.search(clean_text(node.xpath("string()").get())[:200])
+        if found:
+            candidates.append(found.group(0))
+            break
     for raw in candidates:
-        parsed = parse_date(raw, tz, now) if raw else None
+        parsed = read_date(raw, tz, now, date_format)[0] if raw else None
         if (
             parsed
             and _PRECISION_RANK[parsed.precision]
@@ -217,15 +342,45 @@ def _json_ld_date(raw: str) -> str | None:
     return None
 
 
+LEAD_MIN = 20
+SNIPPET_LEAD_MAX = 500
+_NOT_BODY = re.compile(
+    r"(?:^|[\s_-])(?:nav|navbar|menu|side|sidebar|aside|footer|foot|header|breadcrumb|crumb|"
+    r"related|recommend|hot|rank|comment|share|copyright|ad|ads|banner)(?:$|[\s_-])",
+    re.I,
+)
+_ARTICLE_CONTAINERS = (
+    ".article-body p",
+    "article p",
+    ".article p",
+    ".article-content p",
+    ".content p",
+    "#content p",
+    ".TRS_Editor p",
+    "p",
+)
+
+
 def _article_snippet(page: Selector) -> str:
-    for css in (".article-body p", "article p", ".content p", "#content p", "p"):
+    for css in _ARTICLE_CONTAINERS:
         for node in page.css(css):
             if node.xpath("ancestor::nav|ancestor::footer|ancestor::header|ancestor::aside"):
                 continue
+            if _in_chrome(node):
+                continue
             text = clean_text(node.xpath("string()").get())
-            if len(text) >= 20:
+            if len(text) >= LEAD_MIN:
                 return text
     return clean_text(page.css('meta[name="description"]::attr(content)').get())
+
+
+def _in_chrome(node: Selector) -> bool:
+    """Inside a sidebar, menu, "related" or comment block (by class or id)."""
+    for ancestor in node.root.iterancestors():
+        names = f"{ancestor.get('class', '')} {ancestor.get('id', '')}"
+        if names.strip() and _NOT_BODY.search(names):
+            return True
+    return False
 
 
 def merge_article(article: Article, page: ArticlePage, follow: str) -> Article:
@@ -243,6 +398,8 @@ def merge_article(article: Article, page: ArticlePage, follow: str) -> Article:
         article.published_at = page.published.value
         article.published_precision = page.published.precision
         article.published_from = "article"
+        if "date_suspect" in article.flags:  # the list's impossible date is replaced
+            article.flags.remove("date_suspect")
     if page.snippet and (not article.snippet or article.snippet_truncated):
         article.snippet = page.snippet
         article.snippet_truncated = False

@@ -9,10 +9,25 @@ from scrapy.crawler import Crawler
 from aggregator.dates import to_utc_string, utc_now
 from aggregator.items import Article, PageSeen
 from aggregator.normalize import normalize
-from aggregator.runstats import RunStats
+from aggregator.runstats import RunStats, SourceStats
 from aggregator.store import Store
 
 BATCH_SIZE = 500
+
+
+def mark_empty(stats: SourceStats, stored: int) -> None:
+    """A list source whose pages were read but gave no items: an error (stored rows are kept)."""
+    if stats.failed or stats.pages_ok == 0 or stats.items > 0:
+        return
+    stats.empty = True
+    if stored:
+        stats.errors.insert(
+            0,
+            f"selector drift: the list page gave no items ({stored} stored before are kept); "
+            "the site may have changed its layout or served a captcha page",
+        )
+    else:
+        stats.errors.insert(0, "no items found on the list page: check the selectors")
 
 
 class StorePipeline:
@@ -77,8 +92,16 @@ class StorePipeline:
         self.flush()
         finished = utc_now()
         for name, stats in self.run.sources.items():
+            source = self.sources.get(name)
+            if source is not None and source.kind != "feed":
+                mark_empty(stats, self.store.source_article_count(name))
             self.store.record_source_run(
-                name, ok=not stats.failed, new=stats.new, error=stats.error, now=finished
+                name,
+                ok=not stats.failed,
+                new=stats.new,
+                error=stats.error,
+                now=finished,
+                items=stats.items,
             )
         self.run.finished_at = to_utc_string(finished)
         self.store.finish_run(self.run.run_id or 0, self.run.status, self.run.to_dict(), finished)

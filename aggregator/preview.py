@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aggregator import __version__
+from aggregator.autolist import choose_blocks, find_blocks
 from aggregator.config import Source
 from aggregator.dates import ParsedDate, utc_now
 from aggregator.errors import AggregatorError
@@ -54,14 +55,17 @@ def preview(
     *,
     source: Source | None = None,
     article: bool = False,
+    auto: bool = False,
     base_url: str | None = None,
     timezone: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """``{"kind": "feed"|"list"|"article", "items": [rows keyed by articles column names]}``.
 
-    A feed is recognised by its content; an HTML page needs a source's selectors (``source``) or
-    ``article=True`` for article-page extraction.
+    A feed is recognised by its content; an HTML page needs a source's selectors (``source``),
+    ``article=True`` for article-page extraction, or ``auto=True`` (or a ``kind = "auto"``
+    source) to find its list blocks: then ``"blocks"`` lists every block found (heading, item
+    count, selectors to paste into ``sources.toml``) and ``items`` are the chosen blocks' items.
     """
     now = now or utc_now()
     body, base, content_type = load_target(target, base_url)
@@ -73,15 +77,32 @@ def preview(
         except NotAFeed as exc:
             raise AggregatorError(f"{target}: {exc}") from None
         return {"kind": "feed", "items": _rows(feed.items, source, now)}
-    html = decode_html(body, content_type)
+    html = decode_html(
+        body,
+        content_type,
+        language=source.language if source else "zh",
+        encoding=source.encoding if source else None,
+    )
+    if auto or (source is not None and source.kind == "auto" and not article):
+        blocks = find_blocks(html, base, source=name, tz=tz, now=now)
+        chosen = choose_blocks(blocks, source.blocks if source else ())
+        items = [a for block in chosen for a in block.items]
+        return {
+            "kind": "list",
+            "blocks": [block.to_dict() | {"chosen": block in chosen} for block in blocks],
+            "items": _rows(items, source, now),
+        }
     if article:
-        page = extract_article(html, base, tz=tz, now=now)
+        page = extract_article(
+            html, base, tz=tz, now=now, selectors=source.article if source else None
+        )
         item = Article(url=base, source=name, title=page.title, snippet=page.snippet)
         _set_date(item, page.published, "article")
         return {"kind": "article", "items": _rows([item], source, now)}
     if source is None or source.selectors is None:
         raise AggregatorError(
-            f"{target}: an HTML page: pass --source NAME (whose selectors to apply) or --article"
+            f"{target}: an HTML page: pass --source NAME (whose selectors to apply), --auto "
+            "(find the lists) or --article"
         )
     items = extract_list(html, base, source.selectors, source=name, tz=tz, now=now)
     return {"kind": "list", "items": _rows(items, source, now)}

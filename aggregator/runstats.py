@@ -24,6 +24,8 @@ class SourceStats:
     unchanged: int = 0
     dropped: int = 0
     errors: list[str] = field(default_factory=list)
+    # a list page was read but gave no items (a redesign, a captcha page): selector drift
+    empty: bool = False
 
     @property
     def failed(self) -> bool:
@@ -51,6 +53,11 @@ class RunStats:
         return [name for name, stats in self.sources.items() if stats.failed]
 
     @property
+    def empty(self) -> list[str]:
+        """Sources whose list pages were read but gave no items."""
+        return [name for name, stats in self.sources.items() if stats.empty]
+
+    @property
     def status(self) -> str:
         if self.sources and len(self.failed) == len(self.sources):
             return "failed"
@@ -71,6 +78,8 @@ class RunStats:
         )
         if self.failed:
             line += ": " + ", ".join(f"{name} ({self.sources[name].error})" for name in self.failed)
+        if self.empty:
+            line += f"; {len(self.empty)} gave no items (selector drift?): " + ", ".join(self.empty)
         return line
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,7 +93,7 @@ class RunStats:
                 key: self.total(key)
                 for key in ("items", "new", "updated", "unchanged", "articles_fetched")
             }
-            | {"sources": len(self.sources), "failed": len(self.failed)},
+            | {"sources": len(self.sources), "failed": len(self.failed), "empty": len(self.empty)},
             "sources": {
                 name: asdict(stats) | {"failed": stats.failed}
                 for name, stats in self.sources.items()

@@ -43,6 +43,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         self.server.requests.append(self.path)
+        self.server.headers_seen.append((self.path, dict(self.headers.items())))
 
     def do_HEAD(self) -> None:
         self._answer(send_body=False)
@@ -137,6 +138,7 @@ class _FarmServer(ThreadingHTTPServer):
     def __init__(self, root: Path, port: int) -> None:
         self.root = root.resolve()
         self.requests: list[str] = []
+        self.headers_seen: list[tuple[str, dict[str, str]]] = []
         super().__init__(("127.0.0.1", port), _Handler)
 
 
@@ -157,6 +159,11 @@ class SiteFarm:
     def requests(self) -> list[str]:
         """Paths requested so far, in order (for tests that count fetches)."""
         return self._server.requests
+
+    @property
+    def headers_seen(self) -> list[tuple[str, dict[str, str]]]:
+        """(path, request headers) of each request so far."""
+        return self._server.headers_seen
 
     def start(self) -> SiteFarm:
         self._thread.start()

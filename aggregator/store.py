@@ -717,6 +717,10 @@ class Store:
             )
         ]
 
+    def source_article_count(self, source: str) -> int:
+        sql = "SELECT count(*) FROM articles WHERE source = ?"
+        return int(self.conn.execute(sql, (source,)).fetchone()[0])
+
     def source_names(self) -> list[str]:
         return [
             row[0] for row in self.conn.execute("SELECT DISTINCT source FROM articles ORDER BY 1")
@@ -735,10 +739,19 @@ class Store:
             )
 
     def record_source_run(
-        self, name: str, *, ok: bool, new: int, error: str | None, now: datetime | None = None
+        self,
+        name: str,
+        *,
+        ok: bool,
+        new: int,
+        error: str | None,
+        now: datetime | None = None,
+        items: int | None = None,
     ) -> None:
-        """Update a source's health after a run."""
+        """Update a source's health after a run. ``consecutive_empty`` counts runs whose pages
+        gave no items (``items``; without it, no new items); such a run keeps its ``error``."""
         stamp = to_utc_string(now or utc_now())
+        found = new if items is None else items
         with self.write() as conn:
             if ok:
                 conn.execute(
@@ -746,8 +759,8 @@ class Store:
                     "last_new_at = CASE WHEN ? > 0 THEN ? ELSE last_new_at END, "
                     "consecutive_failures = 0, "
                     "consecutive_empty = CASE WHEN ? > 0 THEN 0 ELSE consecutive_empty + 1 END, "
-                    "last_error = NULL WHERE name = ?",
-                    (stamp, stamp, new, stamp, new, name),
+                    "last_error = CASE WHEN ? > 0 THEN NULL ELSE ? END WHERE name = ?",
+                    (stamp, stamp, new, stamp, found, found, error, name),
                 )
             else:
                 conn.execute(

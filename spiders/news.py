@@ -28,6 +28,7 @@ from twisted.internet.error import (
 from twisted.python.failure import Failure
 
 from aggregator import __version__
+from aggregator.autolist import extract_auto
 from aggregator.config import Source, load_sources, resolve_db_path, resolve_sources_path
 from aggregator.dates import utc_now
 from aggregator.extract import (
@@ -39,6 +40,7 @@ from aggregator.extract import (
 )
 from aggregator.feeds import NotAFeed, parse_feed
 from aggregator.items import Article, PageSeen
+from aggregator.pagination import next_page_url, template_urls
 from aggregator.runstats import RunStats
 from aggregator.store import Store
 from aggregator.urls import canonical_url
@@ -58,6 +60,7 @@ class NewsSpider(scrapy.Spider):
         self._given = (sources, store)
         self.run = run or RunStats()
         self._followed: set[str] = set()
+        self._paged: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
@@ -74,17 +77,35 @@ class NewsSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for source in self.sources:
             self.run.source(source.name)
-            for url in source.urls:
-                yield scrapy.Request(
-                    url,
-                    callback=self.parse_source,
-                    errback=self.source_failed,
-                    cb_kwargs={"source": source},
-                    dont_filter=True,
-                )
+            urls = list(source.urls)
+            if source.pagination:
+                urls += [u for u in template_urls(source.pagination) if u not in urls]
+            for url in urls:
+                yield self._list_request(url, source, page=1)
 
-    def parse_source(self, response: Response, source: Source) -> Iterator[Any]:
+    def _list_request(self, url: str, source: Source, page: int) -> scrapy.Request:
+        return scrapy.Request(
+            url,
+            callback=self.parse_source,
+            errback=self.source_failed,
+            cb_kwargs={"source": source, "page": page},
+            dont_filter=True,
+            headers=request_headers(source),
+        )
+
+    def parse_source(self, response: Response, source: Source, page: int = 1) -> Iterator[Any]:
         stats = self.run.source(source.name)
+        if source.pagination and source.pagination.next and source.kind != "feed":
+            try:
+                following = next_page_url(
+                    self._html(response, source), response.url, source.pagination, page
+                )
+            except Exception as exc:  # an undecodable page is reported by the extraction below
+                self.logger.info("source %s: no next page: %s", source.name, exc)
+                following = None
+            if following and following not in self._paged:
+                self._paged.add(following)
+                yield self._list_request(following, source, page + 1)
         fingerprint = page_fingerprint(response.body, source)
         known = self.store.page_keys(response.url, fingerprint)
         if known is not None:  # the same bytes as last time: nothing to extract
@@ -124,6 +145,7 @@ class NewsSpider(scrapy.Spider):
                 cb_kwargs={"article": article, "source": source},
                 dont_filter=True,
                 priority=-1,
+                headers=request_headers(source),
             )
         if not followed:  # a page whose items are all complete can be skipped while unchanged
             keys = [a.canonical_url for a in items if a.canonical_url]
@@ -142,10 +164,26 @@ class NewsSpider(scrapy.Spider):
                 content_type=content_type,
             )
             return feed.items
+        html = self._html(response, source)
+        if source.kind == "auto":
+            return extract_auto(
+                html, response.url, blocks=source.blocks, source=source.name, tz=source.tz, now=now
+            )
         assert source.selectors is not None
-        html = decode_html(response.body, content_type)
         return extract_list(
-            html, response.url, source.selectors, source=source.name, tz=source.tz, now=now
+            html,
+            response.url,
+            source.selectors,
+            source=source.name,
+            tz=source.tz,
+            now=now,
+            date_format=source.article.date_format if source.article else None,
+        )
+
+    def _html(self, response: Response, source: Source) -> str:
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
+        return decode_html(
+            response.body, content_type, language=source.language, encoding=source.encoding
         )
 
     def _page_failed(self, source: Source, reason: str, url: str) -> None:
@@ -156,10 +194,10 @@ class NewsSpider(scrapy.Spider):
 
     def parse_article(self, response: Response, article: Article, source: Source) -> Article:
         stats = self.run.source(source.name)
-        content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
         try:
+            html = self._html(response, source)
             page = extract_article(
-                decode_html(response.body, content_type), response.url, tz=source.tz, now=utc_now()
+                html, response.url, tz=source.tz, now=utc_now(), selectors=source.article
             )
         except Exception:  # keep what the list said
             self.logger.exception(
@@ -186,12 +224,20 @@ class NewsSpider(scrapy.Spider):
         self._page_failed(request.cb_kwargs["source"], describe(failure), request.url)
 
 
+def request_headers(source: Source) -> dict[str, str]:
+    """The source's own headers and User-Agent (Scrapy's default UA applies otherwise)."""
+    headers = dict(source.headers)
+    if source.user_agent:
+        headers["User-Agent"] = source.user_agent
+    return headers
+
+
 def page_fingerprint(body: bytes, source: Source) -> str:
     """The body's hash, salted with how the source is read: a changed selector, zone or program
     version makes every page new again."""
     digest = hashlib.blake2b(body, digest_size=16)
     digest.update(f"{__version__}|{source.kind}|{source.timezone}|{source.follow}".encode())
-    digest.update(repr(source.selectors).encode())
+    digest.update(repr((source.selectors, source.encoding, source.article, source.blocks)).encode())
     return digest.hexdigest()
 
 

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from aggregator.config import (
+    ArticleSelectors,
+    Pagination,
     Selectors,
     Source,
     load_sources,
@@ -199,6 +201,35 @@ FIELD_ERRORS = [
     pytest.param({"enabled": '"yes"'}, None, "enabled", "true or false", id="bad-enabled"),
     pytest.param({"title": '"   "'}, None, "title", "non-empty", id="blank-title"),
     pytest.param({"title": "5"}, None, "title", "non-empty", id="title-number"),
+    pytest.param({"encoding": '"klingon"'}, None, "encoding", "unknown", id="bad-encoding"),
+    pytest.param({"headers": '{ "Bad Name" = "x" }'}, None, "headers", "table", id="bad-header"),
+    pytest.param({"headers": "{ Referer = 3 }"}, None, "headers", "string", id="header-number"),
+    pytest.param({"user_agent": '""'}, None, "user_agent", "non-empty", id="blank-ua"),
+    pytest.param({"blocks": '["热门资讯"]'}, None, "blocks", "kind = 'auto'", id="blocks-html"),
+    pytest.param(
+        {"article": '{ title = "h1[" }'}, None, "article.title", "bad CSS", id="article-css"
+    ),
+    pytest.param(
+        {"article": '{ author = "b" }'}, None, "article.author", "unknown", id="article-key"
+    ),
+    pytest.param(
+        {"article": '{ date_format = "YYYY" }'}, None, "article.date_format", "strptime", id="fmt"
+    ),
+    pytest.param({"pagination": "{}"}, None, "pagination", "exactly one", id="pagination-empty"),
+    pytest.param(
+        {"pagination": '{ url_template = "https://e.com/p" }'},
+        None,
+        "pagination.url_template",
+        "{n}",
+        id="template-without-n",
+    ),
+    pytest.param(
+        {"pagination": '{ next = "a.next", max_pages = 0 }'},
+        None,
+        "pagination.max_pages",
+        "between",
+        id="max-pages-zero",
+    ),
 ]
 
 
@@ -224,6 +255,38 @@ def test_html_source_without_selectors_table(tmp_path: Path) -> None:
     message = config_error(path)
     assert message.startswith(f"{path}: source 'bad_one': field 'selectors': ")
     assert "required for kind = 'html'" in message
+
+
+def test_issue5_keys_are_read(tmp_path: Path) -> None:
+    extra = source_toml(
+        {
+            "encoding": '"GBK"',
+            "headers": '{ Referer = "https://example.com/" }',
+            "user_agent": '"Mozilla/5.0 (compatible; newsagg)"',
+            "article": '{ title = "h1.t", date = ".info", body = ".zw", date_format = "%Y-%m-%d" }',
+            "pagination": '{ url_template = "https://example.com/news/{n}.html", max_pages = 3 }',
+        }
+    )
+    [source] = load_sources(write(tmp_path, extra))
+    assert source.encoding == "GBK"
+    assert source.headers == (("Referer", "https://example.com/"),)
+    assert source.user_agent == "Mozilla/5.0 (compatible; newsagg)"
+    assert source.article == ArticleSelectors("h1.t", ".info", ".zw", "%Y-%m-%d")
+    assert source.pagination == Pagination(None, "https://example.com/news/{n}.html", 3)
+
+
+def test_auto_source_needs_no_selectors(tmp_path: Path) -> None:
+    text = source_toml({"kind": '"auto"', "blocks": '["热门资讯", "*"]'}, with_selectors=False)
+    [source] = load_sources(write(tmp_path, text))
+    assert source.kind == "auto"
+    assert source.selectors is None
+    assert source.blocks == ("热门资讯", "*")
+
+
+def test_auto_source_with_selectors_is_an_error(tmp_path: Path) -> None:
+    message = config_error(write(tmp_path, source_toml({"kind": '"auto"'})))
+    assert "field 'selectors'" in message
+    assert "use kind = 'html'" in message
 
 
 def test_selectors_on_a_feed_source(tmp_path: Path) -> None:

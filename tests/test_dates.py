@@ -13,6 +13,7 @@ from aggregator.dates import (
     ParsedDate,
     check_published,
     parse_date,
+    read_date,
     to_utc_string,
 )
 
@@ -314,3 +315,57 @@ def test_english_dates_take_the_fast_path(
 def test_english_impossible_day_and_unknown_month() -> None:
     assert parse_date("Feb 30, 2026", SHANGHAI, NOW) is None
     assert parse_date("1 Mayday 2026", SHANGHAI, NOW) is None
+
+
+# -- issue 5: unix seconds, relative forms, impossible dates, date_format -----------------------
+
+
+def test_unix_seconds_and_milliseconds() -> None:
+    assert utc("1771988400") == "2026-02-25T03:00:00Z"
+    assert utc("1771988400123") == "2026-02-25T03:00:00Z"
+    assert parse("1771988400").precision == "second"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected_utc"),
+    [
+        ("刚刚", "2026-02-25T03:00:00Z"),
+        ("30秒前", "2026-02-25T02:59:30Z"),
+        ("5分钟前", "2026-02-25T02:55:00Z"),
+        ("3小时前", "2026-02-25T00:00:00Z"),
+        ("2天前", "2026-02-23T03:00:00Z"),
+        ("1周前", "2026-02-18T03:00:00Z"),
+        ("今天 10:00", "2026-02-25T02:00:00Z"),
+        ("昨天 10:00", "2026-02-24T02:00:00Z"),
+        ("前天", "2026-02-22T16:00:00Z"),
+        ("3 days ago", "2026-02-22T03:00:00Z"),
+        ("24 Feb 2026", "2026-02-23T16:00:00Z"),
+        ("2026-02-24T15:20:00+08:00", "2026-02-24T07:20:00Z"),
+    ],
+)
+def test_issue_forms_against_fetch_time(raw: str, expected_utc: str) -> None:
+    assert utc(raw) == expected_utc
+
+
+@pytest.mark.parametrize("raw", ["2月30日", "2026年2月30日", "2026-13-01", "0000-00-00"])
+def test_impossible_dates_are_flagged(raw: str) -> None:
+    assert read_date(raw, SHANGHAI, NOW) == (None, ["date_suspect"])
+
+
+@pytest.mark.parametrize("raw", ["", None, "阅读全文", "第3页"])
+def test_no_date_is_not_flagged(raw: str | None) -> None:
+    assert read_date(raw, SHANGHAI, NOW) == (None, [])
+
+
+def test_date_format_is_tried_first_in_the_source_zone() -> None:
+    parsed, flags = read_date("24.02.2026 15h20", SHANGHAI, NOW, "%d.%m.%Y %Hh%M")
+    assert flags == []
+    assert parsed is not None
+    assert to_utc_string(parsed.value) == "2026-02-24T07:20:00Z"
+    assert parsed.precision == "minute"
+
+
+def test_date_format_that_does_not_fit_falls_back_to_the_patterns() -> None:
+    parsed, _ = read_date("2026-02-24 15:20", SHANGHAI, NOW, "%d.%m.%Y")
+    assert parsed is not None
+    assert to_utc_string(parsed.value) == "2026-02-24T07:20:00Z"

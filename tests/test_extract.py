@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from aggregator.config import Selectors
+from aggregator.config import ArticleSelectors, Selectors
 from aggregator.dates import ParsedDate, to_utc_string
 from aggregator.extract import (
     ArticlePage,
@@ -222,7 +222,7 @@ def test_decode_html_gb2312_meta_reads_gb18030_characters() -> None:
 def test_decode_html_http_charset_overrides_meta() -> None:
     body = page("gb2312").encode("utf-8")
     assert TEXT in decode_html(body, "text/html; charset=utf-8")
-    assert TEXT not in decode_html(body)  # without the header the (wrong) meta wins
+    assert TEXT in decode_html(body)  # valid UTF-8 under a gb2312 meta: the meta lies
 
 
 def test_decode_html_http_gbk_overrides_utf8_meta() -> None:
@@ -581,3 +581,88 @@ def test_needs_follow_always_and_never() -> None:
     complete = listed(title_truncated=False, snippet_truncated=False, published_precision="second")
     assert needs_follow(complete, "always") is True
     assert needs_follow(listed(), "never") is False
+
+
+# -- issue 5: fixed-length cuts, impossible dates, [source.article] ---------------------------
+
+
+def fixed_cut_page(titles: list[str]) -> str:
+    items = "".join(
+        f'<li><a href="/n/{i}.html">{t}</a><span>2026-02-24</span></li>'
+        for i, t in enumerate(titles)
+    )
+    return f'<ul class="list">{items}</ul>'
+
+
+def test_titles_cut_at_one_length_without_a_marker_are_marked_cut() -> None:
+    titles = [
+        "国家能源局发布新型储能试点",  # 13 characters: the cut length
+        "广东海上风电项目并网发电规",
+        "光伏组件出口数据同比增长三",
+        "氢能示范城市群建设",
+        "电网投资增长",
+    ]
+    items = list_items(fixed_cut_page(titles), Selectors(item="li", title="a", link="a"))
+    assert [a.title_truncated for a in items] == [True, True, True, False, False]
+
+
+def test_titles_of_varied_length_are_not_marked_cut() -> None:
+    titles = ["储能电站投运", "风电装机创新高了", "光伏组件价格继续下行", "电网投资增长加快步伐啊"]
+    items = list_items(fixed_cut_page(titles), Selectors(item="li", title="a", link="a"))
+    assert not any(a.title_truncated for a in items)
+
+
+def test_impossible_list_date_is_flagged_and_left_empty() -> None:
+    html = '<ul><li><a href="/n/1.html">储能电站投运</a><span>2026年2月30日</span></li></ul>'
+    [item] = list_items(html, Selectors(item="li", title="a", link="a", date="span"))
+    assert item.published_at is None
+    assert item.flags == ["date_suspect"]
+
+
+def test_list_date_format_is_used() -> None:
+    html = '<ul><li><a href="/n/1.html">储能电站投运</a><span>24|02|2026</span></li></ul>'
+    [item] = extract_list(
+        html,
+        LIST_URL,
+        Selectors(item="li", title="a", link="a", date="span"),
+        tz=SHANGHAI,
+        now=NOW,
+        date_format="%d|%m|%Y",
+    )
+    assert item.published_at is not None
+    assert to_utc_string(item.published_at) == "2026-02-23T16:00:00Z"
+
+
+ODD_ARTICLE = """<html><head><title>站点首页</title></head><body>
+<div class="side"><p>热门推荐：十大光伏企业排行榜出炉，点击查看完整榜单内容</p></div>
+<div class="zw-title">内蒙古风光制氢一体化项目开工建设</div>
+<div class="zw-info">来源：能源报 | 2026年02月24日 15:20</div>
+<div class="zw-body"><p>短</p><p>2月24日，内蒙古鄂尔多斯风光制氢一体化示范项目正式开工。</p></div>
+</body></html>"""
+
+
+def test_article_selectors_come_first() -> None:
+    page = extract_article(
+        ODD_ARTICLE,
+        "https://example.com/a/1.html",
+        tz=SHANGHAI,
+        now=NOW,
+        selectors=ArticleSelectors(title=".zw-title", date=".zw-info", body=".zw-body"),
+    )
+    assert page.title == "内蒙古风光制氢一体化项目开工建设"
+    assert page.published is not None
+    assert to_utc_string(page.published.value) == "2026-02-24T07:20:00Z"
+    assert page.snippet == "2月24日,内蒙古鄂尔多斯风光制氢一体化示范项目正式开工。"
+
+
+def test_article_heuristics_skip_the_sidebar_lead() -> None:
+    page = extract_article(ODD_ARTICLE, "https://example.com/a/1.html", tz=SHANGHAI, now=NOW)
+    assert page.snippet == "2月24日,内蒙古鄂尔多斯风光制氢一体化示范项目正式开工。"
+
+
+def test_merge_with_an_article_date_clears_the_lists_suspect_flag() -> None:
+    article = Article(url="https://e.com/1", source="s", title="t", flags=["date_suspect"])
+    when = datetime(2026, 2, 24, 7, 20, tzinfo=UTC)
+    merged = merge_article(article, ArticlePage(published=ParsedDate(when, "minute")), "truncated")
+    assert merged.flags == []
+    assert merged.published_from == "article"

@@ -1,0 +1,197 @@
+"""Issue 5 end to end (the CLI in a subprocess, the site farm on 127.0.0.1): kind = "auto",
+article pages for cut titles, lying charsets, pagination, per-source headers, selector drift."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aggregator.sitefarm import SiteFarm
+from tests.conftest import ROOT, run_newsagg
+
+FAST = ["-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "RETRY_TIMES=0"]
+SITES = ROOT / "tests" / "sites"
+
+
+def crawl(db: Path, sources: Path, *args: str) -> tuple[int, dict[str, Any], str]:
+    result = run_newsagg(
+        "--db", str(db), "--sources", str(sources), "crawl", "--json", *FAST, *args
+    )
+    assert result.stdout, result.stderr
+    return result.returncode, json.loads(result.stdout), result.stderr
+
+
+def rows(db: Path, source: str) -> list[dict[str, Any]]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    found = [
+        dict(r)
+        for r in conn.execute("SELECT * FROM articles WHERE source = ? ORDER BY url", (source,))
+    ]
+    conn.close()
+    return found
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory: pytest.TempPathFactory, farm: SiteFarm) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("auto")
+    sources = tmp / "sources.toml"
+    text = (SITES / "auto_sources.toml").read_text("utf-8").replace("{farm}", farm.url)
+    sources.write_text(text, "utf-8")
+    before = len(farm.requests)
+    code, record, _ = crawl(tmp / "news.db", sources)
+    return {
+        "db": tmp / "news.db",
+        "sources": sources,
+        "code": code,
+        "record": record,
+        "requests": farm.requests[before:],
+        "headers": farm.headers_seen[before:],
+        "farm": farm,
+    }
+
+
+def test_auto_source_stores_the_main_list_completed_from_article_pages(
+    crawled: dict[str, Any],
+) -> None:
+    assert crawled["code"] == 0
+    stored = rows(crawled["db"], "bjx_auto")
+    articles = json.loads((SITES / "auto_bjx" / "articles.json").read_text("utf-8"))["articles"]
+    expected = sorted(articles, key=lambda a: crawled["farm"].url + a["url"].lstrip("/"))
+    assert [r["url"] for r in stored] == [crawled["farm"].url + a["url"][1:] for a in expected]
+    assert [r["title"] for r in stored] == [a["title"] for a in expected]
+    for row, article in zip(stored, expected, strict=True):
+        if article["published_at"]:  # the article page's minute beats the list's day
+            assert (row["published_at"], row["published_from"]) == (
+                article["published_at"],
+                "article",
+            )
+            assert row["published_precision"] in ("minute", "second")
+        else:  # the page has no date: the list's day stays
+            assert row["published_from"] == "list"
+            assert row["published_precision"] == "day"
+        assert row["snippet"].startswith(article["snippet_starts"])  # the body, not the sidebar
+    # the sidebar (热门资讯) is not stored without blocks = [...]
+    assert not [r for r in stored if "/a/2" in r["url"]]
+
+
+def test_article_pages_are_fetched_once(crawled: dict[str, Any]) -> None:
+    fetched = [p for p in crawled["requests"] if p.startswith("/auto_bjx/a/")]
+    assert len(fetched) == len(set(fetched)) == 20
+
+
+def test_per_source_user_agent_and_headers(crawled: dict[str, Any]) -> None:
+    sent = [h for path, h in crawled["headers"] if path.startswith("/auto_bjx/")]
+    assert sent
+    assert all(h.get("User-Agent") == "Mozilla/5.0 (compatible; newsagg-test)" for h in sent)
+    assert all(h.get("Referer") == crawled["farm"].url for h in sent)
+    others = [h for path, h in crawled["headers"] if path.startswith("/auto_gbk/")]
+    assert others
+    assert all("energy-news-aggregator" in h.get("User-Agent", "") for h in others)
+
+
+def test_lying_header_and_late_meta_are_decoded(crawled: dict[str, Any]) -> None:
+    stored = rows(crawled["db"], "gbk_auto")
+    expected = json.loads((SITES / "auto_gbk" / "expected.json").read_text("utf-8"))
+    titles = {e["title"] for e in expected["main"] + expected["blocks"]["热门排行"]}
+    assert {r["title"] for r in stored} == titles
+    assert len(stored) == 26
+
+
+def test_blocks_by_heading(crawled: dict[str, Any]) -> None:
+    stored = rows(crawled["db"], "latest_only")
+    expected = json.loads((SITES / "auto_items" / "expected.json").read_text("utf-8"))
+    assert sorted(r["title"] for r in stored) == sorted(
+        e["title"] for e in expected["blocks"]["最新资讯"]
+    )
+
+
+def test_pagination_by_next_link_stops_at_max_pages(crawled: dict[str, Any]) -> None:
+    # paged_next and paged_template list the same articles: one row each, so count the items
+    assert crawled["record"]["sources"]["paged_next"]["items"] == 6
+    assert crawled["record"]["sources"]["paged_next"]["pages_ok"] == 3
+    assert "/paged/page3.html" in crawled["requests"]
+    assert "/paged/page4.html" not in crawled["requests"]
+    stored = rows(crawled["db"], "paged_next") + rows(crawled["db"], "paged_template")
+    assert len(stored) == 6
+    assert {r["published_at"] for r in stored} >= {"2026-02-21T02:00:00Z", "2026-02-23T01:00:00Z"}
+
+
+def test_pagination_by_url_template(crawled: dict[str, Any]) -> None:
+    assert crawled["record"]["sources"]["paged_template"]["items"] == 4
+    assert crawled["record"]["sources"]["paged_template"]["pages_ok"] == 2
+
+
+LIST = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>t</title></head><body>
+<ul class="news"><li><a href="a/1.html">储能电站完成首次并网调试工作</a></li>
+<li><a href="a/2.html">光伏基地二期工程全面开工建设</a></li></ul></body></html>"""
+CAPTCHA = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>验证</title></head><body>
+<div class="captcha"><p>请输入验证码后继续访问</p><img src="/c.png"></div></body></html>"""
+
+
+def test_selector_drift_is_counted_and_reported_and_keeps_rows(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    (site / "list").mkdir(parents=True)
+    (site / "list" / "index.html").write_text(LIST, "utf-8")
+    db = tmp_path / "news.db"
+    with SiteFarm(site) as farm:
+        sources = tmp_path / "sources.toml"
+        sources.write_text(
+            f"""[[source]]
+name = "drifter"
+kind = "html"
+urls = ["{farm.url}list/"]
+[source.selectors]
+item = "ul.news li"
+title = "a"
+link = "a::attr(href)"
+""",
+            "utf-8",
+        )
+        code, record, _ = crawl(db, sources)
+        assert code == 0
+        assert len(rows(db, "drifter")) == 2
+        (site / "list" / "index.html").write_text(CAPTCHA, "utf-8")  # 200 OK, no list
+        for expected_count in (1, 2):
+            code, record, stderr = crawl(db, sources)
+            assert code == 0  # the page was read: not a fetch failure
+            stats = record["sources"]["drifter"]
+            assert stats["empty"] is True
+            assert stats["errors"][0].startswith("selector drift")
+            assert "gave no items (selector drift?): drifter" in stderr
+            conn = sqlite3.connect(db)
+            empty, error, failures = conn.execute(
+                "SELECT consecutive_empty, last_error, consecutive_failures FROM sources"
+            ).fetchone()
+            conn.close()
+            assert (empty, failures) == (expected_count, 0)
+            assert "2 stored before are kept" in error
+        assert len(rows(db, "drifter")) == 2  # nothing deleted
+        listing = run_newsagg("--db", str(db), "--sources", str(sources), "sources")
+        assert "EMPTY x2: selector drift" in listing.stdout
+        assert "1 failing" in listing.stdout
+        (site / "list" / "index.html").write_text(LIST, "utf-8")  # fixed: the count resets
+        crawl(db, sources)
+        conn = sqlite3.connect(db)
+        assert conn.execute("SELECT consecutive_empty, last_error FROM sources").fetchone() == (
+            0,
+            None,
+        )
+        conn.close()
+
+
+def test_preview_auto_prints_blocks_and_selectors(farm: SiteFarm) -> None:
+    result = run_newsagg("preview", f"{farm.url}auto_items/", "--auto", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [b["heading"] for b in data["blocks"]] == ["新闻中心", "最新资讯"]
+    assert [b["chosen"] for b in data["blocks"]] == [True, False]
+    assert data["blocks"][0]["selectors"]["item"] == "div.list > div.item"
+    assert len(data["items"]) == 15
+    table = run_newsagg("preview", f"{farm.url}auto_items/", "--auto")
+    assert "* block 1: 新闻中心 - 15 items" in table.stdout
+    assert 'item = "div.list > div.item"' in table.stdout
