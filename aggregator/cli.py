@@ -13,28 +13,46 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from aggregator import __version__
 from aggregator.config import Source, load_sources, resolve_db_path, resolve_sources_path
 from aggregator.errors import AggregatorError, ConfigError, LockedError
-from aggregator.export import DEFAULT_BASE_URL, DEFAULT_LIMIT, ExportResult, export_feeds
+from aggregator.export import (
+    DEFAULT_BASE_URL,
+    DEFAULT_DIGEST_PERIODS,
+    DEFAULT_DIGEST_TIMEZONE,
+    DEFAULT_LIMIT,
+    DEFAULT_TTL,
+    ExportResult,
+    export_feeds,
+)
 from aggregator.runstats import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE, RunStats
 from aggregator.timespec import parse_since
 
 RELEVANCE_WINDOW = 5000  # mirrors aggregator.store.RELEVANCE_WINDOW (cli imports store lazily)
+
+if TYPE_CHECKING:
+    from aggregator.store import Store
+    from aggregator.topics import Taxonomy
 
 
 class Context:
     """What the global options resolve to, loaded lazily per command."""
 
     def __init__(
-        self, db: str | None, sources: str | None, quiet: bool = False, verbose: int = 0
+        self,
+        db: str | None,
+        sources: str | None,
+        quiet: bool = False,
+        verbose: int = 0,
+        topics: str | None = None,
     ) -> None:
         self._db = db
         self._sources = sources
+        self._topics = topics
         self.quiet = quiet
         self.verbose = verbose
 
@@ -60,6 +78,17 @@ class Context:
 
     def load_sources(self) -> list[Source]:
         return load_sources(self.sources_path)
+
+    @property
+    def topics_path(self) -> Path | None:
+        from aggregator.topics import resolve_topics_path
+
+        return resolve_topics_path(self._topics)
+
+    def load_taxonomy(self) -> Taxonomy:
+        from aggregator.topics import load_taxonomy
+
+        return load_taxonomy(self.topics_path)
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -100,6 +129,34 @@ def crawl_options(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def export_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    function = click.option(
+        "--ttl",
+        type=click.IntRange(1),
+        default=DEFAULT_TTL,
+        show_default=True,
+        help="Minutes readers may cache a feed (<ttl>).",
+    )(function)
+    function = click.option(
+        "--digest-periods",
+        type=click.IntRange(1),
+        default=DEFAULT_DIGEST_PERIODS,
+        show_default=True,
+        help="Days (weeks) the daily (weekly) digest keeps.",
+    )(function)
+    function = click.option(
+        "--digest-timezone",
+        default=DEFAULT_DIGEST_TIMEZONE,
+        show_default=True,
+        metavar="TZ",
+        help="Time zone of the digests' days and weeks.",
+    )(function)
+    function = click.option(
+        "--format",
+        "formats",
+        type=click.Choice(["atom", "json"]),
+        multiple=True,
+        help="Also write Atom 1.0 (.atom) or JSON Feed 1.1 (.json) beside RSS (repeatable).",
+    )(function)
     function = click.option(
         "--limit",
         type=click.IntRange(1),
@@ -156,15 +213,28 @@ def parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
     "-q", "--quiet", is_flag=True, help="Only the summary line; errors on stderr (for cron)."
 )
 @click.option("-v", "--verbose", count=True, help="More log output on stderr: -v info, -vv debug.")
+@click.option(
+    "--topics",
+    metavar="FILE",
+    default=None,
+    help="Topics file [default: $NEWSAGG_TOPICS, else ./data/topics.toml, else the bundled one].",
+)
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, sources: str | None, quiet: bool, verbose: int) -> None:
+def cli(
+    ctx: click.Context,
+    db: str | None,
+    sources: str | None,
+    quiet: bool,
+    verbose: int,
+    topics: str | None,
+) -> None:
     """Crawl energy-news sources into one SQLite file and publish RSS feeds.
 
     Example: newsagg --db /srv/news/news.db run
     """
     if quiet and verbose:
         raise click.UsageError("--quiet and --verbose exclude each other")
-    ctx.obj = Context(db, sources, quiet, verbose)
+    ctx.obj = Context(db, sources, quiet, verbose, topics)
 
 
 def _crawl(ctx: Context, only: tuple[str, ...], settings: tuple[str, ...]) -> RunStats:
@@ -175,7 +245,11 @@ def _crawl(ctx: Context, only: tuple[str, ...], settings: tuple[str, ...]) -> Ru
     if os.environ.get("NO_COLOR"):
         defaults["LOG_COLOR"] = False
     return crawl(
-        ctx.load_sources(), ctx.db_path, only=only, settings=defaults | parse_settings(settings)
+        ctx.load_sources(),
+        ctx.db_path,
+        only=only,
+        settings=defaults | parse_settings(settings),
+        topics=ctx.topics_path,
     )
 
 
@@ -206,28 +280,159 @@ def crawl_command(
 
 @cli.command("export")
 @export_options
+@click.option("--query", "text", metavar="TEXT", help="Ad-hoc feed: words in title or snippet.")
+@click.option("--source", metavar="NAME", help="Ad-hoc feed: only this source.")
+@click.option("--topic", metavar="SLUG", help="Ad-hoc feed: only this topic.")
+@click.option("--since", help="Ad-hoc feed: only newer than 24h, 7d, 2w or a date.")
+@click.option(
+    "--to",
+    "to_file",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Write one ad-hoc feed of the matching stories to FILE (.atom: Atom, .json: JSON "
+    "Feed, else RSS) instead of the feeds folder.",
+)
 @click.pass_obj
 @guarded
-def export_command(ctx: Context, out: str | None, base_url: str, limit: int) -> None:
-    """Write the RSS feeds (all, per source, per topic) from the database.
+def export_command(
+    ctx: Context,
+    to_file: str | None,
+    text: str | None,
+    source: str | None,
+    topic: str | None,
+    since: str | None,
+    **options: Any,
+) -> None:
+    """Write the feeds (all, per source, per topic, digests, OPML, index.html), or one ad-hoc
+    feed with --to.
 
     Example: newsagg export --out /var/www/feeds --base-url https://news.example.org/feeds/
     """
-    click.echo(_export(ctx, out, base_url, limit).summary_line())
+    filters = {"text": text, "source": source, "topic": topic, "since": since}
+    if to_file is None:
+        used = [f"--{'query' if k == 'text' else k}" for k, v in filters.items() if v]
+        if used:
+            raise ConfigError(f"{', '.join(used)} only apply to an ad-hoc feed (--to FILE)")
+        click.echo(_export(ctx, **options).summary_line())
+        return
+    click.echo(_export_one(ctx, to_file, filters, options))
 
 
-def _export(ctx: Context, out: str | None, base_url: str, limit: int) -> ExportResult:
+def _open_for_export(ctx: Context) -> Store:
     from aggregator.store import Store
 
     if not ctx.db_path.exists():
         raise ConfigError(f"{ctx.db_path}: no database yet; run `newsagg crawl` first")
-    with Store(ctx.db_path) as store:
+    return Store(ctx.db_path)
+
+
+def _export(
+    ctx: Context,
+    out: str | None,
+    base_url: str,
+    limit: int,
+    formats: tuple[str, ...] = (),
+    digest_timezone: str = DEFAULT_DIGEST_TIMEZONE,
+    digest_periods: int = DEFAULT_DIGEST_PERIODS,
+    ttl: int = DEFAULT_TTL,
+) -> ExportResult:
+    taxonomy = ctx.load_taxonomy()
+    with _open_for_export(ctx) as store:
         return export_feeds(
             store,
             Path(out) if out else ctx.db_path.parent / "feeds",
             base_url=base_url,
             limit=limit,
+            formats=formats,
+            taxonomy=taxonomy,
+            digest_timezone=digest_timezone,
+            digest_periods=digest_periods,
+            ttl=ttl,
         )
+
+
+def _export_one(
+    ctx: Context, to_file: str, filters: dict[str, str | None], options: dict[str, Any]
+) -> str:
+    from aggregator.export import export_feed
+
+    if filters["since"]:
+        try:
+            filters["since"] = parse_since(filters["since"])
+        except ValueError as exc:
+            raise ConfigError(f"--since: {exc}") from None
+    described = " ".join(f"{k}={v}" for k, v in filters.items() if v) or "everything"
+    taxonomy = ctx.load_taxonomy()
+    with _open_for_export(ctx) as store:
+        written = export_feed(
+            store,
+            to_file,
+            {k: v for k, v in filters.items() if v},
+            title=f"energy news · {described}",
+            base_url=options["base_url"],
+            limit=options["limit"],
+            ttl=options["ttl"],
+            taxonomy=taxonomy,
+        )
+    return f"{to_file}: {'written' if written else 'unchanged'}"
+
+
+@cli.command("retag")
+@click.pass_obj
+@guarded
+def retag_command(ctx: Context) -> None:
+    """Recompute every article's topics (source topics ∪ taxonomy matches) after a rule change.
+
+    Example: newsagg --topics data/topics.toml retag
+    """
+    from aggregator.lock import run_lock
+
+    taxonomy = ctx.load_taxonomy()
+    source_topics = {s.name: s.topics for s in ctx.load_sources()}
+    with run_lock(ctx.db_path), _open_for_export(ctx) as store:
+        changed = store.retag(lambda row: taxonomy.tag(row, source_topics.get(row["source"], ())))
+        total = store.count_articles()
+    click.echo(f"{changed} of {total} articles re-tagged ({len(taxonomy.topics)} topics)")
+
+
+@cli.command("serve")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Feeds folder [default: feeds/ beside the database].",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option(
+    "--max-age",
+    type=click.IntRange(0),
+    default=300,
+    show_default=True,
+    help="Cache-Control max-age in seconds.",
+)
+@click.pass_obj
+@guarded
+def serve_command(ctx: Context, out: str | None, host: str, port: int, max_age: int) -> None:
+    """Serve the feeds folder over HTTP (ETag, Last-Modified, 304s) until interrupted.
+
+    Example: newsagg serve --port 8080
+    """
+    from aggregator.serve import make_server
+
+    root = Path(out) if out else ctx.db_path.parent / "feeds"
+    if not root.is_dir():
+        raise ConfigError(f"{root}: no feeds folder; run `newsagg export` first")
+    try:
+        server = make_server(root, host=host, port=port, max_age=max_age)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc}") from None
+    click.echo(f"Serving {root.resolve()} at {server.url} (Ctrl-C stops)", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 @cli.command("run")
@@ -239,9 +444,7 @@ def run_command(
     ctx: Context,
     only: tuple[str, ...],
     settings: tuple[str, ...],
-    out: str | None,
-    base_url: str,
-    limit: int,
+    **options: Any,
 ) -> None:
     """Crawl, then export: the cron entry. A second run while one is going exits 75 at once.
 
@@ -251,7 +454,7 @@ def run_command(
 
     with run_lock(ctx.db_path):
         run = _crawl(ctx, only, settings)
-        exported = _export(ctx, out, base_url, limit)
+        exported = _export(ctx, **options)
     click.echo(f"{run.summary_line()}; {exported.summary_line()}")
     sys.exit(run.exit_code)
 

@@ -32,11 +32,13 @@ def crawl(
     *,
     only: Iterable[str] = (),
     settings: Mapping[str, Any] | None = None,
+    topics: str | Path | None = None,
 ) -> RunStats:
     """Crawl the sources into the database at ``db_path`` and return what happened.
 
     ``settings`` overrides Scrapy settings (as ``-s NAME=VALUE`` does). The Twisted reactor
-    cannot restart: call this once per process.
+    cannot restart: call this once per process. ``topics`` is the taxonomy file that tags
+    articles at ingest (default: see :func:`aggregator.topics.resolve_topics_path`).
     """
     from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings
@@ -54,6 +56,8 @@ def crawl(
         sorted({netloc(u) for s in selected for u in s.urls}),
         priority="project",
     )
+    if topics:
+        scrapy_settings.set("NEWSAGG_TOPICS_FILE", str(topics), priority="project")
     for name, value in (settings or {}).items():
         scrapy_settings.set(name, value, priority="cmdline")
     store = Store(db_path)

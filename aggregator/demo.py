@@ -13,6 +13,7 @@ from aggregator.export import ExportResult, export_feeds
 from aggregator.runstats import RunStats
 from aggregator.sitefarm import SiteFarm
 from aggregator.store import Store
+from aggregator.topics import load_taxonomy, resolve_topics_path
 
 PLACEHOLDER = "{farm}"
 # A stable port keeps the demo's article URLs (and so their identity) the same from one demo run
@@ -65,7 +66,10 @@ def run_demo(
         run = crawl(sources, db_path, settings=DEMO_SETTINGS)
     with Store(db_path) as store:
         exported = export_feeds(
-            store, db_path.parent / "feeds", base_url=base_url or "http://localhost:8080/"
+            store,
+            db_path.parent / "feeds",
+            base_url=base_url or "http://localhost:8080/",
+            taxonomy=load_taxonomy(resolve_topics_path(None)),
         )
         count = store.count_articles()
     return DemoResult(farm_url=farm.url, run=run, export=exported, db_path=db_path, articles=count)

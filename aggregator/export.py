@@ -1,36 +1,64 @@
-"""RSS 2.0 files from the database: ``all.xml``, ``sources/<name>.xml``, ``topics/<slug>.xml``.
+"""Feeds from the database: RSS 2.0 always, Atom 1.0 and JSON Feed 1.1 on request.
 
-The only module that knows the feed library (feedgen). Feeds are valid for the W3C validator
-(0 errors, 0 warnings): RFC 822 dates, ``lastBuildDate`` from the newest item (so an unchanged feed
-keeps its bytes), ``atom:link rel="self"``, ``isPermaLink="false"`` on non-URL guids, and "&" and
-"<" in text written as ``&#x26;`` and ``&#x3C;``. Files are replaced atomically and only when their
-bytes change, so pollers get a stable ``Last-Modified``.
+The only module that knows the feed library (feedgen). Files under the feeds folder:
+``all.xml``, ``sources/<name>.xml``, ``topics/<slug>.xml``, ``digest-daily.xml``,
+``digest-weekly.xml`` (each also as ``.atom`` and ``.json`` when asked for), ``feeds.opml`` and
+``index.html``. Every feed shows one entry per story (articles sharing ``story_id``): the
+representative's title, link and date (:mod:`aggregator.stories`), a guid made from the story id,
+and the other sources that carried it ("also: ...").
+
+Feeds are valid for the W3C validator (0 errors, 0 warnings): RFC 822 dates, ``lastBuildDate``
+from the newest item (so an unchanged feed keeps its bytes), ``atom:link rel="self"``,
+``isPermaLink="false"`` on non-URL guids, and "&" and "<" in text written as ``&#x26;`` and
+``&#x3C;``. Files are replaced atomically and only when their bytes change, so pollers get a
+stable ``Last-Modified``; when the database's ``feed_version`` and the export's settings are those
+of the last export, nothing is rendered at all.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import tempfile
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import nh3
 from feedgen.feed import FeedGenerator
 
 from aggregator import __version__
+from aggregator.discovery import FeedLink, render_index, render_opml
+from aggregator.errors import ConfigError
 from aggregator.store import Store
+from aggregator.stories import representative
+from aggregator.topics import Taxonomy
 
 DEFAULT_BASE_URL = "http://localhost:8080/"
 DEFAULT_LIMIT = 200
+DEFAULT_TTL = 60
+DEFAULT_DIGEST_TIMEZONE = "Asia/Shanghai"
+DEFAULT_DIGEST_PERIODS = 7
+DIGEST_STORIES_PER_TOPIC = 20
+FORMATS = ("rss", "atom", "json")
+EXTENSIONS = {"rss": ".xml", "atom": ".atom", "json": ".json"}
+STATE_FILE = ".export-state.json"
 GENERATOR = f"energy-news-aggregator {__version__}"
+SITE_TITLE = "energy news"
+# Atom requires <updated> even on a feed with no entries: a fixed date keeps its bytes stable.
+EMPTY_FEED_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-# XML 1.0 cannot carry these at all, escaped or not.
 _END_TAG = re.compile(r"</(?=[A-Za-z])")
+# XML 1.0 cannot carry these at all, escaped or not.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_HTML_TAGS = {"p", "a", "h3", "ul", "li", "br"}
 
 
 @dataclass
@@ -38,6 +66,7 @@ class ExportResult:
     out_dir: Path
     written: list[Path] = field(default_factory=list)
     unchanged: list[Path] = field(default_factory=list)
+    skipped: bool = False  # nothing changed since the last export: nothing was rendered
 
     @property
     def feeds(self) -> list[Path]:
@@ -49,6 +78,50 @@ class ExportResult:
             f"{len(self.unchanged)} unchanged"
         )
 
+    def record(self, path: Path, data: bytes) -> None:
+        (self.written if write_if_changed(path, data) else self.unchanged).append(path)
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One feed: its path under the feeds folder (without extension) and the article filters it
+    shows (keyword arguments of :meth:`Store.articles`)."""
+
+    path: str
+    title: str
+    description: str
+    filters: dict[str, str] = field(default_factory=dict)
+    kind: str = "stories"  # or "digest-daily", "digest-weekly"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One feed item, whatever the format."""
+
+    guid: str
+    title: str
+    link: str | None
+    published: datetime
+    html: str  # sanitised HTML body ("" for none)
+    text: str  # plain-text summary
+    topics: tuple[str, ...] = ()
+    author: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Channel:
+    title: str
+    description: str
+    self_url: str
+    site_url: str
+    language: str | None = None
+    ttl: int | None = DEFAULT_TTL
+    topic_names: Mapping[str, str] = field(default_factory=dict)
+
+
+# -- the front door -----------------------------------------------------------------------------
+
 
 def export_feeds(
     store: Store,
@@ -56,62 +129,342 @@ def export_feeds(
     *,
     base_url: str = DEFAULT_BASE_URL,
     limit: int = DEFAULT_LIMIT,
+    formats: Iterable[str] = ("rss",),
+    taxonomy: Taxonomy | None = None,
+    digest_timezone: str = DEFAULT_DIGEST_TIMEZONE,
+    digest_periods: int = DEFAULT_DIGEST_PERIODS,
+    ttl: int = DEFAULT_TTL,
+    now: datetime | None = None,
 ) -> ExportResult:
-    """Write every feed under ``out_dir`` and return which files changed."""
+    """Write every feed, the digests, ``feeds.opml`` and ``index.html`` under ``out_dir``."""
     out = Path(out_dir)
     base_url = base_url if base_url.endswith("/") else base_url + "/"
+    taxonomy = taxonomy or Taxonomy()
+    formats = _check_formats(formats)
+    zone = _zone(digest_timezone)
+    now = now or datetime.now(UTC)
     result = ExportResult(out)
-    for spec in feed_specs(store):
-        body = render_rss(
-            store.articles(limit=limit, **spec.filters),
+    local_today = now.astimezone(zone).date()
+    state = {
+        "generator": GENERATOR,
+        "feed_version": store.feed_version(),
+        "options": [base_url, limit, formats, digest_timezone, digest_periods, ttl],
+        "taxonomy": taxonomy.fingerprint,
+        "today": local_today.isoformat(),
+    }
+    previous = _read_state(out)
+    if previous.get("state") == state:
+        files = [out / name for name in previous.get("files", [])]
+        if files and all(path.is_file() for path in files):
+            result.unchanged = files
+            result.skipped = True
+            return result
+    names = {**{t: t for t in store.article_topics()}, **taxonomy.names}
+    titles = store.source_titles()
+    links: list[FeedLink] = []
+    for spec in feed_specs(store, taxonomy):
+        if spec.kind == "stories":
+            entries = story_entries(store, spec.filters, limit=limit, source_titles=titles)
+        else:
+            period = "week" if spec.kind == "digest-weekly" else "day"
+            entries = digest_entries(
+                store,
+                period=period,
+                zone=zone,
+                periods=digest_periods,
+                now=now,
+                taxonomy=taxonomy,
+                topic_names=names,
+                source_titles=titles,
+                base_url=base_url,
+            )
+        channel = Channel(
             title=spec.title,
             description=spec.description,
-            self_url=base_url + quote(spec.path),
+            self_url="",
             site_url=base_url,
+            language=_language(entries),
+            ttl=ttl,
+            topic_names=names,
         )
-        path = out / spec.path
-        if write_if_changed(path, body):
-            result.written.append(path)
-        else:
-            result.unchanged.append(path)
+        for fmt in formats:
+            rel = spec.path + EXTENSIONS[fmt]
+            body = render(entries, _with_self(channel, base_url + quote(rel)), fmt)
+            result.record(out / rel, body)
+        links.append(FeedLink(spec.path, spec.title, spec.description, formats))
+    result.record(out / "feeds.opml", render_opml(links, title=SITE_TITLE, base_url=base_url))
+    result.record(out / "index.html", render_index(links, title=SITE_TITLE))
+    files = sorted(str(p.relative_to(out)) for p in result.feeds)
+    write_if_changed(
+        out / STATE_FILE, json.dumps({"state": state, "files": files}, indent=1).encode()
+    )
     return result
 
 
-@dataclass(frozen=True)
-class FeedSpec:
-    """One feed file: its path under the feeds folder and the article filters it shows."""
+def export_feed(
+    store: Store,
+    path: str | Path,
+    filters: Mapping[str, Any],
+    *,
+    title: str,
+    base_url: str = DEFAULT_BASE_URL,
+    self_url: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    ttl: int = DEFAULT_TTL,
+    taxonomy: Taxonomy | None = None,
+) -> bool:
+    """One ad-hoc feed of the articles :meth:`Store.articles` finds with ``filters``, written to
+    ``path``: JSON Feed for ``.json``, Atom for ``.atom``, else RSS. True when it was written."""
+    path = Path(path)
+    fmt = {".json": "json", ".atom": "atom"}.get(path.suffix.lower(), "rss")
+    entries = story_entries(store, dict(filters), limit=limit, source_titles=store.source_titles())
+    names = {**{t: t for t in store.article_topics()}, **(taxonomy or Taxonomy()).names}
+    channel = Channel(
+        title=title,
+        description=f"Headlines matching {title}.",
+        self_url=self_url or base_url + quote(path.name),
+        site_url=base_url,
+        language=_language(entries),
+        ttl=ttl,
+        topic_names=names,
+    )
+    return write_if_changed(path, render(entries, channel, fmt))
 
-    path: str
-    title: str
-    description: str
-    filters: dict[str, str] = field(default_factory=dict)
 
-
-def feed_specs(store: Store) -> list[FeedSpec]:
-    """``all.xml``, one feed per source and one per topic (names that are not ASCII slugs are
-    skipped: they would not make safe file names)."""
-    titles = {row["name"]: row["title"] or row["name"] for row in store.sources()}
-    specs = [FeedSpec("all.xml", "energy news · all sources", "Every headline, newest first.")]
-    for name in sorted(set(titles) | set(store.source_names())):
-        title = titles.get(name, name)
+def feed_specs(store: Store, taxonomy: Taxonomy | None = None) -> list[FeedSpec]:
+    """``all``, one feed per source, one per topic (the taxonomy's, then any other in use) and
+    the two digests. Names that are not ASCII slugs are skipped: they would not make safe file
+    names."""
+    taxonomy = taxonomy or Taxonomy()
+    titles = store.source_titles()
+    specs = [FeedSpec("all", f"{SITE_TITLE} · all sources", "Every story, newest first.")]
+    specs.append(
+        FeedSpec(
+            "digest-daily",
+            f"{SITE_TITLE} · daily digest",
+            "One item a day: the day's stories by topic.",
+            kind="digest-daily",
+        )
+    )
+    specs.append(
+        FeedSpec(
+            "digest-weekly",
+            f"{SITE_TITLE} · weekly digest",
+            "One item a week: the week's stories by topic.",
+            kind="digest-weekly",
+        )
+    )
+    for name in sorted(titles):
+        title = titles[name]
         specs.append(
             FeedSpec(
-                f"sources/{name}.xml",
-                f"energy news · {title}",
-                f"Headlines from {title}.",
+                f"sources/{name}",
+                f"{SITE_TITLE} · {title}",
+                f"Stories from {title}.",
                 {"source": name},
             )
         )
-    for topic in store.article_topics():
+    in_use = store.article_topics()
+    names = taxonomy.names
+    for slug in [*names, *(t for t in in_use if t not in names)]:
+        name = names.get(slug, slug)
         specs.append(
             FeedSpec(
-                f"topics/{topic}.xml",
-                f"energy news · {topic}",
-                f"Headlines tagged {topic}.",
-                {"topic": topic},
+                f"topics/{slug}",
+                f"{SITE_TITLE} · {name}",
+                f"Stories about {name}.",
+                {"topic": slug},
             )
         )
-    return [spec for spec in specs if _SLUG_RE.match(Path(spec.path).stem)]
+    return [spec for spec in specs if _SLUG_RE.match(Path(spec.path).name)]
+
+
+# -- stories --------------------------------------------------------------------------------
+
+
+def story_entries(
+    store: Store,
+    filters: Mapping[str, Any],
+    *,
+    limit: int,
+    source_titles: Mapping[str, str],
+) -> list[Entry]:
+    """The newest ``limit`` stories with an article matching ``filters``, one entry each."""
+    fetch = limit * 2
+    while True:
+        rows = store.articles(limit=fetch, **filters)
+        matched: dict[int, list[dict[str, Any]]] = {}
+        for row in rows:
+            matched.setdefault(row["story_id"], []).append(row)
+        if len(matched) >= limit or len(rows) < fetch:
+            break
+        fetch *= 4
+    story_ids = list(matched)[:limit]
+    members = store.story_members(story_ids)
+    entries = [
+        story_entry(matched[sid], members.get(sid) or matched[sid], source_titles)
+        for sid in story_ids
+    ]
+    entries.sort(key=lambda e: (e.published, e.guid), reverse=True)
+    return entries
+
+
+def story_guid(story_id: int) -> str:
+    """A story's guid: it never changes, whichever article represents the story."""
+    return f"urn:newsagg:story:{story_id}"
+
+
+def story_entry(
+    shown: Sequence[Mapping[str, Any]],
+    members: Sequence[Mapping[str, Any]],
+    source_titles: Mapping[str, str],
+) -> Entry:
+    """The entry for a story: ``shown`` are its articles this feed selected (the representative
+    is theirs, so a source's feed links to that source), ``members`` all its articles."""
+    rep = representative(shown)
+    also: dict[str, Mapping[str, Any]] = {}
+    for member in sorted(members, key=lambda m: m["id"]):
+        if member["source"] != rep["source"]:
+            also.setdefault(member["source"], member)
+    parts = []
+    snippet = _xml_text(rep.get("snippet") or "")
+    if snippet:
+        parts.append(html.escape(snippet, quote=False))
+    if also:
+        links = []
+        for source, member in also.items():
+            name = html.escape(_xml_text(source_titles.get(source, source)))
+            url = member["canonical_url"]
+            links.append(f'<a href="{html.escape(url)}">{name}</a>' if _is_http(url) else name)
+        parts.append(f"<p>also: {', '.join(links)}</p>")
+        body = sanitise(" ".join(parts))
+    else:
+        body = " ".join(parts)
+    topics = sorted({t for m in members for t in (m.get("topics") or [])})
+    source = source_titles.get(rep["source"], rep["source"])
+    also_text = f" (also: {', '.join(source_titles.get(s, s) for s in also)})" if also else ""
+    return Entry(
+        guid=story_guid(rep["story_id"]),
+        title=_xml_text(rep["title"]),
+        link=rep["canonical_url"] if _is_http(rep["canonical_url"]) else None,
+        published=_parse_stamp(rep["published_at"] or rep["first_seen_at"]),
+        html=body,
+        text=_xml_text(snippet + also_text).strip(),
+        topics=tuple(topics),
+        author=_xml_text(source),
+        language=rep.get("language"),
+    )
+
+
+# -- digests --------------------------------------------------------------------------------
+
+
+def digest_periods_of(
+    period: str, zone: ZoneInfo, periods: int, now: datetime
+) -> list[tuple[str, datetime, datetime]]:
+    """The newest ``periods`` days or weeks (Monday to Sunday) in ``zone``, newest first, as
+    (label, start, end) with UTC bounds; the first is the open one."""
+    today = now.astimezone(zone).date()
+    start = today - timedelta(days=today.weekday()) if period == "week" else today
+    step = timedelta(days=7 if period == "week" else 1)
+    result = []
+    for index in range(periods):
+        day = start - index * step
+        begin = datetime(day.year, day.month, day.day, tzinfo=zone)
+        after = day + step
+        end = datetime(after.year, after.month, after.day, tzinfo=zone)
+        result.append((day.isoformat(), begin.astimezone(UTC), end.astimezone(UTC)))
+    return result
+
+
+def digest_entries(
+    store: Store,
+    *,
+    period: str,
+    zone: ZoneInfo,
+    periods: int,
+    now: datetime,
+    taxonomy: Taxonomy,
+    topic_names: Mapping[str, str],
+    source_titles: Mapping[str, str],
+    base_url: str,
+) -> list[Entry]:
+    """One entry per day or week that has stories: its stories grouped by topic."""
+    bounds = digest_periods_of(period, zone, periods, now)
+    since = bounds[-1][1].strftime("%Y-%m-%dT%H:%M:%SZ")
+    stories: dict[int, list[dict[str, Any]]] = {}
+    for row in store.articles(since=since, limit=None):
+        stories.setdefault(row["story_id"], []).append(row)
+    kind = "digest-weekly" if period == "week" else "digest-daily"
+    by_period: dict[str, list[tuple[datetime, Mapping[str, Any], list[str]]]] = {}
+    for members in stories.values():
+        rep = representative(members)
+        when = _parse_stamp(rep["published_at"] or rep["first_seen_at"])
+        for label, begin, end in bounds:
+            if begin <= when < end:
+                sources = list(dict.fromkeys(m["source"] for m in sorted(members, key=_by_id)))
+                by_period.setdefault(label, []).append((when, rep, sources))
+                break
+    order = taxonomy.order
+    entries = []
+    for label, _begin, _end in bounds:
+        items = by_period.get(label)
+        if not items:
+            continue
+        items.sort(key=lambda item: (item[0], item[1]["id"]), reverse=True)
+        groups: dict[str, list[tuple[datetime, Mapping[str, Any], list[str]]]] = {}
+        for item in items:
+            topics = sorted(item[1].get("topics") or [], key=lambda t: (order.get(t, 999), t))
+            groups.setdefault(topics[0] if topics else "", []).append(item)
+        parts = []
+        for topic in sorted(groups, key=lambda t: (t == "", order.get(t, 999), t)):
+            group = groups[topic]
+            heading = topic_names.get(topic, topic) if topic else "Other · 其他"
+            parts.append(f"<h3>{html.escape(_xml_text(heading))}</h3><ul>")
+            for _when, rep, sources in group[:DIGEST_STORIES_PER_TOPIC]:
+                title = html.escape(_xml_text(rep["title"]))
+                url = rep["canonical_url"]
+                link = f'<a href="{html.escape(url)}">{title}</a>' if _is_http(url) else title
+                names = ", ".join(_xml_text(source_titles.get(s, s)) for s in sources)
+                parts.append(f"<li>{link} — {html.escape(names)}</li>")
+            parts.append("</ul>")
+            if len(group) > DIGEST_STORIES_PER_TOPIC:
+                more = len(group) - DIGEST_STORIES_PER_TOPIC
+                parts.append(f"<p>… and {more} more</p>")
+        noun = "week of" if period == "week" else "day"
+        entries.append(
+            Entry(
+                guid=f"{kind}:{label}",
+                title=f"{SITE_TITLE} · {noun} {label}: {len(items)} stories",
+                link=None,
+                published=items[0][0],
+                html=sanitise("".join(parts)),
+                text=f"{len(items)} stories in {len(groups)} topics",
+                topics=tuple(t for t in groups if t),
+            )
+        )
+    return entries
+
+
+def _by_id(row: Mapping[str, Any]) -> int:
+    return int(row["id"])
+
+
+# -- rendering ------------------------------------------------------------------------------
+
+
+def render(entries: Sequence[Entry], channel: Channel, fmt: str) -> bytes:
+    if fmt == "json":
+        return render_json_feed(entries, channel)
+    fg = _feed_generator(entries, channel, atom=fmt == "atom")
+    if fmt == "atom":
+        data = fg.atom_str(pretty=True)
+    else:
+        data = fg.rss_str(pretty=True)
+        if not entries:  # feedgen stamps "now"; an empty feed has no build date to give
+            data = re.sub(rb"\s*<lastBuildDate>[^<]*</lastBuildDate>", b"", data)
+    # The validator warns on "&amp;"/"&lt;" in plain-text elements and accepts the numeric forms.
+    return data.replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;")
 
 
 def render_rss(
@@ -123,42 +476,157 @@ def render_rss(
     site_url: str,
     language: str | None = None,
 ) -> bytes:
-    """One RSS 2.0 document for ``items`` (``articles`` rows, newest first)."""
+    """One RSS 2.0 document for ``articles`` rows (newest first), each its own story."""
+    entries = [story_entry([row], [row], {}) for row in items]
+    channel = Channel(title, description, self_url, site_url, language=language, ttl=None)
+    return render(entries, channel, "rss")
+
+
+def _feed_generator(entries: Sequence[Entry], channel: Channel, *, atom: bool) -> FeedGenerator:
     fg = FeedGenerator()
-    fg.title(_plain_text(title))
-    fg.link(href=self_url, rel="self", type="application/rss+xml")
-    fg.link(href=site_url, rel="alternate")
-    fg.description(_plain_text(description))
+    fg.title(_plain_text(channel.title))
+    if atom:
+        fg.id(channel.self_url)
+        fg.author(name=SITE_TITLE)
+        fg.link(href=channel.self_url, rel="self", type="application/atom+xml")
+        fg.subtitle(_plain_text(channel.description))
+    else:
+        fg.link(href=channel.self_url, rel="self", type="application/rss+xml")
+        fg.description(_plain_text(channel.description))
+        if channel.ttl:
+            fg.ttl(channel.ttl)
+    fg.link(href=channel.site_url, rel="alternate")
     fg.generator(GENERATOR)
-    if language:
-        fg.language(language)
-    newest: datetime | None = None
-    for row in items:
-        entry = fg.add_entry(order="append")
-        entry.title(_plain_text(row["title"]))
-        # The canonical URL is the link (tracking parameters gone) and the guid; an entry without
-        # a link has a urn: key, which is not a permalink.
-        key = row["canonical_url"]
-        is_url = key.startswith(("http://", "https://"))
-        if is_url:
-            entry.link(href=key)
-        entry.guid(key, permalink=is_url)
-        if row.get("snippet"):
-            # <description> is HTML to readers (and the validator): plain text is HTML-escaped
-            # first, so "R&D" or "1 < 2" reads as text, not as broken markup.
-            entry.description(html.escape(_xml_text(row["snippet"]), quote=False))
-        when = _parse_stamp(row["published_at"] or row["first_seen_at"])
-        entry.pubDate(when)
-        newest = max(newest, when) if newest else when
-        for topic in row.get("topics") or []:
-            entry.category(term=topic)
-    if newest is not None:
+    if channel.language:
+        fg.language(channel.language)
+    newest = max((entry.published for entry in entries), default=None)
+    for entry in entries:
+        item = fg.add_entry(order="append")
+        item.title(_plain_text(entry.title))
+        if entry.link:
+            item.link(href=entry.link, rel="alternate")
+        # An Atom id must be an IRI with a known scheme; RSS guids stay as they are.
+        is_iri = entry.guid.startswith(("urn:", "http://", "https://"))
+        item.guid(entry.guid if is_iri or not atom else f"urn:newsagg:{entry.guid}")
+        if entry.html:
+            if atom:
+                item.content(entry.html, type="html")
+            else:
+                item.description(entry.html)
+        if atom:
+            item.updated(entry.published)
+            item.published(entry.published)
+            if entry.author:
+                item.author(name=_plain_text(entry.author))
+        else:
+            item.pubDate(entry.published)
+        for topic in entry.topics:
+            label = channel.topic_names.get(topic)
+            if atom and label:
+                item.category(term=topic, label=_plain_text(label))
+            else:
+                item.category(term=topic)
+    if atom:
+        fg.updated(newest or EMPTY_FEED_DATE)
+    elif newest is not None:
         fg.lastBuildDate(newest)
-    rss = fg.rss_str(pretty=True)
-    if newest is None:  # feedgen stamps "now"; an empty feed has no build date to give
-        rss = re.sub(rb"\s*<lastBuildDate>[^<]*</lastBuildDate>", b"", rss)
-    # The validator warns on "&amp;"/"&lt;" in plain-text elements and accepts the numeric forms.
-    return rss.replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;")
+    return fg
+
+
+def render_json_feed(entries: Sequence[Entry], channel: Channel) -> bytes:
+    """JSON Feed 1.1 (https://jsonfeed.org/version/1.1)."""
+    feed: dict[str, Any] = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": _xml_text(channel.title),
+        "home_page_url": channel.site_url,
+        "feed_url": channel.self_url,
+        "description": _xml_text(channel.description),
+        "authors": [{"name": SITE_TITLE}],
+    }
+    if channel.language:
+        feed["language"] = channel.language
+    items = []
+    for entry in entries:
+        item: dict[str, Any] = {"id": entry.guid, "title": entry.title}
+        if entry.link:
+            item["url"] = entry.link
+        if entry.html:
+            item["content_html"] = entry.html
+        else:
+            item["content_text"] = entry.text or entry.title
+        if entry.text:
+            item["summary"] = entry.text
+        item["date_published"] = entry.published.strftime("%Y-%m-%dT%H:%M:%SZ")
+        if entry.topics:
+            item["tags"] = list(entry.topics)
+        if entry.author:
+            item["authors"] = [{"name": entry.author}]
+        if entry.language:
+            item["language"] = entry.language
+        items.append(item)
+    feed["items"] = items
+    return (json.dumps(feed, ensure_ascii=False, indent=1) + "\n").encode()
+
+
+def sanitise(markup: str) -> str:
+    """HTML we generated, cleaned by nh3: only a few tags, http(s) links, no scripts."""
+    return nh3.clean(
+        markup,
+        tags=_HTML_TAGS,
+        attributes={"a": {"href"}},
+        url_schemes={"http", "https"},
+        link_rel=None,
+    )
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _with_self(channel: Channel, self_url: str) -> Channel:
+    return Channel(
+        channel.title,
+        channel.description,
+        self_url,
+        channel.site_url,
+        channel.language,
+        channel.ttl,
+        channel.topic_names,
+    )
+
+
+def _language(entries: Sequence[Entry]) -> str:
+    """The feed's language: its entries' most common one (ties: alphabetical), else zh."""
+    counts = Counter(entry.language for entry in entries if entry.language)
+    if not counts:
+        return "zh"
+    return min(counts, key=lambda lang: (-counts[lang], lang))
+
+
+def _check_formats(formats: Iterable[str]) -> list[str]:
+    chosen = {"rss", *formats}
+    unknown = chosen - set(FORMATS)
+    if unknown:
+        raise ConfigError(f"unknown feed format(s) {sorted(unknown)}; known: {', '.join(FORMATS)}")
+    return [fmt for fmt in FORMATS if fmt in chosen]
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"digest time zone: unknown time zone {name!r}") from None
+
+
+def _read_state(out: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((out / STATE_FILE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _is_http(url: str) -> bool:
+    return url.startswith(("http://", "https://"))
 
 
 def _xml_text(text: str) -> str:

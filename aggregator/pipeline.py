@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from scrapy.crawler import Crawler
@@ -11,6 +12,7 @@ from aggregator.items import Article, PageSeen
 from aggregator.normalize import normalize
 from aggregator.runstats import RunStats, SourceStats
 from aggregator.store import Store
+from aggregator.topics import Taxonomy, load_taxonomy, resolve_topics_path
 
 BATCH_SIZE = 500
 
@@ -51,6 +53,8 @@ class StorePipeline:
         self.store: Store = spider.store
         self.sources = {source.name: source for source in spider.sources}
         self.run: RunStats = spider.run
+        topics_file = self.crawler.settings.get("NEWSAGG_TOPICS_FILE")
+        self.taxonomy: Taxonomy = load_taxonomy(resolve_topics_path(topics_file))
         self.now = utc_now()
         self.run.started_at = to_utc_string(self.now)
         self.run.db = self.store.path
@@ -77,10 +81,15 @@ class StorePipeline:
             self.flush()
         return item
 
+    def tag(self, row: Mapping[str, Any]) -> list[str]:
+        """Topics at ingest: the source's topics ∪ the taxonomy's matches."""
+        source = self.sources.get(row["source"])
+        return self.taxonomy.tag(row, source.topics if source else ())
+
     def flush(self) -> None:
         batch, self.batch = self.batch, []
         pages, self.pages = self.pages, []
-        result = self.store.upsert_articles(batch, self.now)
+        result = self.store.upsert_articles(batch, self.now, tagger=self.tag)
         for source, counts in result.by_source.items():
             stats = self.run.source(source)
             stats.new += counts["new"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +25,8 @@ from aggregator.search import BM25_WEIGHTS, FTS_COLUMNS, fts_query, index_terms
 from aggregator.stories import representative
 from aggregator.text import is_truncated, strip_cut_marker
 
+# Gives an article's topics from its row (title, snippet, source...): see aggregator.topics.
+Tagger = Callable[[Mapping[str, Any]], list[str]]
 BUSY_TIMEOUT_MS = 10_000
 CHUNK = 500
 _PRECISION_RANK = {None: 0, "day": 1, "minute": 2, "second": 3}
@@ -60,7 +62,8 @@ ON CONFLICT(id) DO UPDATE SET
     flags = excluded.flags,
     guid = coalesce(articles.guid, excluded.guid),
     last_seen_at = excluded.last_seen_at,
-    updated_at = excluded.updated_at
+    updated_at = excluded.updated_at,
+    topics = excluded.topics
 """
 
 
@@ -270,8 +273,60 @@ def _migration_4(db: sqlite_utils.Database) -> None:
     )
 
 
+# What a feed shows of an article: a change to one of these columns (or to a source's title)
+# makes the next export render the feeds again; anything else (last_seen_at) does not.
+FEED_COLUMNS = (
+    "canonical_url",
+    "source",
+    "title",
+    "snippet",
+    "published_at",
+    "first_seen_at",
+    "language",
+    "topics",
+    "story_id",
+)
+
+
+def _migration_5(db: sqlite_utils.Database) -> None:
+    """Topics as a table (``article_topics``, mirrored in ``articles.topics``) and
+    ``feed_version``, a counter triggers bump on every change a feed would show, so an export with
+    nothing new is skipped without rendering (the newest-first indexes come from migration 4)."""
+    db.execute(
+        """
+        CREATE TABLE article_topics (
+            article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            topic TEXT NOT NULL,
+            PRIMARY KEY (article_id, topic)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute("CREATE INDEX article_topics_topic ON article_topics(topic, article_id)")
+    db.execute(
+        "INSERT OR IGNORE INTO article_topics (article_id, topic) "
+        "SELECT articles.id, value FROM articles, json_each(articles.topics)"
+    )
+    db.execute(
+        "CREATE TABLE feed_version (id INTEGER PRIMARY KEY CHECK (id = 1), "
+        "version INTEGER NOT NULL)"
+    )
+    db.execute("INSERT INTO feed_version (id, version) VALUES (1, 0)")
+    bump = "BEGIN UPDATE feed_version SET version = version + 1 WHERE id = 1; END"
+    db.execute(f"CREATE TRIGGER articles_feed_insert AFTER INSERT ON articles {bump}")
+    db.execute(f"CREATE TRIGGER articles_feed_delete AFTER DELETE ON articles {bump}")
+    db.execute(
+        f"CREATE TRIGGER articles_feed_update AFTER UPDATE OF {', '.join(FEED_COLUMNS)} "
+        f"ON articles {bump}"
+    )
+    db.execute(f"CREATE TRIGGER sources_feed_insert AFTER INSERT ON sources {bump}")
+    db.execute(
+        "CREATE TRIGGER sources_feed_update AFTER UPDATE OF title ON sources "
+        f"WHEN old.title IS NOT new.title {bump}"
+    )
+
+
 # Append only: each function upgrades the schema by one version, in order.
-MIGRATIONS = (_migration_1, _migration_2, _migration_3, _migration_4)
+MIGRATIONS = (_migration_1, _migration_2, _migration_3, _migration_4, _migration_5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -416,13 +471,19 @@ class Store:
     # -- articles --------------------------------------------------------------------------
 
     def upsert_articles(
-        self, rows: Sequence[dict[str, Any]], now: datetime | None = None
+        self,
+        rows: Sequence[dict[str, Any]],
+        now: datetime | None = None,
+        *,
+        tagger: Tagger | None = None,
     ) -> UpsertResult:
         """Store normalised rows (see :func:`aggregator.normalize.normalize`) in one transaction.
 
         Identity: ``canonical_url``, then ``(source, guid)``. A known article keeps its id and
         ``first_seen_at``; its title, snippet and date change only for better ones (an uncut
         title is never replaced by a cut one, a precise date never by a vaguer one).
+        ``tagger`` gives the topics of each row as it will be stored (new or changed); without
+        one a row keeps the topics it came with. ``article_topics`` follows ``topics``.
         """
         result = UpsertResult()
         if not rows:
@@ -442,6 +503,8 @@ class Store:
             for key, row in unique.items():
                 old = existing.get(key)
                 if old is None:
+                    if tagger is not None:
+                        row = {**row, "topics": tagger(row)}
                     record = _encode(row)
                     record.update(
                         id=next_id,
@@ -461,10 +524,13 @@ class Store:
                     touched.append((stamp, old["id"]))
                 else:
                     merged.update(last_seen_at=stamp, updated_at=stamp)
+                    if tagger is not None:
+                        merged["topics"] = json.dumps(tagger(merged), ensure_ascii=False)
                     result.count(row["source"], "updated")
                     writes.append(merged)
             if writes:
                 conn.executemany(_UPSERT_SQL, writes)
+                _sync_topics(conn, [(r["id"], json.loads(r["topics"])) for r in writes])
             if touched:
                 conn.executemany("UPDATE articles SET last_seen_at = ? WHERE id = ?", touched)
         return result
@@ -588,7 +654,7 @@ class Store:
             where.append("a.source = ?")
             params.append(source)
         if topic:
-            where.append("EXISTS (SELECT 1 FROM json_each(a.topics) WHERE value = ?)")
+            where.append("a.id IN (SELECT article_id FROM article_topics WHERE topic = ?)")
             params.append(topic)
         if since:
             where.append("coalesce(a.published_at, a.first_seen_at) >= ?")
@@ -712,14 +778,67 @@ class Store:
         """Every topic slug in use."""
         return [
             row[0]
-            for row in self.conn.execute(
-                "SELECT DISTINCT value FROM articles, json_each(articles.topics) ORDER BY value"
-            )
+            for row in self.conn.execute("SELECT DISTINCT topic FROM article_topics ORDER BY 1")
         ]
 
     def source_article_count(self, source: str) -> int:
         sql = "SELECT count(*) FROM articles WHERE source = ?"
         return int(self.conn.execute(sql, (source,)).fetchone()[0])
+
+    # -- topics and stories (feeds) --------------------------------------------------------
+
+    def retag(self, tagger: Tagger, *, batch: int = 5000) -> int:
+        """Recompute every article's topics with ``tagger`` (after a rule change); returns how
+        many articles' topics changed."""
+        changed = 0
+        last_id = 0
+        while True:
+            rows = list(
+                self.db.query(
+                    "SELECT id, source, title, snippet, topics FROM articles WHERE id > ? "
+                    "ORDER BY id LIMIT ?",
+                    [last_id, batch],
+                )
+            )
+            if not rows:
+                return changed
+            last_id = rows[-1]["id"]
+            updates = []
+            for row in rows:
+                topics = tagger(row)
+                if topics != json.loads(row["topics"] or "[]"):
+                    updates.append((row["id"], topics))
+            if updates:
+                with self.write() as conn:
+                    conn.executemany(
+                        "UPDATE articles SET topics = ? WHERE id = ?",
+                        [(json.dumps(t, ensure_ascii=False), i) for i, t in updates],
+                    )
+                    _sync_topics(conn, updates)
+                changed += len(updates)
+
+    def story_members(self, story_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+        """Every article of these stories, by story_id (JSON decoded)."""
+        members: dict[int, list[dict[str, Any]]] = {}
+        ids = list(dict.fromkeys(story_ids))
+        for chunk in _chunks(ids, CHUNK):
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.query(
+                f"SELECT * FROM articles WHERE story_id IN ({marks})", list(chunk)
+            ):
+                members.setdefault(row["story_id"], []).append(_decode(row))
+        return members
+
+    def feed_version(self) -> int:
+        """A counter that moves whenever something a feed shows changed (see FEED_COLUMNS)."""
+        return int(self.conn.execute("SELECT version FROM feed_version").fetchone()[0])
+
+    def source_titles(self) -> dict[str, str]:
+        """Source name -> title (the name when no title is known)."""
+        titles = {name: name for name in self.source_names()}
+        for name, title in self.conn.execute("SELECT name, title FROM sources"):
+            titles[name] = title or name
+        return titles
 
     def source_names(self) -> list[str]:
         return [
@@ -885,6 +1004,19 @@ def _tidy_sql(sql: str) -> str:
     body = [line for line in lines[1:] if line.strip()]
     indent = min((len(line) - len(line.lstrip()) for line in body), default=0)
     return "\n".join([lines[0], *(line[indent:] for line in body)])
+
+
+def _sync_topics(conn: sqlite3.Connection, rows: Sequence[tuple[int, list[str]]]) -> None:
+    """Make ``article_topics`` hold exactly these articles' topics."""
+    for chunk in _chunks(rows, CHUNK):
+        marks = ",".join("?" * len(chunk))
+        conn.execute(
+            f"DELETE FROM article_topics WHERE article_id IN ({marks})", [i for i, _ in chunk]
+        )
+    conn.executemany(
+        "INSERT OR IGNORE INTO article_topics (article_id, topic) VALUES (?, ?)",
+        [(article_id, topic) for article_id, topics in rows for topic in topics],
+    )
 
 
 def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:

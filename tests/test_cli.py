@@ -104,22 +104,27 @@ def test_query_without_database_says_so(tmp_path: Path) -> None:
     assert not (tmp_path / "none.db").exists()
 
 
-def test_export_writes_feeds_beside_the_database(filled_db: Path) -> None:
-    result = invoke("--db", str(filled_db), "export")
+def test_export_writes_feeds_beside_the_database(filled_db: Path, tmp_path: Path) -> None:
+    topics = tmp_path / "topics.toml"
+    topics.write_text('[[topic]]\nslug = "solar"\nname = "光伏"\nkeywords = ["光伏"]\n', "utf-8")
+    result = invoke("--db", str(filled_db), "--topics", str(topics), "export")
     feeds = filled_db.parent / "feeds"
     assert result.exit_code == 0
-    assert result.output.strip() == f"6 feeds in {feeds}, 6 written, 0 unchanged"
+    assert result.output.strip() == f"10 feeds in {feeds}, 10 written, 0 unchanged"
     names = sorted(str(p.relative_to(feeds)) for p in feeds.rglob("*.xml"))
     assert names == [
         "all.xml",
+        "digest-daily.xml",
+        "digest-weekly.xml",
         "sources/alpha.xml",
         "sources/beta.xml",
         "topics/solar.xml",
         "topics/storage.xml",
         "topics/wind.xml",
     ]
-    again = invoke("--db", str(filled_db), "export", "--out", str(feeds))
-    assert again.output.strip().endswith("0 written, 6 unchanged")
+    assert (feeds / "feeds.opml").is_file() and (feeds / "index.html").is_file()
+    again = invoke("--db", str(filled_db), "--topics", str(topics), "export", "--out", str(feeds))
+    assert again.output.strip().endswith("0 written, 10 unchanged")
 
 
 def test_sources_lists_health(filled_db: Path, tmp_path: Path) -> None:

@@ -1,22 +1,28 @@
-"""RSS export: valid by the W3C validator's rules, stable bytes, atomic writes."""
+"""Export: one entry per story, digests, formats, discovery; valid, stable bytes, atomic writes."""
 
 from __future__ import annotations
 
 import html
+import json
 import os
+import re
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
 import pytest
+from lxml import etree
 
-from aggregator.export import export_feeds, render_rss, write_if_changed
+from aggregator.config import Source
+from aggregator.export import export_feed, export_feeds, render_rss, write_if_changed
 from aggregator.items import Article
 from aggregator.normalize import normalize
 from aggregator.store import Store
-from tests.conftest import NOW
+from aggregator.topics import load_taxonomy
+from tests.conftest import NOW, ROOT
 from tests.feedcheck import validate_rss
+from tests.feedcheck_atom import problems_of, validate_atom, validate_json_feed
 
 HOSTILE_TITLES = [
     "R&D spending <rises> 5% & more",
@@ -27,46 +33,112 @@ HOSTILE_TITLES = [
     "emoji ☀️🔋⚡ and RTL مرحبا بالعالم \u202e reversed",
     "零宽\u200b字符\ufeff",
     "x" * 10_000,
+    "<a href='javascript:alert(1)'>click</a> &#x3C;img src=x onerror=alert(1)&#x3E;",
 ]
+TAXONOMY = load_taxonomy(ROOT / "data" / "topics.toml")
+BASE = "https://news.example.org/feeds/"
+CHECK_NOW = (NOW + timedelta(minutes=5)).timestamp()
 
 
-def fill(store: Store, titles: list[str], source: str = "hostile") -> None:
+def fill(
+    store: Store,
+    titles: list[str],
+    source: str = "hostile",
+    *,
+    start: datetime = NOW,
+    step: timedelta = timedelta(hours=1),
+    url: str | None = None,
+    key: str = "",
+) -> list[int]:
     rows = []
     for i, title in enumerate(titles):
         article = Article(
-            url=f"https://example.com/{source}/{i}?utm_source=feed&q=a b",
+            url=url or f"https://example.com/{source}/{key}{i}?utm_source=feed&q=a b",
             source=source,
             title=title,
             snippet=f"snippet {i}: {title[:200]} 1 < 2 && R&D",
-            published_at=NOW - timedelta(hours=i),
+            published_at=start - i * step,
             published_precision="minute",
             published_from="list",
             topics=["solar", "storage"] if i % 2 else ["grid"],
         )
         rows.append(normalize(article, None, NOW))
-    store.upsert_articles([r for r in rows if r], NOW)
+    return store.upsert_articles([r for r in rows if r], NOW).new_ids
 
 
-def assert_valid(path: Path, location: str) -> None:
-    problems = validate_rss(
-        path.read_bytes(), location, now=(NOW + timedelta(minutes=5)).timestamp()
+def join_story(store: Store, story_id: int, *ids: int) -> None:
+    """What clustering (issue 4) will do: put articles in one story."""
+    marks = ",".join("?" * len(ids))
+    with store.write() as conn:
+        conn.execute(f"UPDATE articles SET story_id = ? WHERE id IN ({marks})", [story_id, *ids])
+
+
+def assert_all_valid(result_feeds: list[Path], root: Path) -> int:
+    checked = 0
+    for path in result_feeds:
+        if path.suffix not in (".xml", ".atom", ".json"):
+            continue
+        problems = problems_of(path, BASE + str(path.relative_to(root)), CHECK_NOW)
+        assert problems == [], f"{path}: {problems}"
+        checked += 1
+    return checked
+
+
+def test_every_feed_and_format_is_valid_on_hostile_data(db: Store, tmp_path: Path) -> None:
+    db.sync_sources(
+        [
+            Source("hostile", "<script>x</script> & «源» ]]>", "feed", ("https://h.org/f",)),
+            Source("other", "مصدر RTL ☀️", "feed", ("https://o.org/f",)),
+        ]
     )
-    assert problems == [], f"{path}: {problems}"
-
-
-def test_every_feed_is_valid_on_hostile_data(db: Store, tmp_path: Path) -> None:
-    fill(db, HOSTILE_TITLES)
-    fill(db, ["另一个来源的新闻"], source="other")
-    base = "https://news.example.org/feeds/"
-    result = export_feeds(db, tmp_path, base_url=base)
-    assert len(result.feeds) == 6  # all, 2 sources, 3 topics
+    ids = fill(db, HOSTILE_TITLES)
+    other = fill(db, ["另一个来源的新闻 光伏"], source="other")
+    evil = fill(db, ["javascript link 储能"], source="other", url="javascript:alert(1)")
+    join_story(db, ids[0], ids[0], *other, *evil)  # a story with "also:" sources
+    result = export_feeds(
+        db, tmp_path, base_url=BASE, formats=["atom", "json"], taxonomy=TAXONOMY, now=NOW
+    )
+    # all, 2 digests, 2 sources, every taxonomy topic: each in 3 formats
+    assert assert_all_valid(result.feeds, tmp_path) == 3 * (5 + len(TAXONOMY.topics))
     for path in result.feeds:
-        assert_valid(path, base + str(path.relative_to(tmp_path)))
+        text = path.read_text("utf-8")
+        assert "\x00" not in text and "\x1b" not in text and "\u202e" not in text, path
+        for markup in html_bodies(path):
+            assert not re.search(r"<(script|img|iframe)", markup, re.I), (path, markup)
+            for link in re.findall(r"(?:href|src)=\"([^\"]*)\"", markup):
+                assert link.startswith(("http://", "https://")), (path, link)
+        for link in links_of(path):
+            assert link.startswith(("http://", "https://")), (path, link)
+
+
+def html_bodies(path: Path) -> list[str]:
+    """The HTML a reader renders: descriptions, Atom html content, JSON content_html."""
+    if path.suffix == ".json":
+        return [i.get("content_html", "") for i in json.loads(path.read_bytes())["items"]]
+    if path.suffix not in (".xml", ".atom"):
+        return []
+    root = etree.fromstring(path.read_bytes())
+    return [
+        el.text or ""
+        for el in root.iter("description", "{http://www.w3.org/2005/Atom}content")
+        if el.getparent().tag != "channel"
+    ]
+
+
+def links_of(path: Path) -> list[str]:
+    if path.suffix == ".json":
+        feed = json.loads(path.read_bytes())
+        return [feed["feed_url"], *(i["url"] for i in feed["items"] if "url" in i)]
+    if path.suffix not in (".xml", ".atom"):
+        return []
+    root = etree.fromstring(path.read_bytes())
+    found = [el.text or "" for el in root.iter("link") if el.text]
+    return found + [el.get("href") for el in root.iter("{*}link") if el.get("href")]
 
 
 def test_text_survives_the_round_trip_escaped_once(db: Store, tmp_path: Path) -> None:
     fill(db, HOSTILE_TITLES[:4])
-    export_feeds(db, tmp_path)
+    export_feeds(db, tmp_path, now=NOW)
     data = (tmp_path / "all.xml").read_bytes()
     assert b"&amp;" not in data and b"&lt;" not in data
     assert b"&#x26;" in data and b"&#x3C;" in data
@@ -80,32 +152,229 @@ def test_text_survives_the_round_trip_escaped_once(db: Store, tmp_path: Path) ->
     assert any("1 < 2 && R&D" in s for s in summaries)
 
 
-def test_no_script_and_no_illegal_characters(db: Store, tmp_path: Path) -> None:
-    fill(db, HOSTILE_TITLES)
-    export_feeds(db, tmp_path)
-    text = (tmp_path / "all.xml").read_text("utf-8")
-    assert "<script" not in text
-    assert "\x00" not in text and "\x1b" not in text and "\u202e" not in text
-    assert "x" * 600 not in text  # titles capped at 512 characters
-
-
 def test_channel_and_items(db: Store, tmp_path: Path) -> None:
-    fill(db, ["第一条", "第二条", "第三条"])
-    export_feeds(db, tmp_path, base_url="http://localhost:8080", limit=2)
-    parsed = feedparser.parse((tmp_path / "sources" / "hostile.xml").read_bytes())
+    ids = fill(db, ["第一条", "第二条", "第三条"])
+    export_feeds(db, tmp_path, base_url="http://localhost:8080", limit=2, now=NOW)
+    data = (tmp_path / "sources" / "hostile.xml").read_bytes()
+    parsed = feedparser.parse(data)
     assert parsed.version == "rss20"
     assert [e.title for e in parsed.entries] == ["第一条", "第二条"]  # newest first, limited
     entry = parsed.entries[0]
     assert entry.link == "https://example.com/hostile/0?q=a+b"  # canonical: no utm_source
-    assert entry.id == entry.link
+    assert entry.id == f"urn:newsagg:story:{ids[0]}"
     assert parsed.feed.updated == "Wed, 25 Feb 2026 03:00:00 +0000"  # the newest item, not now
     self_links = [link.href for link in parsed.feed.links if link.rel == "self"]
     assert self_links == ["http://localhost:8080/sources/hostile.xml"]
     assert [t.term for t in entry.tags] == ["grid"]
+    channel = etree.fromstring(data).find("channel")
+    assert channel.findtext("language") == "zh"
+    assert channel.findtext("ttl") == "60"
+
+
+def test_one_entry_per_story_with_also_sources_and_a_stable_guid(db: Store, tmp_path: Path) -> None:
+    db.sync_sources(
+        [
+            Source("bjx", "北极星太阳能光伏网", "html", ("https://bjx.example/",)),
+            Source("ne21", "国际能源网", "html", ("https://ne21.example/",)),
+            Source("pvm", "pv magazine", "feed", ("https://pvm.example/",)),
+        ]
+    )
+    [a] = fill(db, ["光伏组件价格继续下行"], source="bjx", start=NOW - timedelta(hours=2))
+    [b] = fill(db, ["光伏组件价格继续下行。"], source="ne21", start=NOW - timedelta(hours=1))
+    [c] = fill(db, ["Module prices keep falling"], source="pvm", start=NOW)
+    join_story(db, a, a, b, c)
+    export_feeds(db, tmp_path, now=NOW)
+    entries = feedparser.parse((tmp_path / "all.xml").read_bytes()).entries
+    assert len(entries) == 1
+    [entry] = entries
+    assert entry.id == f"urn:newsagg:story:{a}"
+    assert entry.title == "光伏组件价格继续下行"  # the representative: earliest published
+    assert entry.link == "https://example.com/bjx/0?q=a+b"
+    assert "also: " in entry.summary
+    also = re.findall(r'<a href="([^"]+)">([^<]+)</a>', entry.summary)
+    assert [name for _, name in also] == ["国际能源网", "pv magazine"]
+    assert also[0][0] == "https://example.com/ne21/0?q=a+b"
+    # a source's own feed shows that source's article, under the same story guid
+    pvm = feedparser.parse((tmp_path / "sources" / "pvm.xml").read_bytes()).entries
+    assert [(e.id, e.title) for e in pvm] == [(entry.id, "Module prices keep falling")]
+    assert "北极星太阳能光伏网" in pvm[0].summary
+    # an earlier article joins the story: it represents it now, the guid does not change
+    [d] = fill(db, ["光伏组件价格继续下行(首发)"], "pvm", start=NOW - timedelta(hours=5), key="d")
+    join_story(db, a, d)
+    export_feeds(db, tmp_path, now=NOW)
+    [again] = feedparser.parse((tmp_path / "all.xml").read_bytes()).entries
+    assert again.id == entry.id
+    assert again.title == "光伏组件价格继续下行(首发)"
+
+
+def test_limit_counts_stories_not_articles(db: Store, tmp_path: Path) -> None:
+    ids = fill(db, [f"新闻{i}" for i in range(10)])
+    join_story(db, ids[0], *ids[:6])  # 6 articles in one story, 4 alone
+    export_feeds(db, tmp_path, limit=3, now=NOW)
+    entries = feedparser.parse((tmp_path / "all.xml").read_bytes()).entries
+    assert len(entries) == 3
+    assert len({e.id for e in entries}) == 3
+
+
+def test_daily_and_weekly_digests(db: Store, tmp_path: Path) -> None:
+    # NOW is 2026-02-25 11:00 in Shanghai (a Wednesday); 17:30 UTC the day before is 01:30 on
+    # the 25th there, 15:30 UTC is still the 24th.
+    fill(db, ["光伏装机创新高", "风电招标启动"], source="a", start=NOW, step=timedelta(hours=2))
+    fill(db, ["储能电站并网"], source="b", start=datetime(2026, 2, 24, 17, 30, tzinfo=UTC))
+    fill(db, ["煤炭价格回落"], "b", start=datetime(2026, 2, 24, 15, 30, tzinfo=UTC), key="c")
+    fill(db, ["太旧的光伏新闻"], source="b", start=NOW - timedelta(days=30), key="old")
+    db.retag(lambda row: TAXONOMY.tag(row))
+    export_feeds(db, tmp_path, taxonomy=TAXONOMY, digest_periods=3, now=NOW)
+    daily = feedparser.parse((tmp_path / "digest-daily.xml").read_bytes())
+    assert [e.id for e in daily.entries] == ["digest-daily:2026-02-25", "digest-daily:2026-02-24"]
+    today = daily.entries[0]
+    assert "3 stories" in today.title
+    headings = re.findall(r"<h3>([^<]+)</h3>", today.summary)
+    assert headings == ["光伏 · Solar", "风电 · Wind", "储能 · Storage"]  # taxonomy order
+    assert '<a href="https://example.com/a/0?q=a+b">光伏装机创新高</a> — a' in today.summary
+    assert "煤炭价格回落" in daily.entries[1].summary and "太旧" not in daily.entries[1].summary
+    weekly = feedparser.parse((tmp_path / "digest-weekly.xml").read_bytes())
+    assert [e.id for e in weekly.entries] == ["digest-weekly:2026-02-23"]  # Monday
+    assert "4 stories" in weekly.entries[0].title
+    # the open day is updated in place: same guid, one more story
+    fill(db, ["氢能项目签约"], source="c", start=NOW - timedelta(minutes=30))
+    db.retag(lambda row: TAXONOMY.tag(row))
+    export_feeds(db, tmp_path, taxonomy=TAXONOMY, digest_periods=3, now=NOW)
+    daily = feedparser.parse((tmp_path / "digest-daily.xml").read_bytes())
+    assert [e.id for e in daily.entries] == ["digest-daily:2026-02-25", "digest-daily:2026-02-24"]
+    assert "4 stories" in daily.entries[0].title and "氢能项目签约" in daily.entries[0].summary
+    # only the newest N periods are kept: a day later, with 2 periods, the 24th has gone
+    export_feeds(db, tmp_path, taxonomy=TAXONOMY, digest_periods=2, now=NOW + timedelta(days=1))
+    daily = feedparser.parse((tmp_path / "digest-daily.xml").read_bytes())
+    assert [e.id for e in daily.entries] == ["digest-daily:2026-02-25"]
+
+
+def test_digest_timezone_moves_the_day_boundary(db: Store, tmp_path: Path) -> None:
+    fill(db, ["跨日的新闻"], source="a", start=datetime(2026, 2, 24, 17, 30, tzinfo=UTC))
+    export_feeds(db, tmp_path, digest_timezone="UTC", now=NOW)
+    daily = feedparser.parse((tmp_path / "digest-daily.xml").read_bytes())
+    assert [e.id for e in daily.entries] == ["digest-daily:2026-02-24"]
+
+
+def test_atom_and_json_feed_carry_the_same_stories(db: Store, tmp_path: Path) -> None:
+    ids = fill(db, ["第一条 光伏", "第二条 储能"])
+    export_feeds(db, tmp_path, base_url=BASE, formats=["atom", "json"], taxonomy=TAXONOMY, now=NOW)
+    atom = feedparser.parse((tmp_path / "all.atom").read_bytes())
+    assert atom.version == "atom10"
+    assert [e.id for e in atom.entries] == [f"urn:newsagg:story:{i}" for i in ids]
+    assert (
+        validate_atom((tmp_path / "all.atom").read_bytes(), BASE + "all.atom", now=CHECK_NOW) == []
+    )
+    feed = json.loads((tmp_path / "all.json").read_text("utf-8"))
+    assert feed["version"] == "https://jsonfeed.org/version/1.1"
+    assert feed["feed_url"] == BASE + "all.json"
+    assert [i["id"] for i in feed["items"]] == [f"urn:newsagg:story:{i}" for i in ids]
+    assert feed["items"][0]["title"] == "第一条 光伏"
+    assert feed["items"][0]["date_published"] == "2026-02-25T03:00:00Z"
+    assert validate_json_feed((tmp_path / "all.json").read_bytes(), BASE + "all.json") == []
+
+
+def test_json_feed_checker_finds_problems() -> None:
+    bad = {"version": "https://jsonfeed.org/version/1", "title": "t", "items": [{"id": "1"}]}
+    problems = validate_json_feed(json.dumps(bad).encode())
+    assert any("version" in p for p in problems)
+    assert any("items/0" in p for p in problems)  # neither content_html nor content_text
+    bad = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "t",
+        "items": [{"id": "1", "content_text": "x", "url": "javascript:alert(1)"}],
+    }
+    assert validate_json_feed(json.dumps(bad).encode()) != []
+
+
+def test_atom_checker_finds_problems() -> None:
+    data = (
+        b'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+        b"<title>t</title><updated>yesterday</updated>"
+        b"<entry><title type='html'>&lt;script&gt;x&lt;/script&gt;</title></entry></feed>"
+    )
+    codes = {p.code for p in validate_atom(data, now=CHECK_NOW)}
+    assert {"MissingElement", "InvalidRFC3339Date", "MissingSelf", "MissingAuthor"} <= codes
+    assert {"MissingContentOrAlternate", "SecurityRisk"} <= codes
+
+
+def test_opml_and_index_list_every_feed(db: Store, tmp_path: Path) -> None:
+    fill(db, ["第一条"], source="alpha")
+    result = export_feeds(db, tmp_path, base_url=BASE, formats=["json"], taxonomy=TAXONOMY, now=NOW)
+    rss = sorted(str(p.relative_to(tmp_path)) for p in result.feeds if p.suffix == ".xml")
+    opml = etree.fromstring((tmp_path / "feeds.opml").read_bytes())
+    assert opml.get("version") == "2.0"
+    urls = sorted(o.get("xmlUrl") for o in opml.iter("outline") if o.get("type") == "rss")
+    assert urls == sorted(BASE + p for p in rss)
+    page = (tmp_path / "index.html").read_text("utf-8")
+    alternates = re.findall(
+        r'<link rel="alternate" type="([^"]+)" title="[^"]*" href="([^"]+)"', page
+    )
+    assert sorted(h for t, h in alternates if t == "application/rss+xml") == rss
+    assert len([h for t, h in alternates if t == "application/feed+json"]) == len(rss)
+    assert 'href="feeds.opml"' in page
+
+
+def test_unchanged_feeds_keep_bytes_and_mtime(db: Store, tmp_path: Path) -> None:
+    fill(db, ["第一条", "第二条"])
+    first = export_feeds(db, tmp_path, formats=["atom", "json"], now=NOW)
+    assert len(first.written) == len(first.feeds)
+    stamps = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in first.feeds}
+    time.sleep(0.01)
+    second = export_feeds(db, tmp_path, formats=["atom", "json"], now=NOW)
+    assert second.written == [] and second.skipped
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in second.feeds} == stamps
+    # crawling the same articles again changes last_seen_at only: still nothing to render
+    fill(db, ["第一条", "第二条"])
+    assert export_feeds(db, tmp_path, formats=["atom", "json"], now=NOW).skipped
+    # without the shortcut (state file gone) every feed is rendered, and none rewritten
+    (tmp_path / ".export-state.json").unlink()
+    third = export_feeds(db, tmp_path, formats=["atom", "json"], now=NOW)
+    assert not third.skipped and third.written == []
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in third.feeds} == stamps
+    fill(db, ["第三条"], source="hostile2")
+    fourth = export_feeds(db, tmp_path, now=NOW)
+    changed = {str(p.relative_to(tmp_path)) for p in fourth.written}
+    assert changed == {
+        "all.xml",
+        "sources/hostile2.xml",
+        "topics/grid.xml",
+        "digest-daily.xml",
+        "digest-weekly.xml",
+        "feeds.opml",
+        "index.html",
+    }
+
+
+def test_a_new_day_renders_the_digests_again(db: Store, tmp_path: Path) -> None:
+    fill(db, ["第一条"])
+    export_feeds(db, tmp_path, now=NOW)
+    later = export_feeds(db, tmp_path, now=NOW + timedelta(days=1))
+    assert not later.skipped  # the digests' periods moved
+    assert export_feeds(db, tmp_path, now=NOW + timedelta(days=1, hours=1)).skipped
+
+
+def test_ad_hoc_feed_uses_the_query_filters(db: Store, tmp_path: Path) -> None:
+    fill(db, ["光伏组件降价", "风电招标", "光伏电站并网"], source="alpha")
+    fill(db, ["光伏别的来源"], source="beta")
+    target = tmp_path / "solar.xml"
+    assert export_feed(db, target, {"text": "光伏", "source": "alpha"}, title="光伏 alpha")
+    parsed = feedparser.parse(target.read_bytes())
+    assert [e.title for e in parsed.entries] == ["光伏组件降价", "光伏电站并网"]
+    assert validate_rss(target.read_bytes(), "http://localhost:8080/solar.xml", now=CHECK_NOW) == []
+    assert not export_feed(db, target, {"text": "光伏", "source": "alpha"}, title="光伏 alpha")
+    as_json = tmp_path / "solar.json"
+    export_feed(db, as_json, {"topic": "storage"}, title="storage", base_url=BASE)
+    feed = json.loads(as_json.read_text("utf-8"))
+    assert [i["title"] for i in feed["items"]] == ["风电招标"]  # fill: odd rows are storage
+    assert validate_json_feed(as_json.read_bytes(), BASE + "solar.json") == []
 
 
 def test_entry_without_link_has_a_non_permalink_guid() -> None:
     row = {
+        "id": 7,
+        "story_id": 7,
+        "source": "feed",
         "canonical_url": "urn:newsagg:feed:guid:abc",
         "url": "",
         "title": "no link",
@@ -117,32 +386,19 @@ def test_entry_without_link_has_a_non_permalink_guid() -> None:
     data = render_rss(
         [row], title="t", description="d", self_url="http://h/x.xml", site_url="http://h/"
     )
-    assert b'<guid isPermaLink="false">urn:newsagg:feed:guid:abc</guid>' in data
+    assert b'<guid isPermaLink="false">urn:newsagg:story:7</guid>' in data
     assert b"<link>urn" not in data
     assert validate_rss(data, "http://h/x.xml", now=NOW.timestamp()) == []
 
 
-def test_empty_feed_is_valid_and_has_no_build_date() -> None:
+def test_empty_feed_is_valid_and_has_no_build_date(tmp_path: Path, db: Store) -> None:
     data = render_rss(
         [], title="t", description="d", self_url="http://h/x.xml", site_url="http://h/"
     )
     assert b"lastBuildDate" not in data
     assert validate_rss(data, "http://h/x.xml", now=NOW.timestamp()) == []
-
-
-def test_unchanged_feeds_keep_bytes_and_mtime(db: Store, tmp_path: Path) -> None:
-    fill(db, ["第一条", "第二条"])
-    first = export_feeds(db, tmp_path)
-    assert len(first.written) == len(first.feeds) == 5
-    stamps = {p: p.stat().st_mtime_ns for p in first.feeds}
-    time.sleep(0.01)
-    second = export_feeds(db, tmp_path)
-    assert second.written == []
-    assert {p: p.stat().st_mtime_ns for p in second.feeds} == stamps
-    fill(db, ["第三条"], source="hostile2")
-    third = export_feeds(db, tmp_path)
-    changed = {str(p.relative_to(tmp_path)) for p in third.written}
-    assert changed == {"all.xml", "sources/hostile2.xml", "topics/grid.xml"}
+    result = export_feeds(db, tmp_path, base_url=BASE, formats=["atom", "json"], now=NOW)
+    assert assert_all_valid(result.feeds, tmp_path) == 3 * 3  # all and the two digests
 
 
 def test_write_if_changed_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -158,3 +414,34 @@ def test_write_if_changed_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         write_if_changed(target, b"new")
     assert target.read_bytes() == b"old"  # the old complete file, and no temporary left behind
     assert [p.name for p in target.parent.iterdir()] == ["all.xml"]
+
+
+def test_export_command_ad_hoc_and_formats(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from aggregator.cli import cli
+
+    db_path = tmp_path / "news.db"
+    with Store(db_path) as store:
+        fill(store, ["光伏组件降价", "风电招标", "光伏电站并网"], source="alpha")
+    base = ["--db", str(db_path)]
+    target = tmp_path / "out" / "solar.atom"
+    args = [*base, "export", "--query", "光伏", "--since", "3000d", "--to", str(target)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"{target}: written"
+    parsed = feedparser.parse(target.read_bytes())
+    assert parsed.version == "atom10"
+    assert [e.title for e in parsed.entries] == ["光伏组件降价", "光伏电站并网"]
+    refused = CliRunner().invoke(cli, [*base, "export", "--topic", "solar"])
+    assert refused.exit_code == 2 and "only apply to an ad-hoc feed" in refused.output
+    bad_since = CliRunner().invoke(cli, [*base, "export", "--since", "soon", "--to", str(target)])
+    assert bad_since.exit_code == 2 and "--since" in bad_since.output
+    folder = CliRunner().invoke(
+        cli, [*base, "export", "--format", "json", "--digest-timezone", "UTC", "--ttl", "30"]
+    )
+    assert folder.exit_code == 0, folder.output
+    assert (tmp_path / "feeds" / "all.json").is_file()
+    assert b"<ttl>30</ttl>" in (tmp_path / "feeds" / "all.xml").read_bytes()
+    bad_zone = CliRunner().invoke(cli, [*base, "export", "--digest-timezone", "Mars/Olympus"])
+    assert bad_zone.exit_code == 2 and "Mars/Olympus" in bad_zone.output
