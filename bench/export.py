@@ -1,0 +1,280 @@
+"""Export benchmark: ``export_feeds`` against feedgen serialising exactly the items written.
+
+    .venv/bin/python bench/export.py                 # 100k articles
+    .venv/bin/python bench/export.py --articles 1000000
+    .venv/bin/python bench/export.py --quick         # 10k: a smoke run
+    .venv/bin/python bench/export.py --json out.json
+
+1. Builds a database of N synthetic articles through ``Store.upsert_articles`` (tagged at ingest
+   with the bundled taxonomy): 30 sources, Chinese and English headlines with energy keywords,
+   dates spread over three years, one article in five sharing its story with one or two others
+   (as clustering would set ``story_id``).
+2. Runs, each in a fresh interpreter (so peak memory is the phase's own):
+   - (a) a cold export of every feed (RSS: all, per source, per topic, both digests, OPML,
+     index) into an empty folder;
+   - the yardstick: feedgen building and serialising exactly the items (a) wrote — each file's
+     channel and items read back from disk, untimed, then timed through ``FeedGenerator`` with
+     the same fields and ``rss_str(pretty=True)``;
+   - (b) the same export again with nothing new (the normal cron case);
+   - (b') the same again after deleting the export's state file: every feed rendered and
+     compared, none rewritten (what a change anywhere costs, minus the writes).
+3. Prints seconds, peak RSS and the ratios a/yardstick (target ≤ 1.5) and b/a (target ≤ 0.10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import random
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+WORDS_ZH = [
+    "光伏",
+    "组件",
+    "风电",
+    "海上风电",
+    "储能",
+    "电池",
+    "氢能",
+    "电解槽",
+    "核电",
+    "电网",
+    "特高压",
+    "天然气",
+    "原油",
+    "煤炭",
+    "政策",
+    "招标",
+    "中标",
+    "装机",
+    "并网",
+    "价格",
+    "项目",
+    "签约",
+]
+WORDS_EN = [
+    "solar",
+    "PV",
+    "wind farm",
+    "battery storage",
+    "hydrogen",
+    "nuclear",
+    "grid",
+    "LNG",
+    "oil",
+    "coal",
+    "policy",
+    "tender",
+    "auction",
+    "capacity",
+    "prices",
+    "project",
+    "record",
+    "plans",
+]
+START = datetime(2026, 2, 25, 3, 0, tzinfo=UTC)
+
+
+def build(db_path: Path, count: int, seed: int = 7) -> dict[str, Any]:
+    from aggregator.config import Source
+    from aggregator.store import Store
+    from aggregator.topics import BUNDLED_TOPICS, load_taxonomy
+
+    rng = random.Random(seed)
+    taxonomy = load_taxonomy(BUNDLED_TOPICS)
+    sources = [
+        Source(
+            f"src{i:02d}",
+            f"能源网 {i:02d}" if i % 3 else f"Energy Wire {i:02d}",
+            "feed",
+            (f"https://s{i}.example/",),
+            language="zh" if i % 3 else "en",
+        )
+        for i in range(30)
+    ]
+    span = timedelta(days=3 * 365).total_seconds()
+    started = time.perf_counter()
+    with Store(db_path) as store:
+        store.sync_sources(sources)
+        batch: list[dict[str, Any]] = []
+        for n in range(count):
+            source = sources[n % 30]
+            english = source.language == "en"
+            words = rng.sample(WORDS_EN if english else WORDS_ZH, 4)
+            title = (" ".join(words) if english else "".join(words)) + f" {n}"
+            when = START - timedelta(seconds=span * (n / count) + rng.random() * 600)
+            batch.append(
+                {
+                    "url": f"https://s{n % 30}.example/a/{n}.html",
+                    "canonical_url": f"https://s{n % 30}.example/a/{n}.html",
+                    "source": source.name,
+                    "guid": None,
+                    "title": title,
+                    "snippet": f"{title} — 摘要 snippet text for article {n}, 记者报道。" * 2,
+                    "published_at": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "published_precision": "minute",
+                    "published_from": "feed",
+                    "flags": [],
+                    "language": source.language,
+                    "topics": [],
+                }
+            )
+            if len(batch) == 5000:
+                store.upsert_articles(batch, START, tagger=lambda r: taxonomy.tag(r))
+                batch = []
+        if batch:
+            store.upsert_articles(batch, START, tagger=lambda r: taxonomy.tag(r))
+        # One article in five joins the story of the article just before it (clustering's job).
+        with store.write() as conn:
+            conn.execute("UPDATE articles SET story_id = id - 1 WHERE id % 5 = 0 AND id > 1")
+        store.checkpoint()
+    return {"articles": count, "build_seconds": round(time.perf_counter() - started, 1)}
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def phase_export(db_path: str, out: str, drop_state: bool) -> dict[str, Any]:
+    from aggregator.export import STATE_FILE, export_feeds
+    from aggregator.store import Store
+    from aggregator.topics import BUNDLED_TOPICS, load_taxonomy
+
+    taxonomy = load_taxonomy(BUNDLED_TOPICS)
+    if drop_state:
+        (Path(out) / STATE_FILE).unlink(missing_ok=True)
+    started = time.perf_counter()
+    with Store(db_path) as store:
+        result = export_feeds(store, out, taxonomy=taxonomy, now=START)
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "peak_mb": _peak_mb(),
+        "written": len(result.written),
+        "files": len(result.feeds),
+        "skipped": result.skipped,
+    }
+
+
+def phase_feedgen(out: str) -> dict[str, Any]:
+    """feedgen serialising exactly the items in the RSS files the export wrote."""
+    from email.utils import parsedate_to_datetime
+
+    from feedgen.feed import FeedGenerator
+    from lxml import etree
+
+    feeds = []
+    for path in sorted(Path(out).rglob("*.xml")):
+        channel = etree.parse(str(path)).getroot().find("channel")
+        items = []
+        for item in channel.iter("item"):
+            items.append(
+                {
+                    "title": item.findtext("title"),
+                    "link": item.findtext("link"),
+                    "guid": item.findtext("guid"),
+                    "description": item.findtext("description"),
+                    "pubDate": parsedate_to_datetime(item.findtext("pubDate")),
+                    "categories": [c.text for c in item.iter("category")],
+                }
+            )
+        feeds.append((channel.findtext("title"), channel.findtext("description"), items))
+    count = sum(len(items) for *_, items in feeds)
+    started = time.perf_counter()
+    for title, description, items in feeds:
+        fg = FeedGenerator()
+        fg.title(title)
+        fg.link(href="http://localhost:8080/x.xml", rel="self")
+        fg.link(href="http://localhost:8080/", rel="alternate")
+        fg.description(description)
+        fg.language("zh")
+        fg.ttl(60)
+        for item in items:
+            entry = fg.add_entry(order="append")
+            entry.title(item["title"])
+            if item["link"]:
+                entry.link(href=item["link"])
+            entry.guid(item["guid"], permalink=False)
+            if item["description"]:
+                entry.description(item["description"])
+            entry.pubDate(item["pubDate"])
+            for term in item["categories"]:
+                entry.category(term=term)
+        if items:
+            fg.lastBuildDate(max(i["pubDate"] for i in items))
+        fg.rss_str(pretty=True)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "peak_mb": _peak_mb(), "feeds": len(feeds), "items": count}
+
+
+def run_in_child(function: Any, *args: Any) -> dict[str, Any]:
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        return pool.apply(function, args)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--articles", type=int, default=100_000)
+    parser.add_argument("--quick", action="store_true", help="10,000 articles")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    options = parser.parse_args()
+    count = 10_000 if options.quick else options.articles
+    tmp = Path(tempfile.mkdtemp(prefix="bench-export-"))
+    try:
+        db_path, out = tmp / "news.db", tmp / "feeds"
+        print(f"building {count:,} articles in {db_path} ...", flush=True)
+        built = run_in_child(build, db_path, count)
+        print(f"  built in {built['build_seconds']} s", flush=True)
+        cold = run_in_child(phase_export, str(db_path), str(out), False)
+        yard = run_in_child(phase_feedgen, str(out))
+        warm = run_in_child(phase_export, str(db_path), str(out), False)
+        rerender = run_in_child(phase_export, str(db_path), str(out), True)
+        figures = {
+            **built,
+            "cold_export": cold,
+            "feedgen_same_items": yard,
+            "nothing_new": warm,
+            "nothing_new_without_state": rerender,
+            "ratio_cold_vs_feedgen": cold["seconds"] / yard["seconds"],
+            "ratio_nothing_new_vs_cold": warm["seconds"] / cold["seconds"],
+            "ratio_rerender_vs_cold": rerender["seconds"] / cold["seconds"],
+        }
+        print(
+            f"\n{count:,} articles, {cold['files']} files ({yard['feeds']} RSS feeds, "
+            f"{yard['items']:,} items)"
+        )
+        rows = [
+            ("(a) cold export", cold),
+            ("    feedgen, same items", yard),
+            ("(b) nothing new", warm),
+            ("(b') nothing new, no state", rerender),
+        ]
+        for label, figure in rows:
+            print(f"  {label:<28} {figure['seconds']:8.3f} s   peak {figure['peak_mb']:7.1f} MB")
+        print(f"  a / feedgen   {figures['ratio_cold_vs_feedgen']:.2f}   (target <= 1.5)")
+        print(f"  b / a         {figures['ratio_nothing_new_vs_cold']:.3f}  (target <= 0.10)")
+        print(f"  b' / a        {figures['ratio_rerender_vs_cold']:.2f}")
+        if options.json:
+            Path(options.json).write_text(json.dumps(figures, indent=2))
+    finally:
+        if options.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
