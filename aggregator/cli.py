@@ -1,7 +1,8 @@
 """``newsagg``: each command opens what it needs and calls one library function.
 
 Library errors become messages and exit codes here, at the edge: 0 ok, 1 every source failed or a
-fatal error, 2 usage or configuration error, 75 another run holds the lock.
+fatal error, 2 usage or configuration error, 3 a source has been failing for longer than its
+``stale_after``, 75 another run holds the lock.
 """
 
 from __future__ import annotations
@@ -671,14 +672,26 @@ def schema_command(ctx: Context) -> None:
         click.echo(store.schema_sql(), nl=False)
 
 
-@cli.command("sources")
+@cli.group("sources", invoke_without_command=True)
+@click.pass_context
+def sources_group(ctx: click.Context) -> None:
+    """List, check, import and export sources; bare `sources` is `sources list`.
+
+    Example: newsagg sources check eia_today
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(sources_list_command)
+
+
+@sources_group.command("list")
 @click.pass_obj
 @guarded
-def sources_command(ctx: Context) -> None:
+def sources_list_command(ctx: Context) -> None:
     """List the configured sources with their health from the database.
 
-    Example: newsagg --sources data/sources.toml sources
+    Example: newsagg --sources data/sources.toml sources list
     """
+    from aggregator.dates import utc_now
     from aggregator.store import Store
 
     configured = ctx.load_sources()
@@ -686,28 +699,145 @@ def sources_command(ctx: Context) -> None:
     if ctx.db_path.exists():
         with Store(ctx.db_path, readonly=True) as store:
             health = {row["name"]: row for row in store.sources()}
+    now = utc_now()
     failing = 0
     for source in configured:
         row = health.get(source.name, {})
-        state = (
-            "disabled"
-            if not source.enabled
-            else (
-                "never run"
-                if not row.get("last_run_at")
-                else f"FAILING x{row['consecutive_failures']}: {row['last_error']}"
-                if row.get("consecutive_failures")
-                else f"EMPTY x{row['consecutive_empty']}: {row['last_error']}"
-                if row.get("consecutive_empty") and row.get("last_error")
-                else "ok"
-            )
-        )
-        failing += state.startswith(("FAILING", "EMPTY"))
+        states = source_states(source, row, now)
+        failing += any(state.startswith(("FAILING", "EMPTY")) for state in states)
         click.echo(
             f"{source.name:<20} {source.kind:<5} {row.get('articles', 0):>6} articles  "
-            f"last ok {row.get('last_ok_at') or '-':<20}  {state}"
+            f"last ok {row.get('last_ok_at') or '-':<20}  {'; '.join(states)}"
         )
     click.echo(f"{len(configured)} sources, {failing} failing")
+
+
+def source_states(source: Source, row: dict[str, Any], now: Any) -> list[str]:
+    """What `sources list` says about a source's health, most important first. Each check adds
+    its own words, so another health signal is one more ``if`` here."""
+    from aggregator.health import is_due, stale_reason
+
+    if not source.enabled:
+        return ["disabled"]
+    if not row.get("last_run_at"):
+        return ["never run"]
+    states = []
+    if row.get("consecutive_failures"):
+        states.append(f"FAILING x{row['consecutive_failures']}: {row['last_error']}")
+        stale = stale_reason(row, source.stale_after, now)
+        if stale:
+            states.append(f"STALE ({stale.split(' (')[0]})")
+        if not is_due(row, now):
+            states.append(f"backing off until {row['next_attempt_at']}")
+    elif row.get("consecutive_empty") and row.get("last_error"):
+        states.append(f"EMPTY x{row['consecutive_empty']}: {row['last_error']}")
+    return states or ["ok"]
+
+
+@sources_group.command("check")
+@click.argument("name")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.pass_obj
+@guarded
+def sources_check_command(ctx: Context, name: str, fmt: str) -> None:
+    """Fetch one source now (whatever its backoff) and show what would be stored, storing
+    nothing.
+
+    Example: newsagg sources check eia_today --format json
+    """
+    from aggregator.preview import preview
+
+    by_name = {s.name: s for s in ctx.load_sources()}
+    if name not in by_name:
+        raise ConfigError(f"unknown source {name!r}; known: {', '.join(by_name)}")
+    source = by_name[name]
+    results = []
+    for url in source.urls:
+        try:
+            results.append({"url": url} | preview(url, source=source))
+        except AggregatorError as exc:
+            raise AggregatorError(f"source {name}: {exc}") from None
+    if fmt == "json":
+        click.echo(json.dumps(results, ensure_ascii=False, indent=2))
+        return
+    total = 0
+    for result in results:
+        click.echo(f"{result['url']}: {result['kind']}, {len(result['items'])} items")
+        for row in result["items"]:
+            when = (row["published_at"] or "-")[:16].replace("T", " ")
+            click.echo(f"  {when:<16}  {row['title']}\n  {'':18}{row['canonical_url']}")
+        total += len(result["items"])
+    click.echo(f"{name}: {total} items would be stored")
+
+
+@sources_group.command("import-opml")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True))
+@click.option("--language", type=click.Choice(["zh", "en"]), default="en", show_default=True)
+@click.option("--timezone", "zone", default="UTC", show_default=True, help="Zone of naive dates.")
+@click.pass_obj
+@guarded
+def sources_import_command(ctx: Context, file: str, language: str, zone: str) -> None:
+    """Append the OPML file's feeds to the sources file as feed sources, keeping its comments
+    and order; feeds already configured (same canonical URL) are skipped.
+
+    Example: newsagg --sources data/sources.toml sources import-opml subscriptions.opml
+    """
+    from aggregator.opml import read_opml
+    from aggregator.sources_file import append_feed_sources
+
+    path = _sources_path_for_writing(ctx)
+    feeds = read_opml(Path(file).read_bytes(), file)
+    result = append_feed_sources(
+        path,
+        feeds,
+        language=language,
+        timezone=zone,
+        comment=f"imported from {Path(file).name}",
+    )
+    for added, url in result.added:
+        click.echo(f"added    {added:<24} {url}")
+    for url, why in result.skipped:
+        click.echo(f"skipped  {url} ({why})")
+    click.echo(f"{path}: {len(result.added)} added, {len(result.skipped)} skipped")
+
+
+def _sources_path_for_writing(ctx: Context) -> Path:
+    """The sources file to edit: the configured one, or a new one where it would be looked for."""
+    import os
+
+    from aggregator.config import DEFAULT_SOURCES
+
+    try:
+        return ctx.sources_path
+    except ConfigError:
+        return Path(ctx._sources or os.environ.get("NEWSAGG_SOURCES") or DEFAULT_SOURCES)
+
+
+@sources_group.command("export-opml")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="File [default: stdout].")
+@click.pass_obj
+@guarded
+def sources_export_command(ctx: Context, out_file: str | None) -> None:
+    """Write the feed sources as an OPML 2.0 subscription list.
+
+    Example: newsagg sources export-opml --out feeds.opml
+    """
+    from aggregator.opml import OpmlFeed, write_opml
+
+    feeds = [
+        OpmlFeed(source.title, url)
+        for source in ctx.load_sources()
+        if source.kind == "feed"
+        for url in source.urls
+    ]
+    data = write_opml(feeds)
+    if out_file:
+        Path(out_file).write_bytes(data)
+        click.echo(f"{out_file}: {len(feeds)} feeds", err=True)
+    else:
+        click.echo(data.decode("utf-8"), nl=False)
 
 
 @cli.command("preview")

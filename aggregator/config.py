@@ -10,6 +10,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +20,7 @@ from parsel import Selector
 
 from aggregator.encodings import normalize_charset
 from aggregator.errors import ConfigError
+from aggregator.health import DEFAULT_STALE_AFTER, parse_duration
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 KINDS = ("html", "feed", "auto")
@@ -46,6 +48,7 @@ SOURCE_KEYS = {
     "article",
     "blocks",
     "pagination",
+    "stale_after",
 }
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
@@ -107,6 +110,8 @@ class Source:
     article: ArticleSelectors | None = None
     blocks: tuple[str, ...] = ()
     pagination: Pagination | None = None
+    # failing for longer than this makes a run exit 3 (see aggregator/health.py)
+    stale_after: timedelta = DEFAULT_STALE_AFTER
 
     @property
     def url(self) -> str:
@@ -229,6 +234,12 @@ def _parse_source(table: Any, where: str, index: int) -> Source:
     follow = table.get("follow", "never")
     if follow not in FOLLOW:
         raise fail("follow", f"must be one of {', '.join(FOLLOW)}, got {follow!r}")
+    stale_after = DEFAULT_STALE_AFTER
+    if "stale_after" in table:
+        try:
+            stale_after = parse_duration(table["stale_after"])
+        except ValueError as exc:
+            raise fail("stale_after", str(exc)) from None
     selectors = None
     raw = table.get("selectors")
     if kind == "auto":
@@ -278,6 +289,7 @@ def _parse_source(table: Any, where: str, index: int) -> Source:
         article=article,
         blocks=tuple(b.strip() for b in blocks),
         pagination=pagination,
+        stale_after=stale_after,
     )
 
 

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from aggregator.config import Source
+from aggregator.dates import to_utc_string, utc_now
 from aggregator.errors import ConfigError
+from aggregator.health import is_due, stale_reason
 from aggregator.netpolicy import netloc
 from aggregator.runstats import RunStats
 from aggregator.store import Store
@@ -36,9 +38,11 @@ def crawl(
 ) -> RunStats:
     """Crawl the sources into the database at ``db_path`` and return what happened.
 
-    ``settings`` overrides Scrapy settings (as ``-s NAME=VALUE`` does). The Twisted reactor
-    cannot restart: call this once per process. ``topics`` is the taxonomy file that tags
-    articles at ingest (default: see :func:`aggregator.topics.resolve_topics_path`).
+    A failing source that is backing off is skipped until it is due (``run.skipped``), unless
+    ``only`` names it. Afterwards ``run.stale`` lists the sources failing for longer than their
+    ``stale_after``. ``settings`` overrides Scrapy settings (as ``-s NAME=VALUE`` does). The
+    Twisted reactor cannot restart: call this once per process. ``topics`` is the taxonomy file
+    that tags articles at ingest (default: see :func:`aggregator.topics.resolve_topics_path`).
     """
     from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings
@@ -62,12 +66,33 @@ def crawl(
         scrapy_settings.set(name, value, priority="cmdline")
     store = Store(db_path)
     try:
-        if not selected:
+        health = {row["name"]: row for row in store.sources()}
+        now = utc_now()
+        due = [s for s in selected if only or is_due(health.get(s.name), now)]
+        for source in selected:
+            if source not in due:
+                run.skipped[source.name] = health[source.name]["next_attempt_at"]
+        if not due:
             store.sync_sources([])
-            return run
-        process = CrawlerProcess(scrapy_settings)
-        process.crawl(NewsSpider, sources=selected, store=store, run=run)
-        process.start()
+        else:
+            process = CrawlerProcess(scrapy_settings)
+            process.crawl(NewsSpider, sources=due, store=store, run=run)
+            process.start()
+        _mark_stale(run, store, selected)
     finally:
         store.close()
     return run
+
+
+def _mark_stale(run: RunStats, store: Store, sources: list[Source]) -> None:
+    """Fill ``run.stale`` and, when a run was recorded, store the record with it."""
+    health = {row["name"]: row for row in store.sources()}
+    now = utc_now()
+    for source in sources:
+        reason = stale_reason(health.get(source.name), source.stale_after, now)
+        if reason:
+            run.stale[source.name] = reason
+    if run.run_id and (run.stale or run.skipped):
+        store.finish_run(run.run_id, run.status, run.to_dict(), now)
+    if not run.finished_at:
+        run.finished_at = to_utc_string(now)

@@ -49,7 +49,7 @@ class ParsedFeed:
 
 
 def looks_like_feed(body: bytes) -> bool:
-    """A cheap sniff, for ``preview``: does the document start like RSS, RDF or Atom?"""
+    """A cheap sniff, for ``preview``: does the document start like RSS, RDF, Atom or JSON Feed?"""
     head = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     while True:  # comments and processing instructions (<?xml-stylesheet?>) before the root
         if head.startswith(b"<!--") and b"-->" in head:
@@ -58,6 +58,8 @@ def looks_like_feed(body: bytes) -> bool:
             head = head[head.find(b"?>") + 2 :].lstrip()
         else:
             break
+    if head.startswith(b"{"):  # JSON Feed names its version near the top
+        return b"jsonfeed.org/version/" in body[:4096]
     return head.startswith((b"<rss", b"<feed", b"<rdf:rdf", b"<rdf"))
 
 

@@ -42,6 +42,11 @@ class PageSeen:
 
     url: str
     source: str
-    fingerprint: str
+    fingerprint: str  # "" for a 304 Not Modified, which has no body
     keys: list[str]
     unchanged: bool = False
+    # For a feed: the URL as configured (requested) and the validators it answered with, kept
+    # for the next conditional GET (``request_url`` None: nothing to keep).
+    request_url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None

@@ -111,6 +111,7 @@ class StorePipeline:
                 error=stats.error,
                 now=finished,
                 items=stats.items,
+                retry_after=stats.retry_after,
             )
         self.run.finished_at = to_utc_string(finished)
         self.store.finish_run(self.run.run_id or 0, self.run.status, self.run.to_dict(), finished)

@@ -9,6 +9,7 @@ from typing import Any
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_STALE = 3  # the run went, but a source has been failing for longer than its stale_after
 EXIT_LOCKED = 75
 
 
@@ -23,6 +24,8 @@ class SourceStats:
     updated: int = 0
     unchanged: int = 0
     dropped: int = 0
+    not_modified: int = 0  # feed URLs that answered 304 to a conditional GET
+    retry_after: float | None = None  # seconds a 429/503 asked us to wait
     errors: list[str] = field(default_factory=list)
     # a list page was read but gave no items (a redesign, a captcha page): selector drift
     empty: bool = False
@@ -44,6 +47,10 @@ class RunStats:
     started_at: str | None = None
     finished_at: str | None = None
     db: str | None = None
+    # sources not fetched because they are backing off: name -> when they are due (UTC)
+    skipped: dict[str, str] = field(default_factory=dict)
+    # sources failing for longer than their stale_after: name -> 'failing since ... (error)'
+    stale: dict[str, str] = field(default_factory=dict)
 
     def source(self, name: str) -> SourceStats:
         return self.sources.setdefault(name, SourceStats())
@@ -65,7 +72,9 @@ class RunStats:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_FAILED if self.status == "failed" else EXIT_OK
+        if self.status == "failed":
+            return EXIT_FAILED
+        return EXIT_STALE if self.stale else EXIT_OK
 
     def total(self, key: str) -> int:
         return sum(getattr(stats, key) for stats in self.sources.values())
@@ -80,6 +89,14 @@ class RunStats:
             line += ": " + ", ".join(f"{name} ({self.sources[name].error})" for name in self.failed)
         if self.empty:
             line += f"; {len(self.empty)} gave no items (selector drift?): " + ", ".join(self.empty)
+        if self.skipped:
+            line += f"; {len(self.skipped)} skipped (backing off): " + ", ".join(
+                f"{name} (due {due})" for name, due in self.skipped.items()
+            )
+        if self.stale:
+            line += f"; {len(self.stale)} STALE: " + ", ".join(
+                f"{name} {reason}" for name, reason in self.stale.items()
+            )
         return line
 
     def to_dict(self) -> dict[str, Any]:
@@ -93,7 +110,14 @@ class RunStats:
                 key: self.total(key)
                 for key in ("items", "new", "updated", "unchanged", "articles_fetched")
             }
-            | {"sources": len(self.sources), "failed": len(self.failed), "empty": len(self.empty)},
+            | {
+                "sources": len(self.sources),
+                "failed": len(self.failed),
+                "empty": len(self.empty),
+                "not_modified": self.total("not_modified"),
+            },
+            "skipped": dict(self.skipped),
+            "stale": dict(self.stale),
             "sources": {
                 name: asdict(stats) | {"failed": stats.failed}
                 for name, stats in self.sources.items()

@@ -20,6 +20,9 @@ DOWNLOAD_MAXSIZE = 10 * 1024 * 1024  # after decompression; larger bodies are dr
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 RETRY_ENABLED = True
 RETRY_TIMES = 2
+# Scrapy's default list less 429 and 503: those are "come back later"; the spider reads their
+# Retry-After and the source backs off until then (aggregator/health.py) instead of retrying now.
+RETRY_HTTP_CODES = [500, 502, 504, 522, 524, 408]
 REDIRECT_MAX_TIMES = 5
 METAREFRESH_MAXDELAY = 5
 COOKIES_ENABLED = False

@@ -325,8 +325,32 @@ def _migration_5(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migration_6(db: sqlite_utils.Database) -> None:
+    """Cheap polling and backoff: HTTP validators per feed URL; when a failing source is due."""
+    db.execute("ALTER TABLE sources ADD COLUMN failing_since TEXT")
+    db.execute("ALTER TABLE sources ADD COLUMN next_attempt_at TEXT")
+    db.execute(
+        """
+        CREATE TABLE validators (
+            url TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            etag TEXT,
+            last_modified TEXT,
+            saved_at TEXT NOT NULL
+        )
+        """
+    )
+
+
 # Append only: each function upgrades the schema by one version, in order.
-MIGRATIONS = (_migration_1, _migration_2, _migration_3, _migration_4, _migration_5)
+MIGRATIONS = (
+    _migration_1,
+    _migration_2,
+    _migration_3,
+    _migration_4,
+    _migration_5,
+    _migration_6,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -568,13 +592,36 @@ class Store:
         ).fetchone()
         return json.loads(found[0]) if found else None
 
+    def keys_of_page(self, url: str) -> list[str]:
+        """The article keys a page listed when it was last read, whatever its body was."""
+        found = self.conn.execute("SELECT article_keys FROM pages WHERE url = ?", (url,)).fetchone()
+        return json.loads(found[0]) if found else []
+
+    def validators(self, url: str) -> tuple[str | None, str | None]:
+        """The ``ETag`` and ``Last-Modified`` a feed URL last answered with (for a conditional
+        GET), or (None, None)."""
+        found = self.conn.execute(
+            "SELECT etag, last_modified FROM validators WHERE url = ?", (url,)
+        ).fetchone()
+        return (found[0], found[1]) if found else (None, None)
+
     def save_pages(self, pages: Sequence[Any], now: datetime | None = None) -> None:
         """Remember pages' fingerprints and keys (:class:`aggregator.items.PageSeen`); for
-        unchanged ones, mark their articles seen."""
+        unchanged ones, mark their articles seen. A page read with HTTP validators (``ETag``,
+        ``Last-Modified``) keeps them for the next conditional GET of its URL."""
         if not pages:
             return
         stamp = to_utc_string(now or utc_now())
         with self.write() as conn:
+            validated = [p for p in pages if getattr(p, "request_url", None)]
+            conn.executemany(
+                "INSERT INTO validators (url, source, etag, last_modified, saved_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET source = excluded.source, "
+                "etag = excluded.etag, last_modified = excluded.last_modified, "
+                "saved_at = excluded.saved_at",
+                [(p.request_url, p.source, p.etag, p.last_modified, stamp) for p in validated],
+            )
+            fingerprinted = [p for p in pages if p.fingerprint]  # a 304 has no body
             conn.executemany(
                 "INSERT INTO pages (url, source, fingerprint, article_keys, seen_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET source = excluded.source, "
@@ -582,7 +629,7 @@ class Store:
                 "seen_at = excluded.seen_at",
                 [
                     (p.url, p.source, p.fingerprint, json.dumps(p.keys, ensure_ascii=False), stamp)
-                    for p in pages
+                    for p in fingerprinted
                 ],
             )
             keys = [key for page in pages if page.unchanged for key in page.keys]
@@ -866,10 +913,17 @@ class Store:
         error: str | None,
         now: datetime | None = None,
         items: int | None = None,
+        retry_after: float | None = None,
     ) -> None:
         """Update a source's health after a run. ``consecutive_empty`` counts runs whose pages
-        gave no items (``items``; without it, no new items); such a run keeps its ``error``."""
-        stamp = to_utc_string(now or utc_now())
+        gave no items (``items``; without it, no new items); such a run keeps its ``error``.
+        A failure also sets ``failing_since`` (when the failures began) and ``next_attempt_at``
+        (exponential, capped backoff, or the server's ``retry_after`` seconds when longer); a
+        success clears both."""
+        from aggregator.health import next_attempt
+
+        moment = now or utc_now()
+        stamp = to_utc_string(moment)
         found = new if items is None else items
         with self.write() as conn:
             if ok:
@@ -878,15 +932,22 @@ class Store:
                     "last_new_at = CASE WHEN ? > 0 THEN ? ELSE last_new_at END, "
                     "consecutive_failures = 0, "
                     "consecutive_empty = CASE WHEN ? > 0 THEN 0 ELSE consecutive_empty + 1 END, "
-                    "last_error = CASE WHEN ? > 0 THEN NULL ELSE ? END WHERE name = ?",
+                    "last_error = CASE WHEN ? > 0 THEN NULL ELSE ? END, "
+                    "failing_since = NULL, next_attempt_at = NULL WHERE name = ?",
                     (stamp, stamp, new, stamp, found, found, error, name),
                 )
             else:
+                current = conn.execute(
+                    "SELECT consecutive_failures FROM sources WHERE name = ?", (name,)
+                ).fetchone()
+                failures = (current[0] if current else 0) + 1
+                due = to_utc_string(next_attempt(failures, moment, retry_after))
                 conn.execute(
                     "UPDATE sources SET last_run_at = ?, "
-                    "consecutive_failures = consecutive_failures + 1, last_error = ? "
+                    "consecutive_failures = consecutive_failures + 1, last_error = ?, "
+                    "failing_since = coalesce(failing_since, ?), next_attempt_at = ? "
                     "WHERE name = ?",
-                    (stamp, error, name),
+                    (stamp, error, stamp, due, name),
                 )
 
     def sources(self) -> list[dict[str, Any]]:

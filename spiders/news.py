@@ -39,11 +39,16 @@ from aggregator.extract import (
     needs_follow,
 )
 from aggregator.feeds import NotAFeed, parse_feed
+from aggregator.health import retry_after_seconds
 from aggregator.items import Article, PageSeen
 from aggregator.pagination import next_page_url, template_urls
 from aggregator.runstats import RunStats
 from aggregator.store import Store
 from aggregator.urls import canonical_url
+
+# Answers the spider reads itself instead of Scrapy failing them: 304 to a conditional GET, and
+# the two "come back later" statuses whose Retry-After sets the source's next attempt.
+HANDLED_STATUSES = [304, 429, 503]
 
 
 class NewsSpider(scrapy.Spider):
@@ -90,11 +95,41 @@ class NewsSpider(scrapy.Spider):
             errback=self.source_failed,
             cb_kwargs={"source": source, "page": page},
             dont_filter=True,
-            headers=request_headers(source),
+            headers=request_headers(source) | self._conditional_headers(source, url),
+            meta={"handle_httpstatus_list": HANDLED_STATUSES, "newsagg_url": url},
         )
+
+    def _conditional_headers(self, source: Source, url: str) -> dict[str, str]:
+        """If-None-Match / If-Modified-Since from the feed's last answer (feeds only: a list
+        page's articles may still need following, which a 304 would hide)."""
+        if source.kind != "feed":
+            return {}
+        etag, modified = self.store.validators(url)
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if modified:
+            headers["If-Modified-Since"] = modified
+        return headers
 
     def parse_source(self, response: Response, source: Source, page: int = 1) -> Iterator[Any]:
         stats = self.run.source(source.name)
+        if response.status in (429, 503):
+            wait = retry_after_seconds(response.headers.get("Retry-After"), utc_now())
+            if wait is not None:
+                stats.retry_after = max(stats.retry_after or 0.0, wait)
+            reason = f"HTTP {response.status}"
+            if wait is not None:
+                reason += f" (Retry-After: {wait:.0f} s)"
+            self._page_failed(source, reason, response.url)
+            return
+        validators = self._validators(response, source)
+        if response.status == 304:  # nothing new: a healthy, empty poll
+            stats.pages_ok += 1
+            stats.not_modified += 1
+            keys = self.store.keys_of_page(response.url)
+            yield PageSeen(response.url, source.name, "", keys, unchanged=True, **validators)
+            return
         if source.pagination and source.pagination.next and source.kind != "feed":
             try:
                 following = next_page_url(
@@ -110,7 +145,9 @@ class NewsSpider(scrapy.Spider):
         known = self.store.page_keys(response.url, fingerprint)
         if known is not None:  # the same bytes as last time: nothing to extract
             stats.pages_ok += 1
-            yield PageSeen(response.url, source.name, fingerprint, known, unchanged=True)
+            yield PageSeen(
+                response.url, source.name, fingerprint, known, unchanged=True, **validators
+            )
             return
         try:
             items = self._extract(response, source)
@@ -149,7 +186,24 @@ class NewsSpider(scrapy.Spider):
             )
         if not followed:  # a page whose items are all complete can be skipped while unchanged
             keys = [a.canonical_url for a in items if a.canonical_url]
-            yield PageSeen(response.url, source.name, fingerprint, keys)
+            yield PageSeen(response.url, source.name, fingerprint, keys, **validators)
+
+    def _validators(self, response: Response, source: Source) -> dict[str, Any]:
+        """What to remember for the next conditional GET of a feed URL (PageSeen fields)."""
+        if source.kind != "feed":
+            return {}
+        request_url = response.meta.get("newsagg_url") or response.url
+        etag = response.headers.get("ETag")
+        modified = response.headers.get("Last-Modified")
+        if response.status == 304:  # a 304 may leave out the validators: keep the ones sent
+            sent = response.request.headers if response.request is not None else {}
+            etag = etag or sent.get("If-None-Match")
+            modified = modified or sent.get("If-Modified-Since")
+        return {
+            "request_url": request_url,
+            "etag": etag.decode("latin-1") if etag else None,
+            "last_modified": modified.decode("latin-1") if modified else None,
+        }
 
     def _extract(self, response: Response, source: Source) -> list[Article]:
         content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from aggregator.dates import to_utc_string, utc_now
+from aggregator.health import BACKOFF_MAX
 from aggregator.sitefarm import SiteFarm
 from tests.conftest import SITES, run_newsagg
 
@@ -152,7 +155,122 @@ def test_bad_input_later_loses_nothing_stored(tmp_path: Path, farm: SiteFarm) ->
     for bad_path in ("not_a_feed/", "feeds/empty_body/feed.xml", "_farm/status/500"):
         bad = tmp_path / "bad.toml"
         bad.write_text(good.read_text("utf-8").replace("feeds/dupguid/rss.xml", bad_path), "utf-8")
-        code, record = crawl(db, bad)
+        code, record = crawl(db, bad, "--only", "flaky")  # named: crawled despite backoff
         assert code == 1  # its only source failed
         assert record["sources"]["flaky"]["failed"]
         assert articles(db, "flaky") == before
+
+
+# -- cheap polling, Retry-After, backoff, staleness -------------------------------------------
+
+
+def one_source(tmp_path: Path, farm: SiteFarm, path: str, name: str = "x", extra: str = "") -> Path:
+    sources = tmp_path / f"{name}.toml"
+    sources.write_text(
+        f'[[source]]\nname = "{name}"\nkind = "feed"\nurls = ["{farm.url}{path}"]\n{extra}',
+        "utf-8",
+    )
+    return sources
+
+
+def stamp_ago(**delta: float) -> datetime:
+    return utc_now() - timedelta(**delta)
+
+
+def parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def test_conditional_get_304_is_a_healthy_empty_poll(tmp_path: Path, farm: SiteFarm) -> None:
+    db, sources = tmp_path / "news.db", one_source(tmp_path, farm, "feeds/cond/rss.xml")
+    code, first = crawl(db, sources)
+    assert code == 0
+    assert first["sources"]["x"]["new"] == 1
+    assert first["sources"]["x"]["not_modified"] == 0
+    (validators,) = rows(db, "SELECT * FROM validators")
+    assert validators["url"] == f"{farm.url}feeds/cond/rss.xml"
+    assert validators["etag"] == '"cond-v1"'
+    assert validators["last_modified"] == "Tue, 24 Feb 2026 07:00:00 GMT"
+    (stored,) = articles(db, "x")
+    code, second = crawl(db, sources)
+    assert code == 0
+    x = second["sources"]["x"]
+    assert (x["failed"], x["not_modified"], x["new"], x["unchanged"]) == (False, 1, 0, 1)
+    (again,) = articles(db, "x")
+    assert again["id"] == stored["id"]
+    assert again["last_seen_at"] >= stored["last_seen_at"]
+    row = health(db, "x")
+    assert row["consecutive_failures"] == 0
+    assert row["last_error"] is None
+
+
+def test_429_retry_after_is_honoured_and_the_source_skipped_until_due(
+    tmp_path: Path, farm: SiteFarm
+) -> None:
+    db, sources = tmp_path / "news.db", one_source(tmp_path, farm, "feeds/limited/rss.xml")
+    before = len(farm.requests)
+    code, record = crawl(db, sources)
+    assert code == 1
+    assert record["sources"]["x"]["errors"] == ["HTTP 429 (Retry-After: 7200 s)"]
+    assert record["sources"]["x"]["retry_after"] == 7200
+    assert farm.requests[before:].count("/feeds/limited/rss.xml") == 1  # not retried at once
+    row = health(db, "x")
+    assert row["consecutive_failures"] == 1
+    wait = parse(row["next_attempt_at"]) - parse(row["last_run_at"])
+    assert wait == timedelta(seconds=7200)
+    before = len(farm.requests)
+    result = run_newsagg("--db", str(db), "--sources", str(sources), "crawl", *FAST)
+    assert result.returncode == 0, result.stderr
+    assert "/feeds/limited/rss.xml" not in farm.requests[before:]
+    assert f"1 skipped (backing off): x (due {row['next_attempt_at']})" in result.stdout
+    assert health(db, "x")["consecutive_failures"] == 1  # a skipped run is not a failure
+
+
+def test_503_retry_after_date_is_capped(tmp_path: Path, farm: SiteFarm) -> None:
+    db, sources = tmp_path / "news.db", one_source(tmp_path, farm, "feeds/unavailable/rss.xml")
+    code, record = crawl(db, sources)
+    assert code == 1
+    assert record["sources"]["x"]["errors"][0].startswith("HTTP 503 (Retry-After: ")
+    row = health(db, "x")
+    assert parse(row["next_attempt_at"]) - parse(row["last_run_at"]) == BACKOFF_MAX
+
+
+def test_failures_back_off_exponentially(tmp_path: Path, farm: SiteFarm) -> None:
+    db, sources = tmp_path / "news.db", one_source(tmp_path, farm, "_farm/status/500")
+    waits = []
+    for _ in range(3):
+        crawl(db, sources, "--only", "x")
+        row = health(db, "x")
+        waits.append(parse(row["next_attempt_at"]) - parse(row["last_run_at"]))
+    assert waits == [timedelta(minutes=15), timedelta(minutes=30), timedelta(hours=1)]
+    assert row["failing_since"] is not None and row["consecutive_failures"] == 3
+
+
+def test_a_source_failing_longer_than_stale_after_makes_run_exit_3(
+    tmp_path: Path, farm: SiteFarm
+) -> None:
+    db = tmp_path / "news.db"
+    sources = tmp_path / "two.toml"
+    sources.write_text(
+        one_source(tmp_path, farm, "feeds/empty_feed/rss.xml", "fine").read_text("utf-8")
+        + one_source(tmp_path, farm, "_farm/status/500", "down", 'stale_after = "6h"\n').read_text(
+            "utf-8"
+        ),
+        "utf-8",
+    )
+    code, _record = crawl(db, sources)
+    assert code == 0  # failing, but not for long yet
+    conn = sqlite3.connect(db)
+    since = to_utc_string(stamp_ago(hours=7))
+    conn.execute("UPDATE sources SET failing_since = ?, next_attempt_at = NULL", (since,))
+    conn.commit()
+    conn.close()
+    out = tmp_path / "feeds"
+    result = run_newsagg(
+        "--db", str(db), "--sources", str(sources), "run", "--out", str(out), *FAST
+    )
+    assert result.returncode == 3, result.stderr
+    assert f"1 STALE: down failing since {since} (HTTP 500)" in result.stdout
+    (run,) = rows(db, "SELECT stats FROM runs ORDER BY id DESC LIMIT 1")
+    assert json.loads(run["stats"])["stale"] == {"down": f"failing since {since} (HTTP 500)"}
+    assert (out / "all.xml").is_file()  # the export still ran
