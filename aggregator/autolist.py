@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
 from statistics import median
 from typing import Any
 from urllib.parse import urlsplit
@@ -67,7 +68,7 @@ _VOLATILE_CLASS = re.compile(
 )
 _DATEISH = re.compile(
     r"\d{4}\s*[-/.年]\s*\d{1,2}|\d{1,2}\s*[-/月]\s*\d{1,2}|\d+\s*(?:秒|分钟|分鐘|小时|小時|天|周)前"
-    r"|刚刚|今天|昨天|前天|\bago\b|^\s*\d{10}\s*$"
+    r"|刚刚|今天|昨天|前天|\bago\b|^\s*\d{10}\s*$|^\s*\d{1,2}:\d{2}\s*$"
     r"|\b\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?,?\s+\d{4}"
     r"|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2},?\s+\d{4}",
     re.I,
@@ -91,9 +92,18 @@ class ListBlock:
     heading: str
     score: float
     items: list[Article]
-    selectors: Selectors
     side: bool = False
     stats: dict[str, float] = field(default_factory=dict)
+    # what selector inference needs; inferred on first use (a crawl never asks: ~half the cost)
+    _context: tuple[Any, ...] = field(default=(), repr=False, compare=False)
+    _selectors: Selectors | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def selectors(self) -> Selectors:
+        """CSS selectors (for ``kind = "html"``) that extract this block's items."""
+        if self._selectors is None:
+            self._selectors = _infer_selectors(*self._context)
+        return self._selectors
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form ``newsagg preview --auto`` prints."""
@@ -108,6 +118,7 @@ class ListBlock:
 @dataclass
 class _Item:
     node: Any
+    extension: list[Any]
     title: str
     title_attr: str
     title_el: Any
@@ -137,7 +148,10 @@ def find_blocks(
     groups = _candidate_groups(root)
     blocks: list[tuple[ListBlock, set[str]]] = []
     for parents, members in groups:
-        items = [item for item in (_read_item(m, base_url) for m in members) if item]
+        read = (
+            _read_item(m, base_url, x) for m, x in zip(members, _extensions(members), strict=True)
+        )
+        items = [item for item in read if item]
         items = _drop_stray_items(items)
         if len(items) < MIN_ITEMS:
             continue
@@ -244,9 +258,27 @@ def _text(node: Any) -> str:
     return clean_text(str(_STRING(node)))
 
 
-def _read_item(node: Any, base_url: str) -> _Item | None:
+def _extensions(members: list[Any]) -> list[list[Any]]:
+    """For items without a wrapper (``<a>..</a><span>date</span><br>`` or ``<dt>`` + ``<dd>``):
+    the siblings up to the next item, which hold its date and snippet."""
+    if members[0].tag not in ("a", "dt"):
+        return [[] for _ in members]
+    member_set = set(members)
+    found = []
+    for member in members:
+        extension: list[Any] = []
+        sibling = member.getnext()
+        while sibling is not None and sibling not in member_set and len(extension) < 3:
+            if isinstance(sibling.tag, str) and sibling.tag not in ("br", "hr"):
+                extension.append(sibling)
+            sibling = sibling.getnext()
+        found.append(extension)
+    return found
+
+
+def _read_item(node: Any, base_url: str, extension: list[Any] = ()) -> _Item | None:  # type: ignore[assignment]
     """One item: the headline link (in a heading, else the longest link text), its date and
-    snippet."""
+    snippet (looked for in ``extension`` too: the siblings of an item without a wrapper)."""
     anchors = _links(node)
     if not anchors:
         return None
@@ -266,10 +298,11 @@ def _read_item(node: Any, base_url: str) -> _Item | None:
     if not title or not link:
         return None
     title_attr = clean_text(anchor.get("title"))
-    item = _Item(node, title, title_attr, title_el, anchor, link)
+    item = _Item(node, list(extension), title, title_attr, title_el, anchor, link)
     inside = set(title_el.iter())
     holders = {title_el, *title_el.iterancestors()}  # the anchor, or the card it is inside
-    for element in node.iter(etree.Element):
+    elements = [e for part in (node, *extension) for e in part.iter(etree.Element)]
+    for element in elements:
         if element in inside or element in holders or element.tag in _SKIP_TAGS:
             continue
         if any(a in inside for a in element.iterancestors()):
@@ -288,9 +321,8 @@ def _read_item(node: Any, base_url: str) -> _Item | None:
         if len(text) >= MIN_SNIPPET and len(text) > len(item.snippet) and not _links(element):
             item.snippet_el, item.snippet = element, text
     if item.date_el is None:  # "<li><a>title</a> 2026-02-24</li>": a date in the item's own text
-        tails = clean_text(
-            " ".join(t for t in node.xpath("text()|*/text()[not(ancestor::a)]") if t.strip())
-        )
+        own = [*node.xpath("text()|*/text()[not(ancestor::a)]"), node.tail or ""]
+        tails = clean_text(" ".join(t for t in own if t.strip()))
         if tails and len(tails) <= MAX_DATE_TEXT and _DATEISH.search(tails):
             item.date_text = tails
     if (
@@ -374,18 +406,17 @@ def _score(
     )
     articles = [_article(i, source, tz, now) for i in items]
     mark_fixed_length_cuts(articles)
-    selectors = _infer_selectors(root, parents, members, items)
     stats = {
         "typical_title": typical,
         "dated": dated,
         "with_snippet": with_snippet,
         "articles_like": articles_like,
     }
-    return ListBlock(heading, score, articles, selectors, side, stats)
+    return ListBlock(heading, score, articles, side, stats, (root, parents, members, items))
 
 
 def _coverage(item: _Item) -> float:
-    total = len(_text(item.node))
+    total = len(_text(item.node)) + sum(len(_text(e)) for e in item.extension)
     return (len(item.title) + len(item.snippet) + len(item.date_text)) / total if total else 0.0
 
 
@@ -446,7 +477,7 @@ def _heading(container: Any) -> str:
             if isinstance(sibling.tag, str):
                 text = _heading_text(sibling)
                 if text:
-                    return text
+                    return _tab_title(sibling, element, container) or text
                 if _text(sibling):
                     break  # content between: not this block's heading
             sibling = sibling.getprevious()
@@ -455,6 +486,24 @@ def _heading(container: Any) -> str:
             return _text(caption)
         element = element.getparent()
     return ""
+
+
+def _tab_title(tabs_row: Any, panes_parent: Any, container: Any) -> str:
+    """Tabbed blocks (``<div class=tab-hd><span>要闻</span><span>政策</span></div>`` over one
+    pane per tab): the tab of the pane holding ``container``."""
+    panes = [c for c in panes_parent if isinstance(c.tag, str)]
+    tabs = [
+        c
+        for c in tabs_row.iter("span", "li", "a", "h2", "h3", "h4")
+        if c is not tabs_row
+        and 1 <= len(_text(c)) <= 10
+        and not _MORE.search(_text(c))
+        and not any(d is not c and d.tag in ("span", "li", "a") for d in c.iter())
+    ]
+    pane = next((p for p in panes if p is container or container in set(p.iter())), None)
+    if pane is None or len(panes) < 2 or len(tabs) != len(panes):
+        return ""
+    return _text(tabs[panes.index(pane)])
 
 
 def _heading_text(element: Any) -> str:
@@ -484,9 +533,14 @@ def _part(element: Any, classes: Iterable[str] | None = None) -> str:
     return element.tag + "".join(f".{c}" for c in names)
 
 
+@lru_cache(maxsize=2048)
+def _xpath(css: str) -> etree.XPath:
+    return etree.XPath(css2xpath(css))
+
+
 def _select(root: Any, css: str) -> list[Any]:
     try:
-        return list(etree.XPath(css2xpath(css))(root))
+        return list(_xpath(css)(root))
     except Exception:  # cssselect/lxml reject an odd class name: treat as no match
         return []
 

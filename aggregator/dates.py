@@ -45,6 +45,7 @@ _EN_DAY_MONTH = re.compile(
 _EN_MONTH_DAY = re.compile(
     rf"\b{_MON}\s+(?P<d>\d{{1,2}}),?\s+(?P<y>(?:19|20)\d{{2}}){_CLOCK}", re.I
 )
+_CLOCK_ONLY = re.compile(r"^\[?\(?\s*(\d{1,2})[:：](\d{2})\s*\)?\]?$")
 _UNIX = re.compile(r"^\s*(?P<n>\d{10})(?P<ms>\d{3})?\s*$")
 # Anything shaped like a date, for telling "no date" from "a date that cannot be" (2月30日).
 _DATE_SHAPE = re.compile(
@@ -130,6 +131,16 @@ def parse_date(raw: str | None, tz: tzinfo, now: datetime) -> ParsedDate | None:
             value = datetime(day.year, day.month, day.day, int(clock[1]), int(clock[2]), tzinfo=tz)
             return ParsedDate(value, "minute")
         return ParsedDate(datetime(day.year, day.month, day.day, tzinfo=tz), "day")
+    match = _CLOCK_ONLY.match(text)
+    if match:  # "10:40": today's items on many Chinese lists show only the time
+        day = local_now.date()
+        try:
+            value = datetime(day.year, day.month, day.day, int(match[1]), int(match[2]), tzinfo=tz)
+        except ValueError:
+            return None
+        if value > now + FUTURE_SLACK:  # a late-evening item read just after midnight
+            value -= timedelta(days=1)
+        return ParsedDate(value, "minute")
 
     match = _NO_YEAR.search(text)
     if match:

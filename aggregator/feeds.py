@@ -17,7 +17,7 @@ from typing import Any
 
 import feedparser
 
-from aggregator.dates import parse_date, utc_now
+from aggregator.dates import looks_like_date, parse_date, utc_now
 from aggregator.errors import AggregatorError
 from aggregator.items import Article
 from aggregator.jsonfeed import NotAJsonFeed, looks_like_json, parse_json_feed
@@ -176,6 +176,9 @@ def _entry_article(
             article.published_from = "feed"
             break
     else:
+        if any(looks_like_date(entry.get(key)) for key in ("published", "updated") if key in entry):
+            article.flags.append("date_suspect")  # an impossible date (2月30日): none, flagged
+            return article
         article.published_at = now
         article.published_precision = "second"
         article.published_from = "fetch_time"
@@ -210,6 +213,8 @@ def _entry_date(entry: Any, key: str, tz: tzinfo, now: datetime) -> datetime | N
     ours = parse_date(cleaned, tz, now)
     if ours is not None:
         return ours.value
+    if looks_like_date(cleaned):  # 2026-02-30: feedparser would roll it over to March 2
+        return None
     if parsed:
         return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
     return None

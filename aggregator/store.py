@@ -641,12 +641,20 @@ class Store:
                 )
 
     def known_complete(self, canonical_urls: Iterable[str]) -> set[str]:
-        """Of these URLs, those stored with an uncut title and a minute- or second-precise date:
-        their article pages need not be fetched again."""
+        """Of these URLs, those stored with an uncut title and a minute- or second-precise date,
+        and those whose article page was read before (a ``pages`` row with the fingerprint
+        ``followed``): their article pages need not be fetched again."""
         urls = list(canonical_urls)
         complete: set[str] = set()
         for chunk in _chunks(urls, CHUNK):
             marks = ",".join("?" * len(chunk))
+            complete.update(
+                row[0]
+                for row in self.conn.execute(
+                    f"SELECT url FROM pages WHERE fingerprint = 'followed' AND url IN ({marks})",
+                    chunk,
+                )
+            )
             for url, title in self.conn.execute(
                 f"SELECT canonical_url, title FROM articles WHERE canonical_url IN ({marks}) "
                 "AND published_precision IN ('minute', 'second')",

@@ -80,6 +80,7 @@ def layout_scores() -> dict[str, tuple[Score, Score]]:
         best = [a for b in choose_blocks(blocks) for a in b.items]
         every = [a for b in choose_blocks(blocks, ["*"]) for a in b.items]
         sidebars = [e for block in spec["blocks"].values() for e in block]
+        sidebars += spec.get("others", [])  # news blocks not asserted by heading (a carousel)
         scores[folder.name] = (compare(best, spec["main"]), compare(every, spec["main"] + sidebars))
     return scores
 
@@ -97,6 +98,31 @@ def article_scores() -> tuple[int, int, int, int]:
         dated += entry["published_at"] is not None
         times += entry["published_at"] is not None and got == entry["published_at"]
     return len(spec["articles"]), titles, dated, times
+
+
+def timing() -> list[tuple[str, float, float]]:
+    """(layout, ms per page for kind = "auto", ms for kind = "html" with the inferred
+    selectors): both parse the page; medians of 20 runs."""
+    from statistics import median
+    from time import perf_counter
+
+    from aggregator.extract import extract_list
+
+    figures = []
+    for folder in sorted(p for p in SITES.glob("auto_*") if p.is_dir()):
+        html = read_page(folder / "index.html")
+        base = f"{BASE}/{folder.name}/"
+        selectors = find_blocks(html, base)[0].selectors
+        runs: dict[str, list[float]] = {"auto": [], "html": []}
+        for _ in range(20):
+            start = perf_counter()
+            find_blocks(html, base)
+            runs["auto"].append(perf_counter() - start)
+            start = perf_counter()
+            extract_list(html, base, selectors)
+            runs["html"].append(perf_counter() - start)
+        figures.append((folder.name, median(runs["auto"]) * 1e3, median(runs["html"]) * 1e3))
+    return figures
 
 
 def main() -> int:
@@ -118,6 +144,11 @@ def main() -> int:
     )
     ok &= titles / pages >= 0.95 and times / dated >= 0.9
     print("(Nt/Nd: items found with a wrong title / a wrong UTC time)")
+    for name, auto_ms, html_ms in timing():
+        print(
+            f"{name:<16} auto {auto_ms:5.1f} ms/page, html selectors {html_ms:4.1f} ms/page "
+            f"({auto_ms / html_ms:.1f}x)"
+        )
     return 0 if ok else 1
 
 

@@ -49,6 +49,7 @@ from aggregator.urls import canonical_url
 # Answers the spider reads itself instead of Scrapy failing them: 304 to a conditional GET, and
 # the two "come back later" statuses whose Retry-After sets the source's next attempt.
 HANDLED_STATUSES = [304, 429, 503]
+FOLLOWED = "followed"  # the pages-table fingerprint of an article page read once
 
 
 class NewsSpider(scrapy.Spider):
@@ -246,7 +247,9 @@ class NewsSpider(scrapy.Spider):
         stats.errors.append(reason)
         self.logger.warning("source %s failed: %s (%s)", source.name, reason, url)
 
-    def parse_article(self, response: Response, article: Article, source: Source) -> Article:
+    def parse_article(
+        self, response: Response, article: Article, source: Source
+    ) -> Iterator[Article | PageSeen]:
         stats = self.run.source(source.name)
         try:
             html = self._html(response, source)
@@ -258,9 +261,13 @@ class NewsSpider(scrapy.Spider):
                 "source %s: article extraction failed on %s", source.name, response.url
             )
             stats.articles_failed += 1
-            return article
+            yield article
+            return
         stats.articles_fetched += 1
-        return merge_article(article, page, source.follow)
+        yield merge_article(article, page, source.follow)
+        if article.canonical_url:  # read once: the database remembers it was followed
+            key = article.canonical_url
+            yield PageSeen(key, source.name, FOLLOWED, [key])
 
     def article_failed(self, failure: Failure) -> Article:
         """The article page failed: keep what the list said."""

@@ -371,3 +371,47 @@ def test_prune_and_backup_commands(filled_db: Path, tmp_path: Path) -> None:
         assert copy.count_articles() == 3
     bad = CliRunner().invoke(cli, ["--db", str(filled_db), "prune", "--older-than", "soon"])
     assert bad.exit_code == 2
+
+
+def test_preview_auto_and_article_exclude_each_other(farm: SiteFarm) -> None:
+    result = CliRunner().invoke(cli, ["preview", farm.url + "auto_bjx/", "--auto", "--article"])
+    assert result.exit_code == 2
+    assert "--auto and --article exclude each other" in result.output
+
+
+def test_preview_a_kind_auto_source_shows_its_chosen_block(farm: SiteFarm, tmp_path: Path) -> None:
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        f'[[source]]\nname = "hot"\nkind = "auto"\nurls = ["{farm.url}auto_bjx/"]\n'
+        'blocks = ["热门资讯"]\n',
+        "utf-8",
+    )
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--sources",
+            str(sources),
+            "preview",
+            farm.url + "auto_bjx/",
+            "--source",
+            "hot",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [(b["heading"], b["chosen"]) for b in data["blocks"]] == [
+        ("光伏要闻", False),
+        ("热门资讯", True),
+    ]
+    assert len(data["items"]) == 8
+    assert data["items"][0]["published_at"] is None
+
+
+def test_preview_auto_on_a_page_without_lists(tmp_path: Path) -> None:
+    page = tmp_path / "about.html"
+    page.write_text("<html><body><h1>关于我们</h1><p>简介</p></body></html>", "utf-8")
+    result = CliRunner().invoke(cli, ["preview", str(page), "--auto", "--format", "json"])
+    assert result.exit_code == 0
+    assert json.loads(result.output) == {"kind": "list", "blocks": [], "items": []}

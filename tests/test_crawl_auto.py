@@ -4,6 +4,7 @@ article pages for cut titles, lying charsets, pagination, per-source headers, se
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -195,3 +196,27 @@ def test_preview_auto_prints_blocks_and_selectors(farm: SiteFarm) -> None:
     table = run_newsagg("preview", f"{farm.url}auto_items/", "--auto")
     assert "* block 1: 新闻中心 - 15 items" in table.stdout
     assert 'item = "div.list > div.item"' in table.stdout
+
+
+def test_article_pages_are_read_once_even_when_the_list_changes(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(SITES / "auto_bjx", site / "auto_bjx")
+    db = tmp_path / "news.db"
+    with SiteFarm(site) as farm:
+        sources = tmp_path / "sources.toml"
+        sources.write_text(
+            f'[[source]]\nname = "bjx"\nkind = "auto"\nurls = ["{farm.url}auto_bjx/"]\n'
+            'follow = "truncated"\n',
+            "utf-8",
+        )
+        crawl(db, sources)
+        first = [p for p in farm.requests if p.startswith("/auto_bjx/a/")]
+        assert len(first) == 20
+        index = site / "auto_bjx" / "index.html"
+        index.write_text(index.read_text("utf-8") + "<!-- changed -->\n", "utf-8")
+        before = len(farm.requests)
+        code, record, _ = crawl(db, sources)
+        assert code == 0
+        assert record["sources"]["bjx"]["items"] == 20
+        # 119.html has no date: without the cache it would be fetched on every change
+        assert [p for p in farm.requests[before:] if p.startswith("/auto_bjx/a/")] == []

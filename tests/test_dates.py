@@ -369,3 +369,16 @@ def test_date_format_that_does_not_fit_falls_back_to_the_patterns() -> None:
     parsed, _ = read_date("2026-02-24 15:20", SHANGHAI, NOW, "%d.%m.%Y")
     assert parsed is not None
     assert to_utc_string(parsed.value) == "2026-02-24T07:20:00Z"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected_utc"),
+    [("10:40", "2026-02-25T02:40:00Z"), ("[09:05]", "2026-02-25T01:05:00Z")],
+)
+def test_clock_only_is_today(raw: str, expected_utc: str) -> None:
+    assert utc(raw) == expected_utc
+    assert parse(raw).precision == "minute"
+
+
+def test_clock_only_ahead_of_now_is_yesterday() -> None:
+    assert utc("23:50") == "2026-02-24T15:50:00Z"

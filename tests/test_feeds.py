@@ -389,3 +389,14 @@ def test_does_not_look_like_feed(body: bytes) -> None:
 def test_looks_like_feed_with_stylesheet_instruction() -> None:
     body = b'<?xml version="1.0"?>\n<?xml-stylesheet type="text/xsl" href="/rss.xsl"?>\n<rss>'
     assert looks_like_feed(body)
+
+
+def test_impossible_pubdate_is_no_date_and_flagged() -> None:
+    # the untrusted-date policy (issue 5) for feed items: 2月30日 is not replaced by the fetch time
+    body = rss_item(
+        "<title>T</title><link>https://www.example.com/h.html</link>"
+        "<pubDate>2026-02-30 10:00</pubDate>"
+    )
+    (item,) = feed(body).items
+    assert item.published_at is None
+    assert item.flags == ["date_suspect"]

@@ -84,10 +84,24 @@ def test_article_page_completes_the_item(spider: news.NewsSpider) -> None:
     out = list(spider.parse_source(response("https://e.com/news/", LIST_PAGE), SOURCES[0]))
     request = next(o for o in out if isinstance(o, scrapy.Request))
     page = "<h1>被截断的标题终于完整了</h1><p>发布时间:2026-02-24 15:21:09</p>"
-    item = spider.parse_article(response(request.url, page), **request.cb_kwargs)
+    item, seen = list(spider.parse_article(response(request.url, page), **request.cb_kwargs))
+    assert isinstance(item, Article)
     assert item.title == "被截断的标题终于完整了"
     assert (item.published_precision, item.published_from) == ("second", "article")
     assert spider.run.sources["lst"].articles_fetched == 1
+    # the database remembers the page was read: it is not fetched again, even without a date
+    assert isinstance(seen, PageSeen)
+    assert (seen.url, seen.fingerprint, seen.keys) == (request.url, "followed", [request.url])
+
+
+def test_an_article_page_read_before_is_not_fetched_again(
+    spider: news.NewsSpider, db: Store
+) -> None:
+    undated = Article(url="https://e.com/a/2.html", source="lst", title="被截断的标题的全文")
+    db.upsert_articles([normalize(undated, SOURCES[0], NOW)], NOW)
+    db.save_pages([PageSeen("https://e.com/a/2.html", "lst", "followed", [])], NOW)
+    out = list(spider.parse_source(response("https://e.com/news/", LIST_PAGE), SOURCES[0]))
+    assert [o.url for o in out if isinstance(o, scrapy.Request)] == ["https://e.com/a/3.html"]
 
 
 def test_a_feed_source_serving_html_fails_with_a_reason(spider: news.NewsSpider) -> None:
@@ -121,7 +135,7 @@ def test_an_article_page_crash_keeps_the_list_item(
         raise ValueError("bad page")
 
     monkeypatch.setattr(news, "extract_article", boom)
-    item = spider.parse_article(response(request.url, "<p>x</p>"), **request.cb_kwargs)
+    [item] = list(spider.parse_article(response(request.url, "<p>x</p>"), **request.cb_kwargs))
     assert item.title == "被截断的标题..."
     assert spider.run.sources["lst"].articles_failed == 1
 
