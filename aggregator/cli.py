@@ -31,6 +31,7 @@ from aggregator.export import (
     export_feeds,
 )
 from aggregator.runstats import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE, RunStats
+from aggregator.store import DatabaseError
 from aggregator.timespec import parse_since
 
 RELEVANCE_WINDOW = 5000  # mirrors aggregator.store.RELEVANCE_WINDOW (cli imports store lazily)
@@ -109,6 +110,12 @@ def guarded(function: Callable[..., Any]) -> Callable[..., Any]:
             fail(str(exc), EXIT_LOCKED)
         except AggregatorError as exc:
             fail(str(exc), EXIT_FAILED)
+        except DatabaseError as exc:  # a corrupt file found while reading it
+            where = f"{args[0].db_path}: " if args and isinstance(args[0], Context) else ""
+            fail(f"{where}database error: {exc}", EXIT_FAILED)
+        except OSError as exc:  # disk full, read-only folder... while writing feeds or the lock
+            where = f"{exc.filename}: " if exc.filename else ""
+            fail(f"{where}{exc.strerror or exc}", EXIT_FAILED)
 
     wrapper.__name__ = function.__name__
     wrapper.__doc__ = function.__doc__
@@ -123,6 +130,13 @@ def crawl_options(function: Callable[..., Any]) -> Callable[..., Any]:
         multiple=True,
         metavar="NAME=VALUE",
         help="Override a Scrapy setting, as in `scrapy crawl -s`.",
+    )(function)
+    function = click.option(
+        "--max-time",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        metavar="SECONDS",
+        help="Stop the crawl after SECONDS; the run record says which sources were cut.",
     )(function)
     return click.option(
         "--only", multiple=True, metavar="NAME", help="Crawl only this source (repeatable)."
@@ -238,11 +252,15 @@ def cli(
     ctx.obj = Context(db, sources, quiet, verbose, topics)
 
 
-def _crawl(ctx: Context, only: tuple[str, ...], settings: tuple[str, ...]) -> RunStats:
+def _crawl(
+    ctx: Context, only: tuple[str, ...], settings: tuple[str, ...], max_time: float | None
+) -> RunStats:
     from aggregator.crawl import crawl
 
     # -s wins over -q/-v; no colour (Scrapy checks for a TTY too) when NO_COLOR is set.
     defaults: dict[str, Any] = {"LOG_LEVEL": ctx.log_level}
+    if max_time:
+        defaults["NEWSAGG_MAX_TIME"] = max_time
     if os.environ.get("NO_COLOR"):
         defaults["LOG_COLOR"] = False
     return crawl(
@@ -260,7 +278,11 @@ def _crawl(ctx: Context, only: tuple[str, ...], settings: tuple[str, ...]) -> Ru
 @click.pass_obj
 @guarded
 def crawl_command(
-    ctx: Context, only: tuple[str, ...], settings: tuple[str, ...], as_json: bool
+    ctx: Context,
+    only: tuple[str, ...],
+    max_time: float | None,
+    settings: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Fetch every enabled source and store new and changed articles.
 
@@ -269,7 +291,7 @@ def crawl_command(
     from aggregator.lock import run_lock
 
     with run_lock(ctx.db_path):
-        run = _crawl(ctx, only, settings)
+        run = _crawl(ctx, only, settings, max_time)
     if as_json:
         click.echo(json.dumps(run.to_dict(), ensure_ascii=False))
         if not ctx.quiet:
@@ -444,6 +466,7 @@ def serve_command(ctx: Context, out: str | None, host: str, port: int, max_age: 
 def run_command(
     ctx: Context,
     only: tuple[str, ...],
+    max_time: float | None,
     settings: tuple[str, ...],
     **options: Any,
 ) -> None:
@@ -454,7 +477,7 @@ def run_command(
     from aggregator.lock import run_lock
 
     with run_lock(ctx.db_path):
-        run = _crawl(ctx, only, settings)
+        run = _crawl(ctx, only, settings, max_time)
         exported = _export(ctx, **options)
     click.echo(f"{run.summary_line()}; {exported.summary_line()}")
     sys.exit(run.exit_code)

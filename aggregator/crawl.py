@@ -8,7 +8,7 @@ from typing import Any
 
 from aggregator.config import Source
 from aggregator.dates import to_utc_string, utc_now
-from aggregator.errors import ConfigError
+from aggregator.errors import ConfigError, StoreError
 from aggregator.health import is_due, stale_reason
 from aggregator.netpolicy import netloc
 from aggregator.runstats import RunStats
@@ -81,6 +81,8 @@ def crawl(
         _mark_stale(run, store, selected)
     finally:
         store.close()
+    if run.fatal:
+        raise StoreError(run.fatal)
     return run
 
 

@@ -82,6 +82,8 @@ def extract_list(
     # parsel parses (so pages are read exactly as Scrapy reads them); the selectors then run as
     # XPath compiled once per selector string, on lxml elements: ~2x faster than node.css().
     root = Selector(text=html, base_url=base_url).root
+    # Script and style text is never a headline or a snippet (string() would include it).
+    etree.strip_elements(root, "script", "style", "template", with_tail=False)
     base = _BASE_HREF(root)
     if base:
         base_url = absolute_url(str(base[0]), base_url) or base_url

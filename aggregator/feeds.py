@@ -91,7 +91,17 @@ def parse_feed(
         if content_type:
             headers["content-type"] = content_type
         # A stream, never bytes or str: feedparser fetches a string that looks like a URL.
-        parsed = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False)
+        try:
+            parsed = feedparser.parse(
+                io.BytesIO(_without_surrogate_refs(body)),
+                response_headers=headers,
+                sanitize_html=False,
+            )
+        except Exception as exc:  # feedparser should never raise; when it does, say so per source
+            raise NotAFeed(
+                f"feed could not be parsed: {type(exc).__name__}: {exc} "
+                f"({_received(content_type, body)})"
+            ) from None
         if not parsed.get("version"):
             got = _what(body, content_type)
             raise NotAFeed(f"not a feed: got {got} ({_received(content_type, body)})")
@@ -112,6 +122,18 @@ def parse_feed(
             feed.items.append(article)
     _drop_ambiguous_guids(feed.items)
     return feed
+
+
+# "&#xD83D;" (a lone surrogate) makes feedparser's loose parser raise UnicodeEncodeError.
+_SURROGATE_REF = re.compile(
+    rb"&#(?:[xX]0*[dD][89a-fA-F][0-9a-fA-F]{2}"
+    rb"|0*(?:5529[6-9]|55[3-9][0-9]{2}|56[0-9]{3}|57[0-2][0-9]{2}|573[0-3][0-9]|5734[0-3]));"
+)
+
+
+def _without_surrogate_refs(body: bytes) -> bytes:
+    """Character references to surrogates (never valid text) become U+FFFD references."""
+    return _SURROGATE_REF.sub(b"&#xFFFD;", body) if b"&#" in body else body
 
 
 def _received(content_type: str | None, body: bytes) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 from aggregator.config import Source
 from aggregator.dates import check_published, to_utc_string
 from aggregator.items import Article
-from aggregator.text import SNIPPET_MAX, TITLE_MAX, cap, clean_text
+from aggregator.text import SNIPPET_MAX, TITLE_MAX, cap, clean_text, strip_markup
 from aggregator.urls import canonical_url
 
 
@@ -25,10 +25,11 @@ def article_key(source: str, url: str, guid: str | None, title: str, published: 
 
 def normalize(article: Article, source: Source | None, now: datetime) -> dict[str, Any] | None:
     """The row to store, or None when the item has no usable title."""
-    title = cap(clean_text(article.title), TITLE_MAX)
+    # No markup is stored, whatever the extractor let through (see text.strip_markup).
+    title = cap(strip_markup(clean_text(article.title)), TITLE_MAX)
     if not title:
         return None
-    snippet = cap(clean_text(article.snippet), SNIPPET_MAX)
+    snippet = cap(strip_markup(clean_text(article.snippet)), SNIPPET_MAX)
     published, flags = check_published(article.published_at, now)
     published_at = to_utc_string(published) if published else None
     precision = article.published_precision if published else None

@@ -13,6 +13,7 @@ from aggregator.normalize import normalize
 from aggregator.runstats import RunStats, SourceStats
 from aggregator.store import Store
 from aggregator.topics import Taxonomy, load_taxonomy, resolve_topics_path
+from aggregator.storeguard import stops_crawl_on_store_error
 
 BATCH_SIZE = 500
 
@@ -48,6 +49,7 @@ class StorePipeline:
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         return cls(crawler)
 
+    @stops_crawl_on_store_error
     def open_spider(self) -> None:
         spider: Any = self.crawler.spider
         self.store: Store = spider.store
@@ -86,6 +88,7 @@ class StorePipeline:
         source = self.sources.get(row["source"])
         return self.taxonomy.tag(row, source.topics if source else ())
 
+    @stops_crawl_on_store_error
     def flush(self) -> None:
         batch, self.batch = self.batch, []
         pages, self.pages = self.pages, []
@@ -97,6 +100,7 @@ class StorePipeline:
             stats.unchanged += counts["unchanged"]
         self.store.save_pages(pages, self.now)
 
+    @stops_crawl_on_store_error
     def close_spider(self) -> None:
         self.flush()
         finished = utc_now()

@@ -51,6 +51,10 @@ class RunStats:
     skipped: dict[str, str] = field(default_factory=dict)
     # sources failing for longer than their stale_after: name -> 'failing since ... (error)'
     stale: dict[str, str] = field(default_factory=dict)
+    # source name -> why a limit (its deadline, the run's --max-time) cut requests short
+    cut: dict[str, str] = field(default_factory=dict)
+    # the error that stopped the run (the database could not be written), if any
+    fatal: str | None = None
 
     def source(self, name: str) -> SourceStats:
         return self.sources.setdefault(name, SourceStats())
@@ -97,6 +101,8 @@ class RunStats:
             line += f"; {len(self.stale)} STALE: " + ", ".join(
                 f"{name} {reason}" for name, reason in self.stale.items()
             )
+        if self.cut:
+            line += f"; {len(self.cut)} cut short: {', '.join(self.cut)}"
         return line
 
     def to_dict(self) -> dict[str, Any]:
@@ -106,6 +112,8 @@ class RunStats:
             "finished_at": self.finished_at,
             "status": self.status,
             "db": self.db,
+            "cut": dict(self.cut),
+            "fatal": self.fatal,
             "totals": {
                 key: self.total(key)
                 for key in ("items", "new", "updated", "unchanged", "articles_fetched")

@@ -24,7 +24,9 @@ RETRY_TIMES = 2
 # Retry-After and the source backs off until then (aggregator/health.py) instead of retrying now.
 RETRY_HTTP_CODES = [500, 502, 504, 522, 524, 408]
 REDIRECT_MAX_TIMES = 5
-METAREFRESH_MAXDELAY = 5
+METAREFRESH_MAXDELAY = 5  # meta-refresh hops count as redirects: a refresh loop ends at 5
+NEWSAGG_SOURCE_DEADLINE = 600.0  # seconds from a source's first request; 0: none
+NEWSAGG_MAX_TIME = 0.0  # the whole crawl (`--max-time`); 0: none
 COOKIES_ENABLED = False
 
 # No listening sockets during a crawl.
@@ -42,6 +44,13 @@ DOWNLOADER_MIDDLEWARES = {
     # Next to the downloader, so a response from a refused peer is dropped before a redirect in it
     # is followed or its body decompressed.
     "aggregator.resolver.PeerAddressMiddleware": 950,
+    # Late for requests (after DownloadTimeoutMiddleware has set download_timeout), early for
+    # exceptions (a deadline's timeout is a cut, not something RetryMiddleware tries again).
+    "aggregator.limits.DeadlineMiddleware": 960,
+    # Just after HttpCompressionMiddleware (590) in the response chain, before meta refresh.
+    "aggregator.limits.NestedGzipMiddleware": 585,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "aggregator.limits.SafeMetaRefreshMiddleware": 580,
     # Scrapy's own lets requests that wait for robots.txt through; see aggregator/robots.py.
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "aggregator.robots.RobotsTxtMiddleware": 100,

@@ -10,7 +10,11 @@ It serves a folder as a small web of sites and knows a few tricks real sites pla
   ``If-None-Match`` or ``If-Modified-Since`` matches gets ``304 Not Modified`` and no body.
 * ``/_farm/status/<code>`` answers with that status; ``/_farm/slow/<seconds>/<path>`` waits before
   serving ``<path>``; ``/_farm/redirect/<code>/<path>`` redirects to ``/<path>``;
-  ``/_farm/broken/<path>`` promises more bytes than it sends and drops the connection.
+  ``/_farm/broken/<path>`` promises more bytes than it sends and drops the connection;
+  ``/_farm/bomb/<MiB>`` is a gzip bomb (that many MiB of spaces in an HTML page, sent gzipped:
+  1 KiB on the wire per MiB); ``/_farm/gzip/<n>/<path>`` serves ``<path>`` gzipped ``n`` times
+  under a single ``Content-Encoding: gzip`` (2 = the double-compressed bodies some servers send);
+  ``/_farm/big/<MiB>`` is an uncompressed HTML page of that size.
 
 It binds 127.0.0.1 only, on a free port, and runs in a daemon thread.
 """
@@ -18,8 +22,11 @@ It binds 127.0.0.1 only, on a free port, and runs in a daemon thread.
 from __future__ import annotations
 
 import mimetypes
+import sys
 import threading
 import time
+import zlib
+from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -37,9 +44,28 @@ CONTENT_TYPES = {
 MAX_SLOW_SECONDS = 120.0
 
 
+@lru_cache(maxsize=4)
+def gzip_bomb(mib: int) -> bytes:
+    """An HTML page of ``mib`` MiB (almost all spaces), gzipped."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    chunk = b" " * (1024 * 1024)
+    parts = [compressor.compress(b"<html><body><ul class='news'>")]
+    parts += [compressor.compress(chunk) for _ in range(mib)]
+    parts.append(compressor.compress(b"</ul></body></html>") + compressor.flush())
+    return b"".join(parts)
+
+
+def gzipped(body: bytes, times: int = 1) -> bytes:
+    for _ in range(times):
+        compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
+        body = compressor.compress(body) + compressor.flush()
+    return body
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _FarmServer
     protocol_version = "HTTP/1.1"
+    gzip_times = 0
 
     def log_message(self, format: str, *args: object) -> None:
         self.server.requests.append(self.path)
@@ -52,6 +78,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(send_body=True)
 
     def _answer(self, send_body: bool) -> None:
+        self.gzip_times = 0  # one handler serves every request of a keep-alive connection
         path = unquote(urlsplit(self.path).path)
         query = urlsplit(self.path).query
         parts = path.strip("/").split("/")
@@ -74,6 +101,18 @@ class _Handler(BaseHTTPRequestHandler):
             if trick == "redirect" and arg.isdigit():
                 target = rest + (f"?{query}" if query else "")
                 self._send(int(arg), {"Location": target}, b"", send_body)
+                return
+            if trick == "bomb" and arg.isdigit():
+                headers = {"Content-Type": "text/html", "Content-Encoding": "gzip"}
+                self._send(200, headers, gzip_bomb(min(int(arg), 4096)), send_body)
+                return
+            if trick == "big" and arg.isdigit():
+                body = b"<html><body>" + b" " * (min(int(arg), 256) * 1024 * 1024)
+                self._send(200, {"Content-Type": "text/html"}, body, send_body)
+                return
+            if trick == "gzip" and arg.isdigit():
+                self.gzip_times = min(int(arg), 5)
+                self._serve_file(rest, send_body)
                 return
             if trick == "broken":
                 self.send_response(200)
@@ -123,6 +162,8 @@ class _Handler(BaseHTTPRequestHandler):
         return bool(modified) and self.headers.get("If-Modified-Since") == modified
 
     def _send(self, status: int, headers: dict[str, str], body: bytes, send_body: bool) -> None:
+        if self.gzip_times and status == 200:
+            body, headers = gzipped(body, self.gzip_times), headers | {"Content-Encoding": "gzip"}
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
@@ -140,6 +181,11 @@ class _FarmServer(ThreadingHTTPServer):
         self.requests: list[str] = []
         self.headers_seen: list[tuple[str, dict[str, str]]] = []
         super().__init__(("127.0.0.1", port), _Handler)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client hanging up (a crawler refusing an oversized body) is not worth a traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class SiteFarm:

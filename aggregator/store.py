@@ -28,6 +28,17 @@ from aggregator.text import is_truncated, strip_cut_marker
 # Gives an article's topics from its row (title, snippet, source...): see aggregator.topics.
 Tagger = Callable[[Mapping[str, Any]], list[str]]
 BUSY_TIMEOUT_MS = 10_000
+# What any SQLite failure raises, for the CLI's edge (which must not import sqlite3 itself).
+DatabaseError = sqlite3.DatabaseError
+# Errors about the database file (disk full, read-only, I/O, corruption), not about a statement.
+_FILE_ERRORS = (
+    "SQLITE_FULL",
+    "SQLITE_IOERR",
+    "SQLITE_READONLY",
+    "SQLITE_CORRUPT",
+    "SQLITE_CANTOPEN",
+    "SQLITE_NOTADB",
+)
 CHUNK = 500
 _PRECISION_RANK = {None: 0, "day": 1, "minute": 2, "second": 3}
 
@@ -437,15 +448,26 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction taken with ``BEGIN IMMEDIATE`` (waits for the lock up front)."""
-        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            yield self.conn
-            self._apply_search_queue()
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+                self._apply_search_queue()
+            except BaseException:
+                if self.conn.in_transaction:  # SQLite has already rolled back after some errors
+                    self.conn.execute("ROLLBACK")
+                raise
+            else:
+                self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorname", "").startswith(_FILE_ERRORS):
+                # The file, not the statement: say which file, and stop writing to it.
+                raise StoreError(f"{self.path}: cannot write to the database: {exc}") from exc
             raise
-        else:
-            self.conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            if type(exc) is sqlite3.DatabaseError:  # a corrupt file ("malformed", "not a database")
+                raise StoreError(f"{self.path}: cannot write to the database: {exc}") from exc
+            raise
 
     # -- search index ----------------------------------------------------------------------
 

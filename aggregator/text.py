@@ -45,6 +45,23 @@ def html_to_text(markup: str | None) -> str:
     return clean_text(html.unescape(nh3.clean(spaced, tags=set())))
 
 
+# Markup that survived into text (entity-escaped tags decoded once, JSON Feed titles, title
+# attributes): script/style blocks with their content, comments, CDATA openers, declarations and
+# processing instructions, and anything shaped like a tag. "1 < 2" and "价格<1元" are not tags.
+_MARKUP_BLOCK = re.compile(r"(?is)<(script|style|template)\b[^>]*>.*?(?:</\1\s*>|$)")
+_MARKUP_TAG = re.compile(
+    r"(?s)<!--.*?(?:-->|$)|<!\[CDATA\[|<[!?][^<>]*>|</?[A-Za-z][A-Za-z0-9:-]*(?:[\s/][^<>]*)?>"
+)
+
+
+def strip_markup(text: str) -> str:
+    """``text`` without anything that is markup rather than words (see ``_MARKUP_TAG``), then
+    cleaned again (NFKC can turn full-width "＜" into "<", so callers clean first)."""
+    if "<" not in text:
+        return text
+    return clean_text(_MARKUP_TAG.sub(" ", _MARKUP_BLOCK.sub(" ", text)))
+
+
 def is_truncated(text: str) -> bool:
     """True when the text ends with a cut marker ("...", "…", "……", "。。。")."""
     return bool(_CUT_RE.search(text))

@@ -305,7 +305,11 @@ def page_fingerprint(body: bytes, source: Source) -> str:
 def describe(failure: Failure) -> str:
     """A short, human reason for a failed request: 'HTTP 503', 'timeout', 'DNS lookup failed'."""
     if failure.check(HttpError):
-        return f"HTTP {failure.value.response.status}"
+        response = failure.value.response
+        location = response.headers.get("Location")
+        if 300 <= response.status < 400 and location:  # Scrapy follows only http(s) targets
+            return f"HTTP {response.status} redirect not followed: {location.decode('latin-1')}"
+        return f"HTTP {response.status}"
     if failure.check(DownloadTimeoutError, TimeoutError, TCPTimedOutError):
         return "timeout"
     if failure.check(CannotResolveHostError, DNSLookupError):

@@ -13,6 +13,7 @@ from aggregator.text import (
     html_to_text,
     is_truncated,
     strip_cut_marker,
+    strip_markup,
 )
 
 # -- clean_text --------------------------------------------------------------------------------
@@ -210,3 +211,21 @@ def test_cap_does_not_end_in_space_before_ellipsis() -> None:
 def test_cap_on_character_boundary_for_astral_characters() -> None:
     capped = cap("𠀀" * 10, 5)
     assert capped == "𠀀𠀀𠀀𠀀…"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("<script>alert(1)</script>标题", "标题"),
+        ("国家电网<b>特高压</b>工程 <img src=x onerror=alert(1)>投运", "国家电网 特高压 工程 投运"),
+        ("a <!-- hidden --> b", "a b"),
+        ("电价 ]]> 波动 <![CDATA[ 警报", "电价 ]]> 波动 警报"),
+        ("1 < 2 and 3 > 2", "1 < 2 and 3 > 2"),
+        ("价格<1元", "价格<1元"),
+        ("no markup at all", "no markup at all"),
+        ("<style>a{color:red}</style>text", "text"),
+        ("unclosed <script>alert(1)", "unclosed"),
+    ],
+)
+def test_strip_markup(text: str, expected: str) -> None:
+    assert strip_markup(text) == expected

@@ -1,0 +1,323 @@
+"""Crash safety with real processes: SIGKILL at random moments of `newsagg run` and `newsagg
+export`, a full disk, a read-only folder, a corrupt database.
+
+After every kill: every row that was committed before it is still there, `PRAGMA
+integrity_check` is ok, every feed on disk is a complete document, and the next run completes.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import random
+import resource
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from lxml import etree
+
+from aggregator.cli import cli
+from aggregator.sitefarm import SiteFarm
+from aggregator.store import Store
+from tests.conftest import ROOT, run_newsagg
+
+FAST = ["-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "RETRY_TIMES=0"]
+LIST_SOURCES = 4
+
+
+class Site:
+    """A feed of ~1,200 items (more than one 500-row batch, so a crawl commits more than once)
+    and a few list pages; :meth:`advance` shifts the items so every run has new ones."""
+
+    def __init__(self, root: Path, farm: SiteFarm) -> None:
+        self.root = root
+        self.farm = farm
+        self.round = 0
+        (root / "robots.txt").write_text("User-agent: *\nAllow: /\n", "utf-8")
+        self.advance()
+
+    def advance(self) -> None:
+        first = self.round * 150
+        self.round += 1
+        items = "".join(
+            f"<item><title>Grid storage item {n}: batteries &amp; lines</title>"
+            f"<link>{self.farm.url}a/{n}.html</link><guid>{self.farm.url}a/{n}.html</guid>"
+            f"<description>Item {n} of the bulk feed, with a long enough summary to take some "
+            f"room in the database.</description>"
+            f"<pubDate>Tue, 24 Feb 2026 {n % 24:02d}:{n % 60:02d}:00 +0000</pubDate></item>"
+            for n in range(first, first + 1200)
+        )
+        (self.root / "bulk.xml").write_text(
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>bulk</title>'
+            f"<link>{self.farm.url}</link><description>d</description>{items}</channel></rss>",
+            "utf-8",
+        )
+        for s in range(LIST_SOURCES):
+            lis = "".join(
+                f'<li><a href="/l{s}/{n}.html">第{s}号列表的第{n}条能源新闻</a>'
+                f'<span class="time">2026-02-24 15:{n % 60:02d}</span></li>'
+                for n in range(first, first + 40)
+            )
+            folder = self.root / f"l{s}"
+            folder.mkdir(exist_ok=True)
+            (folder / "index.html").write_text(f'<ul class="news">{lis}</ul>', "utf-8")
+
+    def sources(self, path: Path) -> Path:
+        text = f'[[source]]\nname = "bulk"\nkind = "feed"\nurls = ["{self.farm.url}bulk.xml"]\n'
+        text += 'topics = ["grid", "storage"]\n'
+        for s in range(LIST_SOURCES):
+            text += (
+                f'[[source]]\nname = "list{s}"\nkind = "html"\nurls = ["{self.farm.url}l{s}/"]\n'
+                f'topics = ["solar"]\n[source.selectors]\nitem = "ul.news li"\ntitle = "a"\n'
+                f'link = "a::attr(href)"\ndate = "span.time"\n'
+            )
+        path.write_text(text, "utf-8")
+        return path
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    root = tmp_path / "site"
+    root.mkdir()
+    with SiteFarm(root) as farm:
+        yield Site(root, farm)
+
+
+def committed(db: Path) -> dict[int, str]:
+    """What a reader sees as committed right now: id -> canonical_url."""
+    if not db.exists():
+        return {}
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        return dict(conn.execute("SELECT id, canonical_url FROM articles"))
+    except sqlite3.OperationalError:  # the schema is not there yet
+        return {}
+    finally:
+        conn.close()
+
+
+def integrity(db: Path) -> str:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("PRAGMA integrity_check").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    finally:
+        conn.close()
+
+
+def check_feeds(feeds: Path) -> int:
+    """Every feed file is a whole RSS document; returns how many there are."""
+    count = 0
+    for path in feeds.rglob("*.xml"):
+        root = etree.fromstring(path.read_bytes())  # raises on a truncated file
+        assert root.tag == "rss", path
+        assert root.find("channel") is not None, path
+        count += 1
+    return count
+
+
+def _newsagg(*args: str) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSAGG_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "aggregator", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=ROOT,
+    )
+
+
+def kill_at_random_moments(site: Site, tmp: Path, kills: int, seed: int) -> dict[str, Any]:
+    rng = random.Random(seed)
+    db = tmp / "news.db"
+    sources = site.sources(tmp / "sources.toml")
+    base = ["--db", str(db), "--sources", str(sources)]
+    # One whole run and one export first: how long each takes, and feeds to be replaced.
+    durations = {}
+    for command in ("run", "export"):
+        started = time.monotonic()
+        first = run_newsagg(*base, command, *(FAST if command == "run" else ()))
+        assert first.returncode == 0, first.stderr
+        durations[command] = time.monotonic() - started
+    report: dict[str, Any] = {"kills": 0, "finished": 0, "lost": 0, "feeds": 0}
+    attempt = 0
+    while report["kills"] < kills:
+        assert attempt < 2 * kills, f"only {report['kills']} of {attempt} runs could be killed"
+        site.advance()
+        command = "export" if attempt % 4 == 3 else "run"  # one in four during an export alone
+        attempt += 1
+        process = _newsagg(*base, command, *(FAST if command == "run" else ()))
+        time.sleep(rng.uniform(0.1, durations[command]))
+        before = committed(db)
+        process.send_signal(signal.SIGKILL)
+        _, err = process.communicate(timeout=60)
+        if process.returncode == -signal.SIGKILL:
+            report["kills"] += 1
+        else:  # it finished before the signal: fine, but it must have succeeded
+            assert process.returncode == 0, err.decode()
+            report["finished"] += 1
+        after = committed(db)
+        lost = {i: url for i, url in before.items() if after.get(i) != url}
+        report["lost"] += len(lost)
+        assert not lost, f"attempt {attempt}: committed rows lost: {list(lost.items())[:5]}"
+        assert integrity(db) == "ok", f"attempt {attempt}"
+        report["feeds"] = check_feeds(tmp / "feeds")
+    # and the next run completes
+    site.advance()
+    last = run_newsagg(*base, "run", *FAST)
+    assert last.returncode == 0, last.stderr
+    assert integrity(db) == "ok"
+    assert check_feeds(tmp / "feeds") >= 4
+    report["articles"] = len(committed(db))
+    print(f"kill -9 report: {report}")  # shown with pytest -s
+    return report
+
+
+def test_sigkill_during_run_and_export_short(site: Site, tmp_path: Path) -> None:
+    report = kill_at_random_moments(site, tmp_path, kills=5, seed=8)
+    assert report["kills"] == 5
+    assert report["lost"] == 0
+
+
+@pytest.mark.slow
+def test_sigkill_during_run_and_export_many(site: Site, tmp_path: Path) -> None:
+    report = kill_at_random_moments(site, tmp_path, kills=24, seed=2026)
+    assert report["kills"] == 24
+    assert report["lost"] == 0
+
+
+# -- full disk, read-only folder, corrupt file ------------------------------------------------
+
+
+def _limit_file_size(limit: int) -> Any:
+    def preexec() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return preexec
+
+
+def test_a_full_disk_is_a_clear_error_and_the_database_stays_intact(
+    site: Site, tmp_path: Path
+) -> None:
+    db = tmp_path / "news.db"
+    sources = site.sources(tmp_path / "sources.toml")
+    base = [sys.executable, "-m", "aggregator", "--db", str(db), "--sources", str(sources)]
+    first = run_newsagg(*base[3:], "crawl", "--only", "list0", *FAST)
+    assert first.returncode == 0, first.stderr
+    before = committed(db)
+    assert len(before) == 40
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSAGG_")}
+    full = subprocess.run(
+        [*base, "crawl", *FAST],  # ~1,300 new rows: far more than fits under the limit
+        preexec_fn=_limit_file_size(max(db.stat().st_size, 64 * 1024)),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert full.returncode == 1, full.stdout + full.stderr
+    assert f"Error: {db}: cannot write to the database: " in full.stderr
+    assert "Traceback" not in full.stderr
+    assert full.stdout == ""  # no summary claiming articles were stored
+    assert integrity(db) == "ok"
+    after = committed(db)
+    assert all(after.get(i) == url for i, url in before.items())
+    # room again: the next crawl completes and stores everything
+    again = run_newsagg(*base[3:], "crawl", *FAST)
+    assert again.returncode == 0, again.stderr
+    assert len(committed(db)) == 40 * LIST_SOURCES + 1200
+
+
+def test_a_full_disk_while_exporting_is_a_clear_error(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "news.db"
+    sources = site.sources(tmp_path / "sources.toml")
+    base = ["--db", str(db), "--sources", str(sources)]
+    assert run_newsagg(*base, "run", *FAST).returncode == 0
+    feeds = tmp_path / "feeds"
+    before = {p: p.read_bytes() for p in feeds.rglob("*") if p.is_file()}
+    assert len(before) >= 4
+    site.advance()
+    assert run_newsagg(*base, "crawl", *FAST).returncode == 0  # every feed has new items now
+
+    def no_space(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", no_space)  # export cannot crawl: CliRunner is fine
+    result = CliRunner().invoke(cli, [*base, "export"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "Error: No space left on device"
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    after = {p: p.read_bytes() for p in feeds.rglob("*") if p.is_file()}
+    assert after == before  # the old, complete feeds; no temporary file left behind
+    assert integrity(db) == "ok"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
+def test_a_read_only_data_folder_is_a_clear_error(site: Site, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    db = data / "news.db"
+    sources = site.sources(tmp_path / "sources.toml")
+    base = ["--db", str(db), "--sources", str(sources)]
+    assert run_newsagg(*base, "crawl", "--only", "list0", *FAST).returncode == 0
+    before = committed(db)
+    for path in [db, *data.glob("news.db-*")]:
+        path.chmod(0o444)
+    data.chmod(0o555)
+    try:
+        result = run_newsagg(*base, "crawl", *FAST)
+        assert result.returncode == 1
+        assert str(db) in result.stderr and "Traceback" not in result.stderr
+    finally:
+        data.chmod(0o755)
+        for path in [db, *data.glob("news.db-*")]:
+            path.chmod(0o644)
+    assert committed(db) == before
+    assert integrity(db) == "ok"
+
+
+def test_a_corrupt_database_is_named_and_never_replaced(site: Site, tmp_path: Path) -> None:
+    db = tmp_path / "news.db"
+    sources = site.sources(tmp_path / "sources.toml")
+    base = ["--db", str(db), "--sources", str(sources)]
+    assert run_newsagg(*base, "crawl", *FAST).returncode == 0
+    with Store(db) as store:
+        store.checkpoint()
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page_size, pages = (
+        conn.execute(f"PRAGMA {p}").fetchone()[0] for p in ("page_size", "page_count")
+    )
+    conn.close()
+    with db.open("r+b") as handle:  # garbage over a stretch of pages in the middle
+        handle.seek(page_size * (pages // 3))
+        handle.write(os.urandom(page_size * 8))
+    inode = db.stat().st_ino
+    site.advance()
+    for command in ("run", "crawl", "export"):
+        result = run_newsagg(*base, command, *(FAST if command != "export" else ()))
+        assert result.returncode == 1, (command, result.stdout, result.stderr)
+        assert f"Error: {db}: " in result.stderr, (command, result.stderr)
+        assert "Traceback" not in result.stderr, (command, result.stderr)
+        # never replaced by a fresh, empty database
+        assert db.stat().st_ino == inode, command
+        assert {p.name for p in tmp_path.glob("news.db*")} <= {
+            "news.db",
+            "news.db-shm",
+            "news.db-wal",
+            "news.db.lock",
+        }
+    assert integrity(db) != "ok"  # still the corrupt file: nothing pretended to repair it
