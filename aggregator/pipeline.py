@@ -12,8 +12,8 @@ from aggregator.items import Article, PageSeen
 from aggregator.normalize import normalize
 from aggregator.runstats import RunStats, SourceStats
 from aggregator.store import Store
-from aggregator.topics import Taxonomy, load_taxonomy, resolve_topics_path
 from aggregator.storeguard import stops_crawl_on_store_error
+from aggregator.topics import Taxonomy, load_taxonomy, resolve_topics_path
 
 BATCH_SIZE = 500
 

@@ -31,6 +31,7 @@ from aggregator import __version__
 from aggregator.autolist import extract_auto
 from aggregator.config import Source, load_sources, resolve_db_path, resolve_sources_path
 from aggregator.dates import utc_now
+from aggregator.errors import AggregatorError
 from aggregator.extract import (
     decode_html,
     extract_article,
@@ -38,7 +39,7 @@ from aggregator.extract import (
     merge_article,
     needs_follow,
 )
-from aggregator.feeds import NotAFeed, parse_feed
+from aggregator.feeds import parse_feed
 from aggregator.health import retry_after_seconds
 from aggregator.items import Article, PageSeen
 from aggregator.pagination import next_page_url, template_urls
@@ -152,7 +153,7 @@ class NewsSpider(scrapy.Spider):
             return
         try:
             items = self._extract(response, source)
-        except NotAFeed as exc:
+        except AggregatorError as exc:  # not a feed, undecodable...: a reason, not a traceback
             self._page_failed(source, str(exc), response.url)
             return
         except Exception as exc:  # a page no extractor copes with must not end the run
