@@ -39,6 +39,7 @@ MAX_DATE_TEXT = 40
 MIN_SNIPPET = 12
 MAX_LINKS_PER_ITEM = 4
 MIN_COVERAGE = 0.5
+MAX_BETWEEN = 30  # characters of text allowed between a block and its heading
 ALL_BLOCKS = "*"
 
 _BLOCK_TAGS = {"ul", "ol", "div", "table", "tbody", "dl", "section", "article", "td", "span", "p"}
@@ -181,6 +182,26 @@ def choose_blocks(blocks: Sequence[ListBlock], wanted: Sequence[str] = ()) -> li
     return [blocks[0]]
 
 
+def missing_blocks(blocks: Sequence[ListBlock], wanted: Sequence[str]) -> str | None:
+    """Why ``wanted`` chose nothing on a page that has list blocks (for the source's error)."""
+    if not blocks or not wanted or ALL_BLOCKS in wanted or choose_blocks(blocks, wanted):
+        return None
+    headings = ", ".join(b.heading or "(no heading)" for b in blocks)
+    return f"no list block headed {' or '.join(wanted)} on the page; its blocks: {headings}"
+
+
+def unique_items(blocks: Sequence[ListBlock]) -> list[Article]:
+    """The blocks' items, each link once."""
+    seen: set[str] = set()
+    articles: list[Article] = []
+    for block in blocks:
+        for article in block.items:
+            if article.url not in seen:
+                seen.add(article.url)
+                articles.append(article)
+    return articles
+
+
 def extract_auto(
     html: str,
     base_url: str,
@@ -192,14 +213,7 @@ def extract_auto(
 ) -> list[Article]:
     """The items of the chosen blocks (see :func:`choose_blocks`), each link once."""
     found = find_blocks(html, base_url, source=source, tz=tz, now=now)
-    seen: set[str] = set()
-    articles: list[Article] = []
-    for block in choose_blocks(found, blocks):
-        for article in block.items:
-            if article.url not in seen:
-                seen.add(article.url)
-                articles.append(article)
-    return articles
+    return unique_items(choose_blocks(found, blocks))
 
 
 # -- candidates --------------------------------------------------------------------------------
@@ -478,8 +492,8 @@ def _heading(container: Any) -> str:
                 text = _heading_text(sibling)
                 if text:
                     return _tab_title(sibling, element, container) or text
-                if _text(sibling):
-                    break  # content between: not this block's heading
+                if len(_text(sibling)) > MAX_BETWEEN:
+                    break  # content between: not this block's heading (a row of tabs is not)
             sibling = sibling.getprevious()
         caption = element.find("caption") if element.tag == "table" else None
         if caption is not None and _text(caption):

@@ -12,8 +12,9 @@ The order (each step strict, so a wrong guess fails instead of producing mojibak
 5. strict GB18030, for Chinese sources;
 6. detection with ``charset-normalizer``, checked: no U+FFFD, and for Chinese sources a plausible
    share of CJK characters (it guesses Korean cp949 for short GBK pages);
-7. for Chinese sources, GB18030 with at most a handful of broken byte sequences dropped (a page
-   cut mid-character, one corrupt byte).
+7. UTF-8 (when declared or nothing is) or, for Chinese sources, GB18030 with at most a handful
+   of broken byte sequences dropped (a page cut mid-character, a corrupt byte, an encoded
+   surrogate), whichever has fewer.
 
 When nothing passes, :class:`UndecodablePage` is raised: the page is an error of its source, never
 stored as mojibake.
@@ -57,6 +58,9 @@ _HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 MIN_CJK_SHARE = 0.6
 MAX_REPAIRS = 3
+MAX_REPLACED = 8  # replacement characters, or 2% of the text if that is more
+MAX_REPLACED_SHARE = 0.02
+_BROKEN = re.compile("\ufffd+")  # one run of replacement characters: one broken sequence
 
 
 class UndecodablePage(AggregatorError):
@@ -129,8 +133,9 @@ def decode_page(
         if codec is None:
             raise UndecodablePage(f"unknown encoding {override!r}")
         text = _strict(body, codec)
-        if text is None and zh and codec == "gb18030":
-            text = _repaired(body)
+        if text is None and codec in ("gb18030", "utf-8"):
+            repaired = _repaired(body, codec, zh)
+            text = repaired[0] if repaired else None
         if text is None:
             raise UndecodablePage(f"the page is not valid {override} (the source's encoding)")
         return Decoded(text, codec, "override")
@@ -167,10 +172,15 @@ def decode_page(
     detected = _detected(body, zh)
     if detected is not None:
         return detected
+    codecs_to_repair = []
+    if all(c in (None, "utf-8") for _, c in declared):
+        codecs_to_repair.append("utf-8")
     if zh:
-        text = _repaired(body)
-        if text is not None:
-            return Decoded(text, "gb18030", "repaired")
+        codecs_to_repair.append("gb18030")
+    repairs = [(r, c) for c in codecs_to_repair if (r := _repaired(body, c, zh)) is not None]
+    if repairs:
+        (text, _broken), codec = min(repairs, key=lambda pair: pair[0][1])
+        return Decoded(text, codec, "repaired")
     names = [f"{m} {c}" for m, c in declared if c] or ["nothing declared"]
     raise UndecodablePage(
         f"cannot decode the page without mojibake ({', '.join(names)}; not valid UTF-8"
@@ -211,10 +221,14 @@ def _detected(body: bytes, zh: bool) -> Decoded | None:
     return Decoded(text, codec, "detected")
 
 
-def _repaired(body: bytes) -> str | None:
-    """GB18030 with a few broken sequences dropped, if the rest is plausible Chinese."""
-    text = body.decode("gb18030", errors="replace")
-    broken = text.count("\ufffd")
-    if broken > MAX_REPAIRS or not _plausible_cjk(text):
+def _repaired(body: bytes, codec: str, zh: bool) -> tuple[str, int] | None:
+    """The text with at most ``MAX_REPAIRS`` broken byte sequences dropped (and how many),
+    if the rest is plausible (mostly Chinese, for ``zh``)."""
+    text = body.decode(codec, errors="replace")
+    broken = len(_BROKEN.findall(text))
+    replaced = text.count("\ufffd")
+    if broken > MAX_REPAIRS or replaced > max(MAX_REPLACED, MAX_REPLACED_SHARE * len(text)):
         return None
-    return text.replace("\ufffd", "")
+    if zh and not _plausible_cjk(text.replace("\ufffd", "")):
+        return None
+    return text.replace("\ufffd", ""), broken

@@ -210,6 +210,7 @@ class ArticlePage:
     title: str = ""
     published: ParsedDate | None = None
     snippet: str = ""
+    date_suspect: bool = False  # a date was there but impossible (2026-02-30)
 
 
 def extract_article(
@@ -232,10 +233,14 @@ def extract_article(
         raw = _selected_text(page, chosen.date)
         published, _flags = read_date(raw, tz, now, chosen.date_format)
     snippet = _lead(page.css(chosen.body)) if chosen.body else ""
+    suspect = False
+    if published is None:
+        published, suspect = _article_date(page, tz, now, chosen.date_format)
     return ArticlePage(
         title=title or _article_title(page),
-        published=published or _article_date(page, tz, now, chosen.date_format),
+        published=published,
         snippet=snippet or _article_snippet(page),
+        date_suspect=suspect and published is None,
     )
 
 
@@ -299,8 +304,10 @@ def _in_header(node: Selector) -> bool:
 
 def _article_date(
     page: Selector, tz: tzinfo, now: datetime, date_format: str | None = None
-) -> ParsedDate | None:
+) -> tuple[ParsedDate | None, bool]:
+    """The most precise date the page states, and whether one it states is impossible."""
     best: ParsedDate | None = None
+    suspect = False
     candidates = [page.css(css).get() for css in _DATE_META]
     for raw in page.css('script[type="application/ld+json"]::text').getall():
         candidates.append(_json_ld_date(raw))
@@ -317,14 +324,15 @@ def _article_date(
             candidates.append(found.group(0))
             break
     for raw in candidates:
-        parsed = read_date(raw, tz, now, date_format)[0] if raw else None
+        parsed, flags = read_date(raw, tz, now, date_format) if raw else (None, [])
+        suspect = suspect or bool(flags)
         if (
             parsed
             and _PRECISION_RANK[parsed.precision]
             > _PRECISION_RANK[best.precision if best else None]
         ):
             best = parsed
-    return best
+    return best, suspect
 
 
 def _json_ld_date(raw: str) -> str | None:
@@ -402,6 +410,8 @@ def merge_article(article: Article, page: ArticlePage, follow: str) -> Article:
         article.published_from = "article"
         if "date_suspect" in article.flags:  # the list's impossible date is replaced
             article.flags.remove("date_suspect")
+    elif page.date_suspect and article.published_at is None and "date_suspect" not in article.flags:
+        article.flags.append("date_suspect")
     if page.snippet and (not article.snippet or article.snippet_truncated):
         article.snippet = page.snippet
         article.snippet_truncated = False

@@ -28,7 +28,7 @@ from twisted.internet.error import (
 from twisted.python.failure import Failure
 
 from aggregator import __version__
-from aggregator.autolist import extract_auto
+from aggregator.autolist import choose_blocks, find_blocks, missing_blocks, unique_items
 from aggregator.config import Source, load_sources, resolve_db_path, resolve_sources_path
 from aggregator.dates import utc_now
 from aggregator.errors import AggregatorError
@@ -222,9 +222,11 @@ class NewsSpider(scrapy.Spider):
             return feed.items
         html = self._html(response, source)
         if source.kind == "auto":
-            return extract_auto(
-                html, response.url, blocks=source.blocks, source=source.name, tz=source.tz, now=now
-            )
+            found = find_blocks(html, response.url, source=source.name, tz=source.tz, now=now)
+            note = missing_blocks(found, source.blocks)
+            if note:  # the items are none: the drift error comes first, this says why
+                self.run.source(source.name).errors.append(note)
+            return unique_items(choose_blocks(found, source.blocks))
         assert source.selectors is not None
         return extract_list(
             html,

@@ -137,3 +137,15 @@ def test_garbage_is_an_error_not_mojibake() -> None:
 def test_utf16_bom() -> None:
     body = "\ufeff".encode("utf-16-le") + page().encode("utf-16-le")
     assert TEXT in decode_page(body).text
+
+
+def test_utf8_page_with_an_encoded_surrogate_and_stray_bytes_is_read() -> None:
+    body = (
+        page("utf-8", "标题")
+        .encode()
+        .replace("标题".encode(), "标题".encode() + b"\xed\xa0\x80\xff\xfe" + "新".encode())
+    )
+    decoded = decode_page(body)
+    assert decoded.method == "repaired"
+    assert decoded.encoding == "utf-8"
+    assert "<p>标题新</p>" in decoded.text

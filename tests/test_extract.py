@@ -666,3 +666,18 @@ def test_merge_with_an_article_date_clears_the_lists_suspect_flag() -> None:
     merged = merge_article(article, ArticlePage(published=ParsedDate(when, "minute")), "truncated")
     assert merged.flags == []
     assert merged.published_from == "article"
+
+
+def test_impossible_article_date_flags_an_undated_item() -> None:
+    page = extract_article(
+        "<h1>储能电站投运</h1><div class='info'>发布时间：2026-02-30 10:00</div>",
+        "https://e.com/1",
+        tz=SHANGHAI,
+        now=NOW,
+    )
+    assert page.published is None
+    assert page.date_suspect
+    merged = merge_article(Article(url="https://e.com/1", source="s", title="t"), page, "always")
+    assert merged.flags == ["date_suspect"]
+    dated = Article(url="https://e.com/1", source="s", title="t", published_at=NOW)
+    assert merge_article(dated, page, "always").flags == []  # the list's date stands

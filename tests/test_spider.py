@@ -165,3 +165,32 @@ def test_an_unchanged_page_is_not_extracted_again(
 def test_a_page_that_follows_links_is_not_fingerprinted(spider: news.NewsSpider) -> None:
     out = list(spider.parse_source(response("https://e.com/news/", LIST_PAGE), SOURCES[0]))
     assert not [o for o in out if isinstance(o, PageSeen)]
+
+
+def test_an_undecodable_page_fails_with_the_reason_not_mojibake(spider: news.NewsSpider) -> None:
+    garbage = b"<html><head><meta charset='utf-8'></head><body>" + bytes(range(128, 256)) * 4
+    out = list(spider.parse_source(response("https://e.com/news/", garbage), SOURCES[0]))
+    assert out == []
+    [error] = spider.run.sources["lst"].errors
+    assert error.startswith("cannot decode the page without mojibake (header utf-8, meta utf-8;")
+    assert error.endswith("set the source's encoding")
+
+
+def test_auto_blocks_that_are_not_on_the_page_say_which_are(db: Store) -> None:
+    [auto] = parse_sources(
+        {"source": [{"name": "au", "kind": "auto", "urls": ["https://e.com/"], "blocks": ["最新"]}]}
+    )
+    spider = news.NewsSpider(sources=[auto], store=db, run=RunStats())
+    spider.sources, spider.store = [auto], db
+    page = (
+        "<h3>热门资讯</h3><ul>"
+        + "".join(
+            f'<li><a href="/a/{i}.html">热门资讯第{i}条储能电站并网新闻</a></li>' for i in range(4)
+        )
+        + "</ul>"
+    )
+    out = list(spider.parse_source(response("https://e.com/", page), auto))
+    assert not [o for o in out if isinstance(o, Article)]
+    assert spider.run.sources["au"].errors == [
+        "no list block headed 最新 on the page; its blocks: 热门资讯"
+    ]
