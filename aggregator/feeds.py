@@ -190,12 +190,11 @@ def _entry_article(
         title_truncated=is_truncated(title),
         snippet_truncated=is_truncated(snippet),
     )
-    for key in ("published", "updated"):
-        value = _entry_date(entry, key, tz, now)
-        if value is not None:
-            article.published_at = value
-            article.published_precision = "second"
-            article.published_from = "feed"
+    for key, origin in (("published", "feed"), ("updated", "feed_updated")):
+        found = _entry_date(entry, key, tz, now)
+        if found is not None:
+            article.published_at, article.published_precision = found
+            article.published_from = origin
             break
     else:
         if any(looks_like_date(entry.get(key)) for key in ("published", "updated") if key in entry):
@@ -221,7 +220,9 @@ def _text(value: str | None, detail: Any) -> str:
     return html_to_text(value)
 
 
-def _entry_date(entry: Any, key: str, tz: tzinfo, now: datetime) -> datetime | None:
+def _entry_date(entry: Any, key: str, tz: tzinfo, now: datetime) -> tuple[datetime, str] | None:
+    """The entry's ``published`` or ``updated`` date and its precision ('day' for a date
+    without a time, else 'minute' or 'second'), or None."""
     if key not in entry:  # entry.get("updated") would fall back to "published", with a warning
         return None
     raw = entry.get(key)
@@ -229,14 +230,14 @@ def _entry_date(entry: Any, key: str, tz: tzinfo, now: datetime) -> datetime | N
         return None
     parsed = entry.get(f"{key}_parsed")
     if parsed and _ZONED.search(raw.strip()):
-        return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+        return datetime.fromtimestamp(calendar.timegm(parsed), UTC), "second"
     # No zone, or an ambiguous one: read the wall-clock time in the source's zone.
     cleaned = re.sub(r"\s+(?:CST|[A-Z]{2,4})\s*$", "", raw.strip())
     ours = parse_date(cleaned, tz, now)
     if ours is not None:
-        return ours.value
+        return ours.value, ours.precision
     if looks_like_date(cleaned):  # 2026-02-30: feedparser would roll it over to March 2
         return None
     if parsed:
-        return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+        return datetime.fromtimestamp(calendar.timegm(parsed), UTC), "second"
     return None

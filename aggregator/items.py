@@ -12,7 +12,7 @@ class Article:
 
     ``published_at`` is timezone-aware (or None); ``published_precision`` is 'day', 'minute' or
     'second'; ``published_from`` says where the date came from ('list', 'article', 'feed',
-    'fetch_time'). Column names match the ``articles`` table.
+    'feed_updated', 'fetch_time'). Column names match the ``articles`` table.
     """
 
     url: str

@@ -267,7 +267,7 @@ def test_atom_published_wins_over_updated() -> None:
 def test_atom_updated_when_no_published() -> None:
     items = feed(ATOM, "https://atom.example.org/atom.xml").items
     assert utc(items[1]) == "2026-02-24T09:30:00Z"
-    assert items[1].published_from == "feed"
+    assert items[1].published_from == "feed_updated"
 
 
 def test_atom_zoneless_updated_is_read_in_the_source_zone() -> None:

@@ -221,7 +221,7 @@ def test_updated_when_no_published_says_so() -> None:
 <entry><title>U</title><link href="https://a.example.org/1"/><id>urn:1</id>
 <updated>2026-02-24T10:00:00Z</updated></entry></feed>"""
     (item,) = feed(body).items
-    assert item.published_from == "feed"
+    assert item.published_from == "feed_updated"
     assert to_utc_string(item.published_at) == "2026-02-24T10:00:00Z"
 
 
@@ -234,3 +234,15 @@ def test_cst_in_an_english_us_source_stays_zoned_by_the_source() -> None:
     assert to_utc_string(item.published_at) == "2026-02-24T21:20:00Z"
     (zh,) = feed(body).items
     assert to_utc_string(zh.published_at) == "2026-02-24T07:20:00Z"
+
+
+def test_a_date_without_a_time_is_day_precise() -> None:
+    body = b"""<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">
+<channel rdf:about="https://r.example/"><title>t</title><link>https://r.example/</link></channel>
+<item rdf:about="https://r.example/1"><title>Day only</title><link>https://r.example/1</link>
+<dc:date>2026-02-24</dc:date></item></rdf:RDF>"""
+    (item,) = feed(body).items
+    assert item.published_precision == "day"
+    assert to_utc_string(item.published_at) == "2026-02-23T16:00:00Z"  # Shanghai midnight
+    assert item.published_from == "feed_updated"  # feedparser reads dc:date as "updated"

@@ -80,6 +80,7 @@ def test_modified_when_no_published_and_fetch_time_without_either() -> None:
         )
     )
     assert to_utc_string(items[0].published_at) == "2026-02-24T01:00:00Z"
+    assert items[0].published_from == "feed_updated"
     assert items[1].published_at == NOW
     assert items[1].published_from == "fetch_time"
 
