@@ -50,3 +50,4 @@ class PageSeen:
     request_url: str | None = None
     etag: str | None = None
     last_modified: str | None = None
+    reader: str | None = None  # how the body was read: see spiders.news.page_fingerprint

@@ -353,6 +353,12 @@ def _migration_6(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migration_7(db: sqlite_utils.Database) -> None:
+    """``validators.reader``: how the feed was read (program version, source settings), so a new
+    version or changed settings fetch the whole body once instead of getting a 304."""
+    db.execute("ALTER TABLE validators ADD COLUMN reader TEXT")
+
+
 # Append only: each function upgrades the schema by one version, in order.
 MIGRATIONS = (
     _migration_1,
@@ -361,6 +367,7 @@ MIGRATIONS = (
     _migration_4,
     _migration_5,
     _migration_6,
+    _migration_7,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -619,13 +626,16 @@ class Store:
         found = self.conn.execute("SELECT article_keys FROM pages WHERE url = ?", (url,)).fetchone()
         return json.loads(found[0]) if found else []
 
-    def validators(self, url: str) -> tuple[str | None, str | None]:
+    def validators(self, url: str, reader: str | None = None) -> tuple[str | None, str | None]:
         """The ``ETag`` and ``Last-Modified`` a feed URL last answered with (for a conditional
-        GET), or (None, None)."""
+        GET), or (None, None); also (None, None) when ``reader`` is given and the body was read
+        with another one (another program version or source settings)."""
         found = self.conn.execute(
-            "SELECT etag, last_modified FROM validators WHERE url = ?", (url,)
+            "SELECT etag, last_modified, reader FROM validators WHERE url = ?", (url,)
         ).fetchone()
-        return (found[0], found[1]) if found else (None, None)
+        if not found or (reader is not None and found[2] != reader):
+            return None, None
+        return found[0], found[1]
 
     def save_pages(self, pages: Sequence[Any], now: datetime | None = None) -> None:
         """Remember pages' fingerprints and keys (:class:`aggregator.items.PageSeen`); for
@@ -637,11 +647,15 @@ class Store:
         with self.write() as conn:
             validated = [p for p in pages if getattr(p, "request_url", None)]
             conn.executemany(
-                "INSERT INTO validators (url, source, etag, last_modified, saved_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET source = excluded.source, "
-                "etag = excluded.etag, last_modified = excluded.last_modified, "
-                "saved_at = excluded.saved_at",
-                [(p.request_url, p.source, p.etag, p.last_modified, stamp) for p in validated],
+                "INSERT INTO validators (url, source, etag, last_modified, saved_at, reader) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET "
+                "source = excluded.source, etag = excluded.etag, "
+                "last_modified = excluded.last_modified, saved_at = excluded.saved_at, "
+                "reader = excluded.reader",
+                [
+                    (p.request_url, p.source, p.etag, p.last_modified, stamp, p.reader)
+                    for p in validated
+                ],
             )
             fingerprinted = [p for p in pages if p.fingerprint]  # a 304 has no body
             conn.executemany(

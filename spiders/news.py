@@ -106,7 +106,7 @@ class NewsSpider(scrapy.Spider):
         page's articles may still need following, which a 304 would hide)."""
         if source.kind != "feed":
             return {}
-        etag, modified = self.store.validators(url)
+        etag, modified = self.store.validators(url, page_fingerprint(b"", source))
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -205,6 +205,7 @@ class NewsSpider(scrapy.Spider):
             "request_url": request_url,
             "etag": etag.decode("latin-1") if etag else None,
             "last_modified": modified.decode("latin-1") if modified else None,
+            "reader": page_fingerprint(b"", source),
         }
 
     def _extract(self, response: Response, source: Source) -> list[Article]:
@@ -219,6 +220,15 @@ class NewsSpider(scrapy.Spider):
                 now=now,
                 content_type=content_type,
             )
+            if feed.bozo:  # feedparser read it anyway: say so, keep what it gave
+                self.logger.info(
+                    "source %s: ill-formed feed %s (%s); %d of %d entries read",
+                    source.name,
+                    response.url,
+                    feed.bozo,
+                    len(feed.items),
+                    feed.entries,
+                )
             return feed.items
         html = self._html(response, source)
         if source.kind == "auto":
