@@ -181,16 +181,25 @@ def parse(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
-def test_conditional_get_304_is_a_healthy_empty_poll(tmp_path: Path, farm: SiteFarm) -> None:
-    db, sources = tmp_path / "news.db", one_source(tmp_path, farm, "feeds/cond/rss.xml")
+@pytest.mark.parametrize(
+    ("path", "etag", "last_modified"),
+    [
+        ("feeds/cond/rss.xml", '"cond-v1"', "Tue, 24 Feb 2026 07:00:00 GMT"),
+        ("feeds/cond_lm/rss.xml", None, "Mon, 23 Feb 2026 10:00:00 GMT"),
+    ],
+)
+def test_conditional_get_304_is_a_healthy_empty_poll(
+    tmp_path: Path, farm: SiteFarm, path: str, etag: str | None, last_modified: str
+) -> None:
+    db, sources = tmp_path / "news.db", one_source(tmp_path, farm, path)
     code, first = crawl(db, sources)
     assert code == 0
     assert first["sources"]["x"]["new"] == 1
     assert first["sources"]["x"]["not_modified"] == 0
     (validators,) = rows(db, "SELECT * FROM validators")
-    assert validators["url"] == f"{farm.url}feeds/cond/rss.xml"
-    assert validators["etag"] == '"cond-v1"'
-    assert validators["last_modified"] == "Tue, 24 Feb 2026 07:00:00 GMT"
+    assert validators["url"] == f"{farm.url}{path}"
+    assert validators["etag"] == etag
+    assert validators["last_modified"] == last_modified
     (stored,) = articles(db, "x")
     code, second = crawl(db, sources)
     assert code == 0

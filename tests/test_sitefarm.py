@@ -62,3 +62,33 @@ def test_slow_waits(site: Path) -> None:
         started = time.monotonic()
         assert get(farm.url + "_farm/slow/0.3/feed.xml")[0] == 200
         assert time.monotonic() - started >= 0.3
+
+
+def test_conditional_resources_answer_304(tmp_path: Path) -> None:
+    (tmp_path / "f.xml").write_text("<rss version='2.0'/>", "utf-8")
+    (tmp_path / "f.xml.headers").write_text(
+        'ETag: "v1"\nLast-Modified: Tue, 24 Feb 2026 07:00:00 GMT\n', "utf-8"
+    )
+    (tmp_path / "plain.xml").write_text("<rss version='2.0'/>", "utf-8")
+
+    def conditional(url: str, **headers: str) -> int:
+        request = urllib.request.Request(url, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            with exc:
+                return int(exc.code)
+
+    with SiteFarm(tmp_path) as farm:
+        url = farm.url + "f.xml"
+        assert conditional(url) == 200
+        assert conditional(url, **{"If-None-Match": '"v1"'}) == 304
+        assert conditional(url, **{"If-None-Match": '"v0", "v1"'}) == 304
+        assert conditional(url, **{"If-None-Match": '"v2"'}) == 200
+        assert conditional(url, **{"If-Modified-Since": "Tue, 24 Feb 2026 07:00:00 GMT"}) == 304
+        assert conditional(url, **{"If-Modified-Since": "Mon, 23 Feb 2026 07:00:00 GMT"}) == 200
+        # If-None-Match wins over If-Modified-Since when both are sent (RFC 9110)
+        both = {"If-None-Match": '"v2"', "If-Modified-Since": "Tue, 24 Feb 2026 07:00:00 GMT"}
+        assert conditional(url, **both) == 200
+        assert conditional(farm.url + "plain.xml", **{"If-None-Match": "*"}) == 200
