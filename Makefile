@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: install demo test test-all lint bench clean
+.PHONY: install demo test test-all lint bench bench-query clean
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,9 @@ lint: install
 bench: install
 	$(BIN)/python bench/crawl.py
 	$(BIN)/python bench/feeds.py
+
+bench-query: install
+	$(BIN)/python bench/query.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info data/news.db data/news.db-wal data/news.db-shm data/news.db.lock data/feeds

@@ -558,7 +558,10 @@ def query_command(
             title = marker(row["title"]) if marker else row["title"]
             if stories:
                 title += f"  ({row['articles']} articles: {', '.join(row['sources'])})"
-            click.echo(f"{when}  {row['source']:<16} {title}\n{'':18}{row['canonical_url']}")
+            click.echo(
+                f"{when}  {row['source']:<16} {title}\n{'':18}{row['canonical_url']}",
+                color=bool(marker),  # click drops colour codes when piped unless told
+            )
     noun = "stories" if stories else "articles"
     click.echo(f"{len(rows)} {noun}", err=fmt != "table")
     sys.exit(0 if rows else 1)

@@ -314,9 +314,7 @@ def test_query_ndjson_one_object_per_line(filled_db: Path) -> None:
 def test_query_highlights_only_when_asked_or_on_a_terminal(filled_db: Path) -> None:
     plain = invoke("--db", str(filled_db), "query", "光伏")
     assert "\x1b[" not in plain.output  # CliRunner's stdout is not a terminal
-    coloured = CliRunner().invoke(
-        cli, ["--db", str(filled_db), "query", "光伏", "--highlight"], color=True
-    )
+    coloured = invoke("--db", str(filled_db), "query", "光伏", "--highlight")  # piped, but asked
     assert "\x1b[31m\x1b[1m光伏\x1b[0m组件价格继续下行" in coloured.output
 
 

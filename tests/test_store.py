@@ -630,3 +630,26 @@ def test_a_version_2_file_with_articles_gets_a_search_index(db_path: Path) -> No
         assert search_ids(store, "storage OR 氢") == [3, 2]
         assert {"latest_stories", "source_health", "daily_counts"} <= set(store.db.view_names())
         fts_ok(store)
+
+
+def test_checkpoint_folds_the_wal_into_the_file_a_bare_copy_is_missing_it(
+    db_path: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    def articles_in(copy: Path) -> int:
+        conn = sqlite3.connect(copy)
+        try:
+            return int(conn.execute("SELECT count(*) FROM articles").fetchone()[0])
+        except sqlite3.OperationalError:  # not even the table: it was only in the -wal file
+            return 0
+        finally:
+            conn.close()
+
+    with Store(db_path) as store:
+        store.upsert_articles([row()], NOW)
+        shutil.copy(db_path, tmp_path / "before.db")  # news.db without its -wal
+        store.checkpoint()
+        shutil.copy(db_path, tmp_path / "after.db")
+    assert articles_in(tmp_path / "before.db") == 0
+    assert articles_in(tmp_path / "after.db") == 1
