@@ -245,6 +245,7 @@ def test_articles_newest_first_with_filters(db: Store) -> None:
         "风电装机创新高",
     ]
     assert db.articles()[0]["topics"] == []
+    assert db.articles(text="") == db.articles(text="  ") == db.articles()  # no text: no filter
 
 
 def test_source_health(db: Store) -> None:
@@ -653,3 +654,70 @@ def test_checkpoint_folds_the_wal_into_the_file_a_bare_copy_is_missing_it(
         shutil.copy(db_path, tmp_path / "after.db")
     assert articles_in(tmp_path / "before.db") == 0
     assert articles_in(tmp_path / "after.db") == 1
+
+
+def test_a_rebuilt_articles_table_gets_its_triggers_and_index_back(db_path: Path) -> None:
+    with Store(db_path) as store:
+        store.upsert_articles([row()], NOW)
+        store.db["articles"].transform(types={"language": str})  # drops the table's triggers
+        with store.write() as conn:
+            conn.execute("UPDATE articles SET title = '风电装机创新高'")  # not queued
+    with Store(db_path) as store:
+        assert search_ids(store, "风电") == [1]
+        assert search_ids(store, "光伏") == []
+        fts_ok(store)
+
+
+def test_search_order_matches_the_plain_order_for_every_limit(db: Store) -> None:
+    import random
+
+    rng = random.Random(4)
+    rows = []
+    for i in range(120):  # ids in one order, dates in another (backfilled articles), some undated
+        day, hour, minute = rng.randint(1, 6), rng.randint(0, 23), rng.randint(0, 59)
+        rows.append(
+            row(
+                url=f"https://e.com/{i}",
+                canonical_url=f"https://e.com/{i}",
+                source=rng.choice(["a", "b"]),
+                title=rng.choice(["光伏组件", "储能电站", "光伏储能"]) + f" {i}",
+                published_at=None
+                if rng.random() < 0.1
+                else f"2026-02-{day:02d}T{hour:02d}:{minute:02d}:{rng.randint(0, 59):02d}Z",
+            )
+        )
+    db.upsert_articles(rows, NOW)
+    for text, source in (("光伏", None), ("储能", "a"), ("光伏 储能", "b")):
+        plain = [
+            r["id"]
+            for r in db.articles(source=source, limit=None)
+            if all(word in r["title"] for word in text.split())
+        ]
+        for limit in (1, 5, 20, 37, 200):
+            found = [r["id"] for r in db.articles(text=text, source=source, limit=limit)]
+            assert found == plain[:limit], (text, source, limit)
+        since = "2026-02-04T12:00:00Z"
+        expected = [
+            r["id"]
+            for r in db.articles(source=source, since=since, limit=None)
+            if all(word in r["title"] for word in text.split())
+        ]
+        assert [r["id"] for r in db.articles(text=text, source=source, since=since)] == (
+            expected[:200]
+        )
+
+
+def test_a_search_index_keyed_by_minute_is_rebuilt(db_path: Path) -> None:
+    from aggregator import store as store_module
+
+    before_rekey = store_module.MIGRATIONS.index(store_module._migration_8)
+    with Store(db_path) as store:
+        store.upsert_articles([row()], NOW)
+        with store.write() as conn:  # as if indexed with other keys: _migration_8 starts over
+            conn.execute("INSERT INTO articles_fts (articles_fts) VALUES ('delete-all')")
+            conn.execute(f"PRAGMA user_version = {before_rekey}")
+        assert search_ids(store, "光伏") == []
+    with Store(db_path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert search_ids(store, "光伏") == [1]
+        fts_ok(store)
