@@ -552,7 +552,7 @@ def query_command(
     else:
         if highlight is None:
             highlight = sys.stdout.isatty()
-        marker = _highlighter(text) if highlight and text else None
+        marker = _highlighter(text) if highlight and text and text.strip() else None
         for row in rows:
             when = (row["published_at"] or row["first_seen_at"])[:16].replace("T", " ")
             title = marker(row["title"]) if marker else row["title"]
