@@ -408,8 +408,8 @@ def _score(
     dated = sum(1 for i in items if i.date_text) / n
     with_snippet = sum(1 for i in items if i.snippet) / n
     distinct = len({i.link for i in items}) / n
-    if articles_like < 0.3 and dated < 0.3 and typical < 10:
-        return None
+    if articles_like < 0.3 and dated < 0.3 and with_snippet < 0.5:
+        return None  # links to sections, not articles: navigation however long its labels
     side = any(_SIDE.search(_names(el)) or el.tag == "aside" for el in _up(parent, 6))
     score = (
         n
@@ -561,27 +561,32 @@ def _select(root: Any, css: str) -> list[Any]:
 
 def _unique_path(root: Any, element: Any) -> str:
     """A CSS selector matching exactly ``element``: its id, else classes, else a parent path."""
-    path = ""
-    current = element
-    while current is not None and current.tag not in ("html",):
-        ident = current.get("id") or ""
-        if ident and _CSS_IDENT.match(ident) and len(_select(root, f"#{ident}")) == 1:
-            part = f"{current.tag}#{ident}"
-        else:
-            part = _part(current)
-        path = f"{part} > {path}" if path else part
-        if len(_select(root, path)) == 1 or current.tag == "body":
-            if len(_select(root, path)) > 1:
-                path = _nth(current) + path[len(part) :]
-            return path
-        current = current.getparent()
+    for positional in (False, True):  # plain tags and classes first; positions only if needed
+        path = ""
+        current = element
+        while current is not None and current.tag != "html":
+            ident = current.get("id") or ""
+            if ident and _CSS_IDENT.match(ident) and len(_select(root, f"#{ident}")) == 1:
+                part = f"{current.tag}#{ident}"
+            else:
+                part = _nth(current) if positional else _part(current)
+            path = f"{part} > {path}" if path else part
+            if len(_select(root, path)) == 1:
+                return path
+            current = current.getparent()
     return path
 
 
 def _nth(element: Any) -> str:
+    """``tag.class``, with ``:nth-of-type(k)`` when a sibling has the same tag and classes."""
+    part = _part(element)
     parent = element.getparent()
-    same = [c for c in parent if c.tag == element.tag] if parent is not None else [element]
-    return f"{_part(element)}:nth-of-type({same.index(element) + 1})"
+    if parent is None:
+        return part
+    same = [c for c in parent if c.tag == element.tag]
+    if sum(1 for c in same if _part(c) == part) < 2:
+        return part
+    return f"{part}:nth-of-type({same.index(element) + 1})"
 
 
 def _infer_selectors(

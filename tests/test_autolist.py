@@ -188,3 +188,43 @@ def test_relative_dates_are_read_against_now() -> None:
         "2026-02-25T00:00:00Z",
         "2026-02-24T23:00:00Z",
     ]
+
+
+def test_sibling_sections_get_one_block_each_with_positional_selectors() -> None:
+    html = (
+        "<div class='cat'>"
+        + "".join(
+            f"<div class='c'><h3>栏目{c}</h3><ul>"
+            + "".join(
+                f"<li><a href='/n/{c}{i}.html'>栏目{c}的第{i}条储能行业新闻标题</a>"
+                f"<span>02-2{i}</span></li>"
+                for i in range(4)
+            )
+            + "</ul></div>"
+            for c in "甲乙丙"
+        )
+        + "</div>"
+    )
+    blocks = find_blocks(html, "https://e.com/")
+    assert [b.heading for b in blocks] == ["栏目甲", "栏目乙", "栏目丙"]
+    assert blocks[1].selectors.item == "div.c:nth-of-type(2) > ul > li"
+    for block in blocks:
+        again = extract_list(html, "https://e.com/", block.selectors)
+        assert [a.url for a in again] == [a.url for a in block.items]
+
+
+def test_long_link_labels_without_dates_or_article_urls_are_not_news() -> None:
+    html = (
+        "<div class='x'><ul>"
+        + "".join(
+            f"<li><a href='/{slug}'>{label}</a></li>"
+            for slug, label in [
+                ("about-our-company", "About our company and the team"),
+                ("terms-of-service", "Terms and conditions of service"),
+                ("privacy-policy", "Privacy policy and the cookies"),
+                ("advertise", "Advertise with us on the site"),
+            ]
+        )
+        + "</ul></div>"
+    )
+    assert find_blocks(html, "https://e.com/") == []

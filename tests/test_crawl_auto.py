@@ -103,6 +103,16 @@ def test_lying_header_and_late_meta_are_decoded(crawled: dict[str, Any]) -> None
     assert len(stored) == 26
 
 
+def test_encoding_override(crawled: dict[str, Any]) -> None:
+    assert sorted(r["title"] for r in rows(crawled["db"], "override")) == sorted(
+        [
+            "煤电容量电价政策执行情况通报",
+            "分布式储能聚合平台正式上线",
+            "风电叶片回收利用技术取得突破",
+        ]
+    )
+
+
 def test_blocks_by_heading(crawled: dict[str, Any]) -> None:
     stored = rows(crawled["db"], "latest_only")
     expected = json.loads((SITES / "auto_items" / "expected.json").read_text("utf-8"))
