@@ -18,7 +18,7 @@ from aggregator.topics import Taxonomy, load_taxonomy, resolve_topics_path
 BATCH_SIZE = 500
 
 
-def mark_empty(stats: SourceStats, stored: int) -> None:
+def mark_empty(stats: SourceStats, stored: int, kind: str = "html") -> None:
     """A list source whose pages were read but gave no items: an error (stored rows are kept)."""
     if stats.failed or stats.pages_ok == 0 or stats.items > 0:
         return
@@ -30,7 +30,8 @@ def mark_empty(stats: SourceStats, stored: int) -> None:
             "the site may have changed its layout or served a captcha page",
         )
     else:
-        stats.errors.insert(0, "no items found on the list page: check the selectors")
+        check = "newsagg preview URL --auto" if kind == "auto" else "the selectors"
+        stats.errors.insert(0, f"no items found on the list page: check {check}")
 
 
 class StorePipeline:
@@ -107,7 +108,7 @@ class StorePipeline:
         for name, stats in self.run.sources.items():
             source = self.sources.get(name)
             if source is not None and source.kind != "feed":
-                mark_empty(stats, self.store.source_article_count(name))
+                mark_empty(stats, self.store.source_article_count(name), source.kind)
             self.store.record_source_run(
                 name,
                 ok=not stats.failed,
