@@ -42,7 +42,6 @@ MIN_COVERAGE = 0.5
 MAX_BETWEEN = 30  # characters of text allowed between a block and its heading
 ALL_BLOCKS = "*"
 
-_BLOCK_TAGS = {"ul", "ol", "div", "table", "tbody", "dl", "section", "article", "td", "span", "p"}
 _SKIP_TAGS = {"script", "style", "noscript", "template", "head", "title", "select", "option"}
 _CHROME_TAGS = {"nav", "header", "footer"}
 _CHROME = re.compile(
@@ -156,7 +155,7 @@ def find_blocks(
         items = _drop_stray_items(items)
         if len(items) < MIN_ITEMS:
             continue
-        block = _score(root, parents, members, items, base_url, host, source, tz, now)
+        block = _score(root, parents, members, items, host, source, tz, now)
         if block is None:
             continue
         blocks.append((block, {a.url for a in block.items}))
@@ -170,7 +169,7 @@ def find_blocks(
 
 
 def choose_blocks(blocks: Sequence[ListBlock], wanted: Sequence[str] = ()) -> list[ListBlock]:
-    """Without ``wanted``: the best main block (a sidebar only if nothing else). ``["*"]``: all.
+    """Without ``wanted``: the best-scoring block (sidebars score lower). ``["*"]``: all.
     Otherwise the blocks whose heading contains one of the wanted names."""
     if not blocks:
         return []
@@ -290,7 +289,7 @@ def _extensions(members: list[Any]) -> list[list[Any]]:
     return found
 
 
-def _read_item(node: Any, base_url: str, extension: list[Any] = ()) -> _Item | None:  # type: ignore[assignment]
+def _read_item(node: Any, base_url: str, extension: Sequence[Any] = ()) -> _Item | None:
     """One item: the headline link (in a heading, else the longest link text), its date and
     snippet (looked for in ``extension`` too: the siblings of an item without a wrapper)."""
     anchors = _links(node)
@@ -379,7 +378,6 @@ def _score(
     parents: list[Any],
     members: list[Any],
     items: list[_Item],
-    base_url: str,
     host: str,
     source: str,
     tz: tzinfo,
