@@ -8,6 +8,7 @@ from typing import Any
 from scrapy.crawler import Crawler
 
 from aggregator.dates import to_utc_string, utc_now
+from aggregator.dedupe import ClusterStats, DedupeOptions, options_from_settings
 from aggregator.items import Article, PageSeen
 from aggregator.normalize import normalize
 from aggregator.runstats import RunStats, SourceStats
@@ -16,6 +17,8 @@ from aggregator.storeguard import stops_crawl_on_store_error
 from aggregator.topics import Taxonomy, load_taxonomy, resolve_topics_path
 
 BATCH_SIZE = 500
+# New articles are put into stories this many at a time (fewer, larger index transactions).
+CLUSTER_BATCH = 2000
 
 
 def mark_empty(stats: SourceStats, stored: int, kind: str = "html") -> None:
@@ -45,6 +48,9 @@ class StorePipeline:
         self.crawler = crawler
         self.batch: list[dict[str, Any]] = []
         self.pages: list[PageSeen] = []
+        self.dedupe: DedupeOptions = options_from_settings(crawler.settings)
+        self.clustering = ClusterStats()
+        self.unclustered: list[int] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -100,10 +106,20 @@ class StorePipeline:
             stats.updated += counts["updated"]
             stats.unchanged += counts["unchanged"]
         self.store.save_pages(pages, self.now)
+        self.unclustered += result.new_ids
+        if len(self.unclustered) >= CLUSTER_BATCH:
+            self.cluster()
+
+    def cluster(self) -> None:
+        """New articles join the stories they repeat (same or near-duplicate headlines)."""
+        ids, self.unclustered = self.unclustered, []
+        self.clustering.add(self.store.assign_stories(ids, self.dedupe))
 
     @stops_crawl_on_store_error
     def close_spider(self) -> None:
         self.flush()
+        self.cluster()
+        self.run.dedupe = self.clustering.to_dict()
         finished = utc_now()
         for name, stats in self.run.sources.items():
             source = self.sources.get(name)

@@ -55,6 +55,8 @@ class RunStats:
     cut: dict[str, str] = field(default_factory=dict)
     # the error that stopped the run (the database could not be written), if any
     fatal: str | None = None
+    # What story clustering did (aggregator.dedupe.ClusterStats.to_dict()).
+    dedupe: dict[str, Any] = field(default_factory=dict)
 
     def source(self, name: str) -> SourceStats:
         return self.sources.setdefault(name, SourceStats())
@@ -130,4 +132,5 @@ class RunStats:
                 name: asdict(stats) | {"failed": stats.failed}
                 for name, stats in self.sources.items()
             },
+            "dedupe": self.dedupe,
         }

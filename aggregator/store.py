@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +20,16 @@ from typing import Any
 import sqlite_utils
 
 from aggregator.dates import to_utc_string, utc_now
+from aggregator.dedupe import (
+    ClusterStats,
+    DedupeOptions,
+    Fingerprint,
+    Member,
+    cluster_batch,
+    fingerprints,
+    shortlist,
+    timestamp,
+)
 from aggregator.errors import StoreError
 from aggregator.querysyntax import parse_query
 from aggregator.search import BM25_WEIGHTS, FTS_COLUMNS, fts_query, index_terms
@@ -40,6 +51,7 @@ _FILE_ERRORS = (
     "SQLITE_NOTADB",
 )
 CHUNK = 500
+CLUSTER_CHUNK = 2000  # new articles clustered in one pass
 _PRECISION_RANK = {None: 0, "day": 1, "minute": 2, "second": 3}
 
 ARTICLE_COLUMNS = (
@@ -386,6 +398,42 @@ def _requeue_all(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT INTO search_pending (id) SELECT id FROM articles ORDER BY id")
 
 
+def _migration_9(db: sqlite_utils.Database) -> None:
+    """Stories: the near-duplicate index (see aggregator/dedupe.py); stored articles not yet
+    filed are indexed and clustered once, in id order."""
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS dedupe_index (
+            key INTEGER PRIMARY KEY,
+            n INTEGER NOT NULL,
+            article_ids TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS dedupe_texts (
+            article_id INTEGER PRIMARY KEY,
+            story_id INTEGER NOT NULL,
+            seen REAL,
+            text TEXT NOT NULL,
+            cut INTEGER NOT NULL,
+            latin INTEGER NOT NULL,
+            title TEXT NOT NULL
+        )
+        """
+    )
+    ids = [
+        row[0]
+        for row in db.execute(
+            "SELECT id FROM articles WHERE id NOT IN (SELECT article_id FROM dedupe_texts) "
+            "ORDER BY id"
+        )
+    ]
+    for chunk in _chunks(ids, CLUSTER_CHUNK):
+        _assign_stories(db.conn, chunk, DedupeOptions())
+
+
 # Append only: each function upgrades the schema by one version, in order.
 MIGRATIONS = (
     _migration_1,
@@ -396,6 +444,7 @@ MIGRATIONS = (
     _migration_6,
     _migration_7,
     _migration_8,
+    _migration_9,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -661,6 +710,20 @@ class Store:
         finally:
             conn.row_factory = None
         return found
+
+    def assign_stories(
+        self, ids: Sequence[int], options: DedupeOptions | None = None
+    ) -> ClusterStats:
+        """Put newly stored articles into stories (``articles.story_id``) and file them in the
+        near-duplicate index, in one transaction. See :func:`aggregator.dedupe.cluster_batch`."""
+        options = options or DedupeOptions()
+        stats = ClusterStats()
+        if not ids or not options.enabled:
+            return stats
+        with self.write() as conn:
+            for chunk in _chunks(sorted(ids), CLUSTER_CHUNK):
+                stats.add(_assign_stories(conn, chunk, options))
+        return stats
 
     def page_keys(self, url: str, fingerprint: str) -> list[str] | None:
         """The article keys a page listed when it last had exactly this body, else None."""
@@ -1169,6 +1232,85 @@ def _sync_topics(conn: sqlite3.Connection, rows: Sequence[tuple[int, list[str]]]
         "INSERT OR IGNORE INTO article_topics (article_id, topic) VALUES (?, ?)",
         [(article_id, topic) for article_id, topics in rows for topic in topics],
     )
+
+
+def _new_members(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Member]:
+    """New articles by id, fingerprinted (with index keys) for clustering."""
+    rows: list[tuple[int, int, str, str | None]] = []
+    for chunk in _chunks(ids, CHUNK):
+        rows += conn.execute(
+            f"SELECT id, story_id, title, coalesce(published_at, first_seen_at) FROM articles "
+            f"WHERE id IN ({','.join('?' * len(chunk))})",
+            chunk,
+        ).fetchall()
+    prints = fingerprints([row[2] for row in rows])
+    return [
+        Member(id=row[0], story_id=row[1], title=row[2], when=timestamp(row[3]), fingerprint=fp)
+        for row, fp in zip(rows, prints, strict=True)
+    ]
+
+
+def _known_members(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, Member]:
+    """Clustered articles by id, as filed (a stored article never changes story)."""
+    found: dict[int, Member] = {}
+    for chunk in _chunks(ids, CHUNK):
+        for id, story_id, seen, text, cut, latin, title in conn.execute(
+            "SELECT article_id, story_id, seen, text, cut, latin, title FROM dedupe_texts "
+            f"WHERE article_id IN ({','.join('?' * len(chunk))})",
+            chunk,
+        ):
+            found[id] = Member(id, story_id, title, seen, Fingerprint(text, bool(cut), bool(latin)))
+    return found
+
+
+def _assign_stories(
+    conn: sqlite3.Connection, ids: Sequence[int], options: DedupeOptions
+) -> ClusterStats:
+    """Cluster the articles ``ids`` (new, in one open write transaction) against the index."""
+    started = time.perf_counter()
+    new = _new_members(conn, ids)
+    keys = sorted({key for member in new for key, _alone in member.fingerprint.probes})
+    buckets: dict[int, list[int]] = {}
+    for chunk in _chunks(keys, CHUNK):
+        for key, article_ids in conn.execute(
+            "SELECT key, article_ids FROM dedupe_index "
+            f"WHERE key IN ({','.join('?' * len(chunk))})",
+            chunk,
+        ):
+            buckets[key] = [int(i) for i in article_ids.split(",")]
+    shortlists = {m.id: shortlist(m.fingerprint, buckets, options) for m in new}
+    wanted = sorted({i for ids in shortlists.values() for i in ids} - set(shortlists))
+    known = _known_members(conn, wanted)
+    founders = sorted({m.story_id for m in known.values()} - set(known) - set(shortlists))
+    known.update(_known_members(conn, founders))
+    result = cluster_batch(new, buckets, known, options, shortlists)
+    if result.stories:
+        conn.executemany(
+            "UPDATE articles SET story_id = ? WHERE id = ?",
+            [(story, article) for article, story in result.stories.items()],
+        )
+    conn.executemany(
+        "INSERT OR REPLACE INTO dedupe_index (key, n, article_ids) VALUES (?, ?, ?)",
+        [(key, len(held), ",".join(map(str, held))) for key, held in sorted(result.filed.items())],
+    )
+    conn.executemany(
+        "INSERT OR REPLACE INTO dedupe_texts (article_id, story_id, seen, text, cut, latin, "
+        "title) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                m.id,
+                m.story_id,
+                m.when,
+                m.fingerprint.text,
+                int(m.fingerprint.cut),
+                int(m.fingerprint.latin),
+                m.title if m.fingerprint.latin else "",
+            )
+            for m in new
+        ],
+    )
+    result.stats.seconds = time.perf_counter() - started
+    return result.stats
 
 
 def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -721,3 +721,108 @@ def test_a_search_index_keyed_by_minute_is_rebuilt(db_path: Path) -> None:
         assert store.schema_version == SCHEMA_VERSION
         assert search_ids(store, "光伏") == [1]
         fts_ok(store)
+
+
+# -- stories --------------------------------------------------------------------------------
+
+
+def store_batch(db: Store, *titles_and_sources: tuple[str, str], now: datetime = NOW) -> list[int]:
+    rows = [
+        row(
+            url=f"https://{source}.example/a/{len(title)}.html",
+            canonical_url=f"https://{source}.example/a/{title}",
+            source=source,
+            title=title,
+        )
+        for title, source in titles_and_sources
+    ]
+    result = db.upsert_articles(rows, now)
+    db.assign_stories(result.new_ids)
+    return result.new_ids
+
+
+def story_of(db: Store, source: str, title: str) -> int:
+    return stored(db, f"https://{source}.example/a/{title}")["story_id"]
+
+
+def test_reposts_join_the_first_article_s_story_and_stay_there(db: Store) -> None:
+    (first,) = store_batch(db, ("全国多地开展《可再生能源法》宣传教育活动", "a"))
+    store_batch(
+        db,
+        ("全国多地开展可再生能源法宣传教...", "b"),
+        ("【人民日报】全国多地开展《可再生能源法》宣传教育活动", "c"),
+        ("股市必读:甘肃能源(000791)2月24日主力资金净流出", "a"),
+    )
+    assert story_of(db, "b", "全国多地开展可再生能源法宣传教...") == first
+    assert story_of(db, "c", "【人民日报】全国多地开展《可再生能源法》宣传教育活动") == first
+    template = story_of(db, "a", "股市必读:甘肃能源(000791)2月24日主力资金净流出")
+    assert template != first
+    store_batch(db, ("股市必读:中煤能源(601898)2月24日主力资金净流出", "b"))
+    assert story_of(db, "b", "股市必读:中煤能源(601898)2月24日主力资金净流出") not in (
+        first,
+        template,
+    )
+    assert sorted(m["source"] for m in db.story_members([first])[first]) == ["a", "b", "c"]
+    # a re-run changes nothing: no new article, no story moves
+    before = list(db.db.query("SELECT id, story_id FROM articles ORDER BY id"))
+    store_batch(
+        db,
+        ("全国多地开展可再生能源法宣传教...", "b"),
+        ("全国多地开展《可再生能源法》宣传教育活动", "a"),
+    )
+    assert list(db.db.query("SELECT id, story_id FROM articles ORDER BY id")) == before
+
+
+def test_the_index_is_persistent(db_path: Path) -> None:
+    with Store(db_path) as store:
+        (first,) = store_batch(store, ("江苏一200MW/400MWh独立储能电站全容量并网", "a"))
+        filed = store.conn.execute("SELECT count(*) FROM dedupe_index").fetchone()[0]
+        assert filed >= 3
+    with Store(db_path) as store:
+        store_batch(store, ("江苏一200MW/400MWh独立储能电站全容量并网投运", "b"))
+        assert story_of(store, "b", "江苏一200MW/400MWh独立储能电站全容量并网投运") == first
+
+
+def test_disabled_clustering_leaves_articles_alone(db: Store) -> None:
+    from aggregator.dedupe import DedupeOptions
+
+    result = db.upsert_articles(
+        [row(), row(canonical_url="https://other.example/1", source="other")], NOW
+    )
+    stats = db.assign_stories(result.new_ids, DedupeOptions(enabled=False))
+    assert stats.articles == 0
+    assert [r["story_id"] for r in db.db.query("SELECT story_id FROM articles")] == result.new_ids
+
+
+def test_a_version_2_file_is_clustered_on_upgrade(db_path: Path) -> None:
+    import sqlite_utils
+
+    from aggregator.store import MIGRATIONS
+
+    old = sqlite_utils.Database(db_path)
+    MIGRATIONS[0](old)
+    MIGRATIONS[1](old)
+    old.execute("PRAGMA user_version = 2")
+    for id, source, title in [
+        (1, "a", "江苏一200MW/400MWh独立储能电站全容量并网"),
+        (2, "b", "【视频】江苏一200MW/400MWh独立储能电站全容量并网"),
+        (3, "b", "广东一200MW/400MWh独立储能电站全容量并网"),
+    ]:
+        old["articles"].insert(
+            {
+                "id": id,
+                "url": f"https://{source}.example/{id}",
+                "canonical_url": f"https://{source}.example/{id}",
+                "source": source,
+                "title": title,
+                "first_seen_at": "2026-01-01T00:00:00Z",
+                "last_seen_at": "2026-01-01T00:00:00Z",
+                "story_id": id,
+            }
+        )
+    old.conn.commit()
+    old.close()
+    with Store(db_path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        stories = dict(store.conn.execute("SELECT id, story_id FROM articles"))
+    assert stories == {1: 1, 2: 1, 3: 3}

@@ -1,0 +1,681 @@
+"""Near-duplicate detection: which headlines tell the same story. Pure functions, no SQLite.
+
+A headline is normalised once (:func:`match_text`), then turned into a :class:`Fingerprint`:
+its shingles (character 3-grams for Chinese, words for English), a MinHash signature and the
+index keys under which the store files it (:attr:`Fingerprint.keys`):
+
+* a **prefix key** (the first ``PREFIX_CJK``/``PREFIX_LATIN`` normalised characters), which
+  finds a headline cut with "..." and the same text with anything appended;
+* a **suffix key** (the last characters; not for a cut headline), which finds the same text
+  with anything put in front;
+* ``BANDS`` **LSH band keys** of ``ROWS`` MinHash values each, which find reworded headlines.
+
+Candidates found under a key are only candidates: :func:`match_score` decides, and treats a
+differing number or code ("000791" vs "601898", "2月24日" vs "2月25日") and a differing company
+or place name in otherwise equal headlines as decisive. :func:`cluster_batch` assigns stories to
+a batch of new articles, given what the index returned; the store does the reading and writing.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from difflib import SequenceMatcher
+from typing import Any
+
+import numpy as np
+
+from aggregator.errors import ConfigError
+from aggregator.text import strip_cut_marker
+
+# The index scheme. Changing any of these changes every key: the store must rebuild its index.
+NUM_PERM = 16
+BANDS = 4
+ROWS = NUM_PERM // BANDS
+SHINGLE_CJK = 3
+PREFIX_CJK = 8
+PREFIX_LATIN = 16
+SCHEME = f"minhash-{NUM_PERM}x{BANDS}-c{SHINGLE_CJK}-p{PREFIX_CJK}/{PREFIX_LATIN}-v1"
+
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+_rng = np.random.default_rng(20261201)
+_PERM_A = (_rng.integers(1, 2**63, size=NUM_PERM, dtype=np.uint64) | np.uint64(1)).reshape(-1, 1)
+_PERM_B = _rng.integers(0, 2**63, size=NUM_PERM, dtype=np.uint64).reshape(-1, 1)
+_BAND_MUL = _rng.integers(1, 2**63, size=ROWS, dtype=np.uint64) | np.uint64(1)
+_BAND_SALT = _rng.integers(0, 2**63, size=BANDS, dtype=np.uint64)
+_GRAM_MUL = _rng.integers(1, 2**63, size=SHINGLE_CJK, dtype=np.uint64) | np.uint64(1)
+
+
+@dataclass(frozen=True)
+class DedupeOptions:
+    """The thresholds (defaults chosen on the dev split of ``tests/dedupe_pairs.jsonl``)."""
+
+    enabled: bool = True
+    # Two whole headlines: Jaccard similarity of their shingle sets.
+    min_jaccard: float = 0.5
+    # A cut headline: the share of its shingles found in the other headline.
+    min_containment: float = 0.85
+    # A cut headline shorter than this (normalised characters; words count 3) matches nothing.
+    min_cut_chars: int = 8
+    # Articles further apart in time (published, else first seen) are not compared.
+    window_days: float = 14.0
+    # At most this many articles are filed under one index key: a full one keeps the newest.
+    bucket_cap: int = 64
+    # A candidate shares at least this many band keys (or a prefix or suffix).
+    min_shared_keys: int = 2
+    # At most this many candidates are verified for one article (those sharing the most keys).
+    max_candidates: int = 32
+
+
+# Scrapy settings (``-s NAME=VALUE``) that override the defaults, by field.
+SETTINGS = {
+    "enabled": "NEWSAGG_DEDUPE_ENABLED",
+    "min_jaccard": "NEWSAGG_DEDUPE_MIN_JACCARD",
+    "min_containment": "NEWSAGG_DEDUPE_MIN_CONTAINMENT",
+    "min_cut_chars": "NEWSAGG_DEDUPE_MIN_CUT_CHARS",
+    "window_days": "NEWSAGG_DEDUPE_WINDOW_DAYS",
+    "bucket_cap": "NEWSAGG_DEDUPE_BUCKET_CAP",
+    "min_shared_keys": "NEWSAGG_DEDUPE_MIN_SHARED_KEYS",
+    "max_candidates": "NEWSAGG_DEDUPE_MAX_CANDIDATES",
+}
+
+
+def options_from_settings(settings: Any) -> DedupeOptions:
+    """The options from Scrapy settings (anything with ``.get(name)``); unset ones default."""
+    defaults = DedupeOptions()
+    values: dict[str, Any] = {}
+    for name, setting in SETTINGS.items():
+        raw = settings.get(setting)
+        if raw is None or raw == "":
+            continue
+        default = getattr(defaults, name)
+        try:
+            if isinstance(default, bool):
+                value: Any = str(raw).strip().lower() in ("1", "true", "yes", "on")
+            else:
+                value = type(default)(raw)
+        except ValueError:
+            raise ConfigError(
+                f"setting {setting}: not a {type(default).__name__}: {raw!r}"
+            ) from None
+        values[name] = value
+    return DedupeOptions(**values)
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalisation
+
+# Traditional → Simplified for characters common in energy news (a full converter is not cheap;
+# these cover most headlines from Taiwan and Hong Kong sites).
+_T2S = str.maketrans(
+    "電網國發開風項資東業價產儲氣離與會為時長點專權營運據萬億臺灣區縣場廠機組規劃設裝際級動實現進"
+    "這們個來對還將過後從無當經濟環節約綠車鋰礦鐵鋼陽熱輸變壓線總計標準報導協議調買賣費貿稅說聯廣傳"
+    "體學園員題類顯響頭應術圖書畫結構達遠選認證險勢戰歲漲續創紀錄雙輪齊參門問間關閉單氫擴數優擁護測"
+    "試驗紅華蘇寧遼閩貴雲陝內蒙維爾吳鄉處備務額頓噸採擇損積極層辦錢銀鏈條葉倉燈煙態劑見視親觀規範圍層廳啟動獨並",
+    "电网国发开风项资东业价产储气离与会为时长点专权营运据万亿台湾区县场厂机组规划设装际级动实现进"
+    "这们个来对还将过后从无当经济环节约绿车锂矿铁钢阳热输变压线总计标准报导协议调买卖费贸税说联广传"
+    "体学园员题类显响头应术图书画结构达远选认证险势战岁涨续创纪录双轮齐参门问间关闭单氢扩数优拥护测"
+    "试验红华苏宁辽闽贵云陕内蒙维尔吴乡处备务额顿吨采择损积极层办钱银链条叶仓灯烟态剂见视亲观规范围层厅启动独并",
+)
+# A leading source tag: 【人民日报】, [视频], 〔快讯〕, (图), 「独家」 (repeatable).
+_PREFIX_TAG_RE = re.compile(
+    r"^(?:\s*(?:【[^】]{1,16}】|\[[^\]]{1,16}\]|〔[^〕]{1,16}〕|「[^」]{1,16}」|\([^)]{1,8}\)))+"
+)
+# Punctuation and spaces, except a decimal point ("10.8" stays one number).
+_NOT_WORD_RE = re.compile(r"(?:[^\w.]|_|(?<!\d)\.|\.(?!\d))+")
+_CJK = "\u3400-\u9fff\uf900-\ufaff"
+_CJK_RE = re.compile(f"[{_CJK}]")
+_CJK_SPACE_RE = re.compile(f"(?<=[{_CJK}]) | (?=[{_CJK}])")
+_TAG_OPENERS = frozenset("【[〔「(")
+_NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
+_ZH_NUMERAL_RE = re.compile(
+    r"第[零一二三四五六七八九十百两]+|[零一二三四五六七八九十两]+(?=[月日号批期届次季])"
+)
+NUMBER_WORDS = frozenset({
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+    "twelve", "twenty", "thirty", "forty", "fifty", "hundred", "thousand", "million", "billion",
+    "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
+    "half", "quarter",
+})  # fmt: skip
+_LATIN_WORD_RE = re.compile(r"[a-z0-9]+")
+
+
+def match_text(title: str) -> tuple[str, bool]:
+    """The headline as compared: NFKC, Traditional → Simplified, case-folded, a leading source
+    tag dropped, punctuation dropped, words separated by one space (CJK characters are not
+    separated). Returns ``(text, cut)``, where ``cut`` says the headline ended with a cut
+    marker (which is removed)."""
+    whole = title.rstrip()
+    title = strip_cut_marker(whole)
+    cut = title != whole
+    if not unicodedata.is_normalized("NFKC", title):
+        title = unicodedata.normalize("NFKC", title)
+    if title[:1] in _TAG_OPENERS:
+        title = _PREFIX_TAG_RE.sub("", title)
+    text = _NOT_WORD_RE.sub(" ", title.translate(_T2S).casefold()).strip()
+    # No space next to a CJK character; one between Latin words.
+    return _CJK_SPACE_RE.sub("", text), cut
+
+
+def is_latin(text: str) -> bool:
+    """True when the text has (almost) no CJK characters: it is compared word by word."""
+    letters = len(text) - text.count(" ")
+    return len(_CJK_RE.findall(text)) * 4 < letters
+
+
+# ---------------------------------------------------------------------------------------------
+# Fingerprints
+
+
+class Fingerprint:
+    """What the index and the verification need to know about one headline.
+
+    ``keys`` are the index keys (empty until :func:`fingerprints` computes them); shingles and
+    numbers are computed when a verification first needs them."""
+
+    __slots__ = ("_number_set", "_numbers", "_shingles", "cut", "keys", "latin", "probes", "text")
+
+    def __init__(self, text: str, cut: bool, latin: bool | None = None) -> None:
+        self.text = text
+        self.cut = cut
+        self.latin = is_latin(text) if latin is None else latin
+        # Index keys to file the headline under; keys to look up, each with whether a match on
+        # it alone makes a candidate.
+        self.keys: list[int] = []
+        self.probes: list[tuple[int, bool]] = []
+        self._shingles: frozenset[str] | None = None
+        self._numbers: tuple[str, ...] | None = None
+        self._number_set: frozenset[str] | None = None
+
+    @classmethod
+    def of(cls, title: str) -> Fingerprint:
+        """The fingerprint of one headline, without index keys."""
+        return cls(*match_text(title))
+
+    @property
+    def size(self) -> int:
+        """Length for the ``min_cut_chars`` rule: characters, two Latin ones counting one."""
+        return len(self.text) // 2 if self.latin else len(self.text)
+
+    @property
+    def shingles(self) -> frozenset[str]:
+        """Words (English) or character 3-grams (Chinese) of the normalised text."""
+        if self._shingles is None:
+            if self.latin:
+                self._shingles = frozenset(_stem(w) for w in self.text.split())
+            else:
+                compact = self.text.replace(" ", "")
+                n = SHINGLE_CJK
+                self._shingles = frozenset(
+                    compact[i : i + n] for i in range(max(len(compact) - n + 1, 1))
+                )
+        return self._shingles
+
+    @property
+    def numbers(self) -> tuple[str, ...]:
+        """The decisive tokens of the text: numbers and codes ("000791", "39.5"), Chinese
+        numerals in dates and ordinals ("第二批", "三月"), English number words ("third"), and
+        place names ("江苏", "华北"). A cut text's last one is dropped: the cut may split it."""
+        if self._numbers is None:
+            text = self.text
+            if self.latin:
+                found = _NUMBER_RE.findall(text)
+                found += [w for w in text.split() if w in NUMBER_WORDS]
+            else:
+                found = _ZH_DECISIVE_RE.findall(text)
+            if self.cut and found and text.endswith(found[-1]):
+                found.pop()
+            self._numbers = tuple(sorted(found))
+        return self._numbers
+
+    @property
+    def number_set(self) -> frozenset[str]:
+        if self._number_set is None:
+            self._number_set = frozenset(self.numbers)
+        return self._number_set
+
+
+def _stem(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """A 64-bit finaliser (splitmix64) on a uint64 array; wraps, never warns."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _key(kind: str, text: str) -> int:
+    """A signed 64-bit key (SQLite INTEGER) for a prefix or suffix: CRC-32 and Adler-32 of the
+    text (a collision only makes a candidate, which verification then refuses)."""
+    data = f"{kind}\x00{text}".encode()
+    value = (zlib.crc32(data) << 32) | zlib.adler32(data)
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _cjk_shingle_hashes(compacts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of every title's character 3-grams, in one array, and each title's first index.
+
+    The titles are joined into one code-point array; a gram is kept when it does not cross into
+    the next title. A title shorter than a gram is padded, so each has at least one."""
+    n = SHINGLE_CJK
+    padded = [c if len(c) >= n else c + "\x01" * (n - len(c)) for c in compacts]
+    lengths = np.fromiter((len(c) for c in padded), dtype=np.int64, count=len(padded))
+    points = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    ends = np.cumsum(lengths)
+    keep = np.ones(len(points), dtype=bool)
+    for offset in range(1, n):
+        keep[ends - offset] = False
+    total = len(points) - n + 1
+    grams = points[:total] * _GRAM_MUL[0]
+    for offset in range(1, n):
+        grams = grams + points[offset : offset + total] * _GRAM_MUL[offset]
+    hashes = _mix64(grams[keep[:total]])
+    counts = lengths - (n - 1)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    return hashes, starts
+
+
+def _latin_shingle_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    values: list[int] = []
+    starts: list[int] = []
+    for text in texts:
+        starts.append(len(values))
+        words = {_stem(w) for w in text.split()} or {""}
+        values.extend(zlib.crc32(w.encode()) for w in words)
+    return np.array(values, dtype=np.uint64), np.array(starts, dtype=np.int64)
+
+
+def _band_keys(hashes: np.ndarray, starts: np.ndarray) -> list[list[int]]:
+    """MinHash signatures (``NUM_PERM`` 2-universal hashes, minimum per title) cut into bands,
+    each band hashed to one signed 64-bit key."""
+    if not len(starts):
+        return []
+    flat = hashes & np.uint64(0xFFFFFFFF)
+    hashed = (_PERM_A * flat + _PERM_B) >> np.uint64(32)  # (NUM_PERM, total), wraps mod 2**64
+    signatures = np.minimum.reduceat(hashed, starts, axis=1).T  # (titles, NUM_PERM)
+    bands = signatures.reshape(len(starts), BANDS, ROWS)
+    keys = _mix64((bands * _BAND_MUL).sum(axis=2, dtype=np.uint64) ^ _BAND_SALT)
+    return keys.view(np.int64).tolist()
+
+
+def fingerprints(titles: Sequence[str]) -> list[Fingerprint]:
+    """Fingerprints of many headlines, with index keys (MinHash runs once for the batch)."""
+    prints = [Fingerprint.of(title) for title in titles]
+    cjk = [i for i, fp in enumerate(prints) if not fp.latin]
+    latin = [i for i, fp in enumerate(prints) if fp.latin]
+    bands: dict[int, list[int]] = {}
+    if cjk:
+        keys = _band_keys(*_cjk_shingle_hashes([prints[i].text.replace(" ", "") for i in cjk]))
+        bands.update(zip(cjk, keys, strict=True))
+    if latin:
+        keys = _band_keys(*_latin_shingle_hashes([prints[i].text for i in latin]))
+        bands.update(zip(latin, keys, strict=True))
+    for index, fp in enumerate(prints):
+        if not fp.text:
+            continue
+        width = PREFIX_LATIN if fp.latin else PREFIX_CJK
+        whole, cut = _key("p", fp.text[:width]), _key("c", fp.text[:width])
+        band_keys = bands[index]
+        if fp.cut:
+            fp.keys = [cut, *band_keys]
+            fp.probes = [(whole, True), (cut, True), *((k, False) for k in band_keys)]
+        else:
+            suffix = _key("s", fp.text[-width:])
+            fp.keys = [whole, suffix, *band_keys]
+            fp.probes = [(whole, True), (cut, True), (suffix, True)]
+            fp.probes += [(k, False) for k in band_keys]
+    return prints
+
+
+def shortlist(
+    fp: Fingerprint, buckets: Mapping[int, Sequence[int]], options: DedupeOptions
+) -> list[int]:
+    """The articles worth verifying for ``fp``, from what the index holds under its probes: those
+    sharing its prefix or suffix, or at least ``min_shared_keys`` band keys (two headlines sharing
+    one band only are seldom the same story and are most of the noise); at most
+    ``max_candidates`` of them, those sharing the most keys."""
+    shared: dict[int, int] = {}
+    enough = options.min_shared_keys
+    for key, alone in fp.probes:
+        held = buckets.get(key)
+        if not held:
+            continue
+        weight = enough if alone else 1
+        for other in held:
+            shared[other] = shared.get(other, 0) + weight
+    found = [other for other, count in shared.items() if count >= enough]
+    if len(found) > options.max_candidates:  # most keys shared first, then the most recent
+        found.sort(key=lambda other: (shared[other], other), reverse=True)
+        del found[options.max_candidates :]
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Verification
+
+# Words that end a company, organisation or place name (a name swapped for another before one of
+# these, as in "甘肃能源" / "中煤能源", makes a different story).
+ENTITY_SUFFIXES = (
+    "能源", "电力", "集团", "公司", "股份", "科技", "电气", "控股", "实业", "环保", "银行",
+    "证券", "基金", "石油", "石化", "化工", "煤业", "矿业", "电子", "材料", "动力", "汽车",
+    "电池", "绿能", "智能", "发展", "投资", "国际", "重工", "装备", "核电", "水电", "热电",
+    "燃气", "电网", "光电", "新材", "省", "市", "县", "区", "镇", "村", "局", "厅", "委",
+    "大学", "研究院", "有限",
+)  # fmt: skip
+PLACES = (
+    "北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江",
+    "安徽", "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州",
+    "云南", "陕西", "甘肃", "青海", "台湾", "内蒙古", "广西", "西藏", "宁夏", "新疆", "香港",
+    "澳门", "深圳", "广州", "杭州", "南京", "苏州", "成都", "武汉", "西安", "青岛", "宁波",
+    "厦门", "大连", "沈阳", "长沙", "郑州", "济南", "合肥", "福州", "昆明", "南宁", "兰州",
+    "银川", "西宁", "拉萨", "乌鲁木齐", "呼和浩特", "石家庄", "太原", "长春", "哈尔滨",
+    "东北", "华北", "华东", "华南", "华中", "西北", "西南", "长三角", "珠三角", "京津冀",
+    "粤港澳", "大湾区",
+)  # fmt: skip
+
+
+# One pass over a Chinese headline finds its numbers, numerals and places.
+_ZH_DECISIVE_RE = re.compile(
+    "|".join([_NUMBER_RE.pattern, _ZH_NUMERAL_RE.pattern, *sorted(PLACES, key=len, reverse=True)])
+)
+
+
+def _lacks(have: tuple[str, ...], other: tuple[str, ...]) -> bool:
+    """``have`` holds a token (counting repeats) that ``other`` does not."""
+    rest = list(other)
+    for token in have:
+        if token in rest:
+            rest.remove(token)
+        else:
+            return True
+    return False
+
+
+def numbers_conflict(a: Fingerprint, b: Fingerprint) -> bool:
+    """Each headline has a number, code or place the other lacks, counting repeats ("4月9日" /
+    "4月4日"); a cut one only up to its cut, and then it alone must lack nothing."""
+    na, nb = a.numbers, b.numbers
+    if na == nb:
+        return False
+    sa, sb = a.number_set, b.number_set
+    if a.cut != b.cut:
+        (cut, whole), (cut_set, whole_set) = ((na, nb), (sa, sb)) if a.cut else ((nb, na), (sb, sa))
+        return bool(cut_set - whole_set) or _lacks(cut, whole)
+    if sa - sb and sb - sa:
+        return True  # the common case, decided without counting
+    return _lacks(na, nb) and _lacks(nb, na)
+
+
+_LONG_SUFFIX_RE = re.compile("|".join(x for x in ENTITY_SUFFIXES if len(x) > 1))
+
+
+def diff_regions(x: Sequence[str], y: Sequence[str]) -> list[tuple[int, int, int, int]]:
+    """Where two sequences differ: runs of changes, merged across single equal items (so
+    "江苏" / "浙江" is one region, not an insertion, a match on "江" and a deletion)."""
+    regions: list[list[int]] = []
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, x, y, autojunk=False).get_opcodes():
+        if tag == "equal":
+            if i2 - i1 > 1 or not regions or i1 == 0 or i2 == len(x):
+                regions.append([])  # a boundary
+            continue
+        if regions and regions[-1]:
+            regions[-1][1], regions[-1][3] = i2, j2
+        else:
+            if regions and not regions[-1]:
+                regions.pop()
+            regions.append([i1, i2, j1, j2])
+    return [(r[0], r[1], r[2], r[3]) for r in regions if r]
+
+
+def _overlaps_name(text: str, start: int, end: int) -> bool:
+    return any(m.start() < end and start < m.end() for m in _LONG_SUFFIX_RE.finditer(text))
+
+
+def entity_conflict(a: Fingerprint, b: Fingerprint, original_a: str, original_b: str) -> bool:
+    """The headlines differ in a name: a company, organisation or place swapped for another —
+    a changed subject at the start or changed last words, or a change that touches a word ending
+    names ("能源", "集团"...) or comes just before "省", "市", "局"..."""
+    if a.latin and b.latin:
+        return _latin_entity_conflict(a.text, b.text, original_a, original_b)
+    x, y = a.text.replace(" ", ""), b.text.replace(" ", "")
+    for i1, i2, j1, j2 in diff_regions(x, y):
+        if i1 == i2 or j1 == j2:
+            continue  # words added or left out, nothing swapped
+        if (
+            i2 - i1 >= 2
+            and j2 - j1 >= 2
+            and ((i1 == 0 and j1 == 0) or (i2, j2) == (len(x), len(y)))
+        ):
+            return True  # the subject at the start, or the last words, swapped
+        if _overlaps_name(x, i1, i2) or _overlaps_name(y, j1, j2):
+            return True
+        if x[i2:].startswith(ENTITY_SUFFIXES) and (i2 - i1 >= 2 or j2 - j1 >= 2):
+            return True  # "甘肃能源" / "中煤能源", "江苏省" / "浙江省"
+    return False
+
+
+def _capitalised_words(original: str) -> set[str]:
+    words = re.findall(r"[A-Za-z][A-Za-z0-9&'-]*", original)
+    if not words:
+        return set()
+    capital = [w for w in words if w[0].isupper()]
+    if len(capital) * 2 > len(words) + 1:  # Title Case: capitals say nothing
+        return set()
+    return {w.casefold().replace("'", "").replace("-", "").replace("&", "") for w in capital[1:]}
+
+
+def _latin_entity_conflict(x: str, y: str, original_x: str, original_y: str) -> bool:
+    wx, wy = x.split(), y.split()
+    names = _capitalised_words(original_x) | _capitalised_words(original_y)
+    for i1, i2, j1, j2 in diff_regions(wx, wy):
+        if i1 == i2 or j1 == j2:
+            continue
+        if i1 == 0 and j1 == 0 and i2 < len(wx) and j2 < len(wy):
+            return True  # the subject swapped: "Tesla wins ..." / "Fluence wins ..."
+        if names & (set(wx[i1:i2]) | set(wy[j1:j2])):
+            return True
+        old, new = " ".join(wx[i1:i2]), " ".join(wy[j1:j2])
+        content = [w for w in (*wx[i1:i2], *wy[j1:j2]) if len(w) > 3 and w not in STOPWORDS]
+        if content and SequenceMatcher(None, old, new).ratio() < SPELLING_RATIO:
+            return True  # a content word swapped ("delays" / "commissions"), not re-spelt
+    return False
+
+
+# English words whose swap does not change a story; swapping any other word does, unless it is
+# the same word spelt another way ("electrolyser" / "electrolyzer": similarity >= this).
+STOPWORDS = frozenset({
+    "a", "an", "the", "this", "that", "these", "those", "its", "their", "over", "into", "onto",
+    "from", "with", "about", "after", "before", "amid", "during", "while", "more", "most",
+    "than", "then", "also", "will", "would", "could", "should", "says", "said", "report",
+    "reports", "new", "news", "update", "updated",
+})  # fmt: skip
+SPELLING_RATIO = 0.75
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    if not a or not b:
+        return 0.0
+    common = len(a & b)
+    return common / (len(a) + len(b) - common)
+
+
+def match_score(
+    a: Fingerprint,
+    b: Fingerprint,
+    options: DedupeOptions,
+    original_a: str = "",
+    original_b: str = "",
+) -> float | None:
+    """How alike two headlines are (0..1) when they tell the same story, else None.
+
+    Same normalised text: 1. A cut headline: its text is a prefix of the other (1) or enough of
+    its shingles are in the other (``min_containment``). Two whole ones: Jaccard of shingles
+    (``min_jaccard``). A differing number or code, or a swapped name, is decisive (None)."""
+    if not a.text or not b.text:
+        return None
+    if a.text == b.text:
+        return 1.0
+    if numbers_conflict(a, b):
+        return None
+    if a.cut or b.cut:
+        short, long = (a, b) if a.cut and (not b.cut or a.size <= b.size) else (b, a)
+        if short.size < options.min_cut_chars:
+            return None
+        if long.text.startswith(short.text):
+            score = 1.0
+        else:
+            score = len(short.shingles & long.shingles) / max(len(short.shingles), 1)
+            if score < options.min_containment:
+                return None
+        # Compare names only where both headlines have text.
+        head = Fingerprint(long.text[: len(short.text)], False, long.latin)
+        body = Fingerprint(short.text, False, short.latin)
+        if entity_conflict(body, head, original_a, original_b):
+            return None
+        return score
+    score = jaccard(a.shingles, b.shingles)
+    if score < options.min_jaccard:
+        return None
+    if entity_conflict(a, b, original_a, original_b):
+        return None
+    return score
+
+
+# ---------------------------------------------------------------------------------------------
+# Clustering a batch
+
+
+@dataclass
+class Member:
+    """An article as the clustering sees it."""
+
+    id: int
+    story_id: int
+    title: str
+    when: float | None  # published_at, else first_seen_at: a POSIX timestamp
+    fingerprint: Fingerprint
+
+
+def timestamp(iso: str | None) -> float | None:
+    """A stored UTC ISO 8601 time as a POSIX timestamp (None stays None)."""
+    return datetime.fromisoformat(iso).timestamp() if iso else None
+
+
+@dataclass
+class ClusterStats:
+    """What clustering did; ``capped`` counts articles dropped from full index buckets."""
+
+    articles: int = 0
+    joined: int = 0
+    candidates: int = 0
+    rejected: int = 0
+    capped: int = 0
+    seconds: float = 0.0
+
+    def add(self, other: ClusterStats) -> None:
+        for name in ("articles", "joined", "candidates", "rejected", "capped", "seconds"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {
+            "articles": self.articles,
+            "joined": self.joined,
+            "candidates": self.candidates,
+            "rejected": self.rejected,
+            "capped": self.capped,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class BatchResult:
+    stories: dict[int, int]  # article id -> story id, for articles that joined a story
+    filed: dict[int, list[int]]  # key -> the articles the index holds under it from now on
+    stats: ClusterStats
+
+
+def _within(a: float | None, b: float | None, days: float) -> bool:
+    if a is None or b is None or days <= 0:
+        return True
+    return abs(a - b) <= days * 86400
+
+
+def cluster_batch(
+    new: Sequence[Member],
+    buckets: Mapping[int, Sequence[int]],
+    known: Mapping[int, Member],
+    options: DedupeOptions,
+    shortlists: Mapping[int, Sequence[int]] | None = None,
+) -> BatchResult:
+    """Assign stories to ``new`` articles (in id order: the earlier one founds a story).
+
+    ``buckets`` is what the index holds under each of their keys; ``known`` the stored articles
+    those buckets name and the founders of their stories; ``shortlists`` each new article's
+    :func:`shortlist` against ``buckets`` when the caller has computed it already. A new article
+    joins the story of its best-scoring verified candidate (ties: the lower story id); with none
+    it keeps its own story (its id).
+    Stored articles never change story, so a story id, once given, is stable.
+    """
+    stats = ClusterStats(articles=len(new))
+    stories: dict[int, int] = {}
+    local: dict[int, list[int]] = {}
+    members: dict[int, Member] = dict(known)
+    for member in sorted(new, key=lambda m: m.id):
+        fp = member.fingerprint
+        if shortlists is None:
+            stored = shortlist(fp, buckets, options)
+        else:
+            stored = list(shortlists.get(member.id, ()))
+        best: tuple[float, int] | None = None
+        for other_id in stored + shortlist(fp, local, options):
+            other = members.get(other_id)
+            if other is None or other_id == member.id:
+                continue
+            stats.candidates += 1
+            score = None
+            if _within(member.when, other.when, options.window_days):
+                score = match_score(fp, other.fingerprint, options, member.title, other.title)
+            if score is not None and other.fingerprint.cut and not fp.cut:
+                # A cut headline fits several stories: the story's founder must fit too.
+                founder = members.get(other.story_id)
+                if (
+                    founder is not None
+                    and founder is not other
+                    and not founder.fingerprint.cut
+                    and match_score(fp, founder.fingerprint, options, member.title, founder.title)
+                    is None
+                ):
+                    score = None
+            if score is None:
+                stats.rejected += 1
+                continue
+            if best is None or (-score, other.story_id) < (-best[0], best[1]):
+                best = (score, other.story_id)
+        if best is not None:
+            member.story_id = best[1]
+            stories[member.id] = best[1]
+            stats.joined += 1
+        members[member.id] = member
+        cap = options.bucket_cap
+        for key in fp.keys:
+            added = local.setdefault(key, [])
+            added.append(member.id)
+            if len(added) > cap:
+                del added[0]
+                stats.capped += 1
+    filed: dict[int, list[int]] = {}
+    for key, added in local.items():
+        held = [*buckets.get(key, ()), *added]
+        if len(held) > options.bucket_cap:  # a full bucket keeps its newest articles
+            stats.capped += len(held) - options.bucket_cap
+            held = held[-options.bucket_cap :]
+        filed[key] = held
+    return BatchResult(stories=stories, filed=filed, stats=stats)

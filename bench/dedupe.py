@@ -1,0 +1,389 @@
+"""Story clustering benchmark: the near-duplicate index at 10k, 100k and 1M synthetic articles.
+
+    python bench/dedupe.py [--sizes 10000,100000,1000000] [--sample 5000] [--cap-study N]
+                           [--json FILE]
+
+For each size N it writes N synthetic headlines (Chinese, with 10% English) into a fresh SQLite
+file through ``Store.upsert_articles`` (timed apart), then clusters them with
+``Store.assign_stories`` in batches of 2,000, as a crawl does: that is the "lookup + insert"
+figure (fingerprints, index lookups, verification, index writes, story updates). 5% of the
+articles are planted near-duplicates of an earlier one (a source tag, a cut with "...", Traditional
+characters, an inserted word, another English word) and 5% are look-alikes (the same template with
+another company, code, number or place), which must stay apart. Each size runs in its own process,
+so its peak memory (``ru_maxrss``) is its own.
+
+It prints, per size: items/s and µs per item for clustering, the cost growth from the smallest to
+the largest size (target ≤ 2×), peak memory (target < 500 MB at 1M), pairwise precision and recall
+against the planted truth, the index's candidates and capped keys; and, in the same run, an exact
+pairwise comparison (every pair of the first ``--sample`` articles through the same verification)
+giving the pairs the index missed and the time the exhaustive way takes. ``--cap-study N`` also
+clusters N articles with no bucket cap, to show what the cap costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from aggregator.dedupe import DedupeOptions, fingerprints, match_score  # noqa: E402
+from aggregator.store import Store  # noqa: E402
+
+BATCH = 2000
+TARGET_ITEMS_PER_S = 20_000
+TARGET_GROWTH = 2.0
+TARGET_PEAK_MB = 500.0
+
+PLACES = [
+    "内蒙古", "新疆", "青海", "甘肃", "宁夏", "河北", "山东", "江苏", "浙江", "广东", "四川",
+    "云南", "福建", "安徽", "湖北", "陕西", "山西", "吉林", "辽宁", "海南", "广西", "贵州",
+]  # fmt: skip
+COMPANIES = [
+    "国家电投", "华能", "大唐", "华电", "国家能源集团", "三峡集团", "中广核", "中核集团",
+    "隆基绿能", "通威股份", "晶科能源", "天合光能", "阳光电源", "宁德时代", "金风科技",
+    "明阳智能", "远景能源", "正泰新能源", "协鑫集成", "东方电气", "上海电气", "特变电工",
+]  # fmt: skip
+SUBJECTS = [
+    "光伏", "风电", "储能", "氢能", "特高压", "抽水蓄能", "海上风电", "分布式光伏", "虚拟电厂",
+    "充电桩", "天然气管网", "核电", "光热", "新型储能", "绿电交易", "源网荷储", "生物质发电",
+    "地热能", "综合能源", "微电网", "钙钛矿电池", "电解槽", "智能电网", "配电网", "碳捕集",
+]  # fmt: skip
+ACTIONS = [
+    "项目全容量并网", "项目开工建设", "招标结果公示", "装机规模创新高", "示范工程正式投运",
+    "政策公开征求意见", "电价机制出台", "产业链价格企稳", "重点项目签约落地", "年度开发方案发布",
+    "首台机组吊装完成", "可行性研究报告获批", "环评公示", "EPC总承包中标候选人公示",
+    "核准批复下达", "设备采购开标", "一期工程竣工验收", "送出工程获批",
+]  # fmt: skip
+QUALIFIERS = [
+    "", "", "", "首个", "最大", "百万千瓦级", "全国首个", "西北地区最大", "单体规模最大", "首批",
+    "国内首台", "一体化", "零碳", "多能互补", "平价", "市场化",
+]  # fmt: skip
+EN_SUBJECTS = [
+    "solar", "wind", "battery storage", "hydrogen", "grid", "offshore wind", "geothermal",
+    "nuclear", "transmission", "rooftop solar", "pumped hydro", "green ammonia",
+]  # fmt: skip
+EN_PLACES = [
+    "Texas", "California", "Arizona", "Nevada", "Spain", "Germany", "Chile", "India",
+    "Queensland", "Ontario", "Scotland", "Japan", "Brazil", "Vietnam", "Poland", "Morocco",
+]  # fmt: skip
+EN_VERBS = [
+    "approves", "starts building", "connects", "wins financing for", "tenders", "cancels",
+    "commissions", "signs deal for", "breaks ground on", "delays",
+]  # fmt: skip
+TAGS = ["【人民日报】", "[视频]", "【独家】", "〔快讯〕", "(图)", "【新华社】"]
+T2S_SAMPLE = str.maketrans(
+    "国发电网开风项资业价产储气时长机组规划设装级动实现进",
+    "國發電網開風項資業價產儲氣時長機組規劃設裝級動實現進",
+)
+INSERTS = ["正式", "顺利", "成功", "全面", "加快"]
+
+
+def zh_headline(rng: random.Random) -> tuple[str, dict[str, Any]]:
+    slots = {
+        "place": rng.choice(PLACES),
+        "company": rng.choice(COMPANIES),
+        "mw": rng.randrange(20, 3000, 10),
+        "subject": rng.choice(SUBJECTS),
+        "action": rng.choice(ACTIONS),
+        "qualifier": rng.choice(QUALIFIERS),
+        "form": rng.randrange(3),
+    }
+    return zh_render(slots), slots
+
+
+def zh_render(s: dict[str, Any]) -> str:
+    if s["form"] == 0:
+        return f"{s['company']}{s['place']}{s['mw']}MW{s['qualifier']}{s['subject']}{s['action']}"
+    if s["form"] == 1:
+        head = f"{s['place']}{s['qualifier']}{s['mw']}兆瓦"
+        return f"{head}{s['subject']}{s['action']}（{s['company']}）"
+    return (
+        f"{s['company']}：{s['place']}{s['qualifier']}{s['subject']}{s['action']} 规模{s['mw']}MW"
+    )
+
+
+def en_headline(rng: random.Random) -> tuple[str, dict[str, Any]]:
+    slots = {
+        "place": rng.choice(EN_PLACES),
+        "verb": rng.choice(EN_VERBS),
+        "mw": rng.randrange(20, 3000, 10),
+        "subject": rng.choice(EN_SUBJECTS),
+    }
+    return en_render(slots), slots
+
+
+def en_render(s: dict[str, Any]) -> str:
+    return f"{s['place']} {s['verb']} {s['mw']} MW {s['subject']} project"
+
+
+def near_duplicate(rng: random.Random, title: str, english: bool) -> str:
+    """The same story as another site would carry it."""
+    kind = rng.randrange(4)
+    if english:
+        if kind == 0:
+            return "[Video] " + title
+        if kind == 1:
+            return title[: max(20, int(len(title) * 0.7))] + "..."
+        if kind == 2:
+            return title.replace(" project", " plant")
+        return title.upper()
+    if kind == 0:
+        return rng.choice(TAGS) + title
+    if kind == 1:
+        return title[: max(9, int(len(title) * rng.uniform(0.6, 0.85)))] + "..."
+    if kind == 2:
+        variant = title.translate(T2S_SAMPLE)
+        return variant if variant != title else title + "！"
+    for action in ACTIONS:
+        if action in title and len(action) > 2:
+            return title.replace(action, action[:2] + rng.choice(INSERTS) + action[2:], 1)
+    return title + "！"
+
+
+def look_alike(rng: random.Random, slots: dict[str, Any], english: bool) -> str:
+    """The same template with one slot changed: another story."""
+    other = dict(slots)
+    key = rng.choice(["place", "mw"] + ([] if english else ["company"]))
+    while other[key] == slots[key]:
+        fresh = (en_headline if english else zh_headline)(rng)[1]
+        other[key] = fresh[key]
+    return (en_render if english else zh_render)(other)
+
+
+def corpus(n: int, seed: int = 20261201) -> tuple[list[str], list[int], list[str]]:
+    """Headlines, their true story numbers, and their publication times."""
+    rng = random.Random(seed)
+    titles: list[str] = []
+    truth: list[int] = []
+    slots_of: list[tuple[dict[str, Any], bool]] = []
+    for i in range(n):
+        roll = rng.random()
+        if i > 100 and roll < 0.05:  # a near-duplicate of a recent article
+            j = rng.randrange(max(0, i - 5000), i)
+            slots, english = slots_of[j]
+            titles.append(near_duplicate(rng, titles[j], english))
+            truth.append(truth[j])
+            slots_of.append((slots, english))
+            continue
+        if i > 100 and roll < 0.10:  # a look-alike of a recent article: another story
+            j = rng.randrange(max(0, i - 5000), i)
+            slots, english = slots_of[j]
+            titles.append(look_alike(rng, slots, english))
+        else:
+            english = rng.random() < 0.1
+            title, slots = (en_headline if english else zh_headline)(rng)
+            titles.append(title)
+            slots_of.append((slots, english))
+            truth.append(i)
+            continue
+        truth.append(i)
+        slots_of.append((slots, english))
+    # One article a minute, newest last (all inside the clustering window of their neighbours).
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    times = [(start + timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(n)]
+    return titles, truth, times
+
+
+def pairs_of(groups: dict[int, list[int]]) -> set[tuple[int, int]]:
+    return {pair for members in groups.values() for pair in combinations(sorted(members), 2)}
+
+
+def run_size(n: int, sample: int, cap: int | None) -> dict[str, Any]:
+    titles, truth, times = corpus(n)
+    options = DedupeOptions() if cap is None else DedupeOptions(bucket_cap=cap)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "bench.db")
+        now = datetime(2026, 12, 1, tzinfo=UTC)
+        started = time.perf_counter()
+        ids: list[int] = []
+        for start in range(0, n, BATCH):
+            rows = [
+                {
+                    "url": f"https://bench{i % 7}.example/a/{i}.html",
+                    "canonical_url": f"https://bench{i % 7}.example/a/{i}.html",
+                    "source": f"bench{i % 7}",
+                    "guid": None,
+                    "title": titles[i],
+                    "snippet": "",
+                    "published_at": times[i],
+                    "published_precision": "minute",
+                    "published_from": "list",
+                    "flags": [],
+                    "language": "zh",
+                    "topics": [],
+                }
+                for i in range(start, min(n, start + BATCH))
+            ]
+            ids += store.upsert_articles(rows, now).new_ids
+        stored_s = time.perf_counter() - started
+        started = time.perf_counter()
+        candidates = capped = 0
+        for start in range(0, n, BATCH):
+            stats = store.assign_stories(ids[start : start + BATCH], options)
+            candidates += stats.candidates
+            capped += stats.capped
+        cluster_s = time.perf_counter() - started
+        story_of = dict(store.conn.execute("SELECT id, story_id FROM articles"))
+        index_rows = store.conn.execute("SELECT count(*) FROM dedupe_index").fetchone()[0]
+        full = store.conn.execute(
+            "SELECT count(*) FROM dedupe_index WHERE n >= ?", (options.bucket_cap,)
+        ).fetchone()[0]
+        store.close()
+    by_truth: dict[int, list[int]] = {}
+    by_story: dict[int, list[int]] = {}
+    for position, article_id in enumerate(ids):
+        by_truth.setdefault(truth[position], []).append(position)
+        by_story.setdefault(story_of[article_id], []).append(position)
+    true_pairs, found_pairs = pairs_of(by_truth), pairs_of(by_story)
+    hits = len(true_pairs & found_pairs)
+    result: dict[str, Any] = {
+        "n": n,
+        "bucket_cap": options.bucket_cap,
+        "store_s": round(stored_s, 2),
+        "cluster_s": round(cluster_s, 2),
+        "items_per_s": round(n / cluster_s),
+        "us_per_item": round(cluster_s / n * 1e6, 1),
+        "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "precision": round(hits / len(found_pairs), 4) if found_pairs else 1.0,
+        "recall": round(hits / len(true_pairs), 4) if true_pairs else 1.0,
+        "true_pairs": len(true_pairs),
+        "found_pairs": len(found_pairs),
+        "candidates_per_item": round(candidates / n, 2),
+        "capped_keys": capped,
+        "index_rows": index_rows,
+        "full_buckets": full,
+    }
+    if sample:
+        result["exact"] = exact_comparison(titles[:sample], times[:sample], story_of, ids, options)
+    return result
+
+
+def exact_comparison(
+    titles: list[str], times: list[str], story_of: dict[int, int], ids: list[int], options: Any
+) -> dict[str, Any]:
+    """Every pair of the sample through the same verification, against the index's stories."""
+    prints = fingerprints(titles)
+    seen = [datetime.fromisoformat(t).timestamp() for t in times]
+    window = options.window_days * 86400
+    started = time.perf_counter()
+    accepted: list[tuple[int, int]] = []
+    for i in range(len(titles)):
+        a = prints[i]
+        for j in range(i):
+            if abs(seen[i] - seen[j]) > window:
+                continue
+            if match_score(a, prints[j], options, titles[i], titles[j]) is not None:
+                accepted.append((j, i))
+    exact_s = time.perf_counter() - started
+    compared = len(titles) * (len(titles) - 1) // 2
+    same_story = sum(1 for j, i in accepted if story_of[ids[j]] == story_of[ids[i]])
+    return {
+        "sample": len(titles),
+        "pairs_compared": compared,
+        "seconds": round(exact_s, 2),
+        "pairs_per_s": round(compared / exact_s),
+        "accepted_pairs": len(accepted),
+        "accepted_pairs_in_one_story": same_story,
+        "index_recall_vs_exact": round(same_story / len(accepted), 4) if accepted else 1.0,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--sample", type=int, default=5000, help="exact comparison sample")
+    parser.add_argument("--cap-study", type=int, default=0, metavar="N")
+    parser.add_argument("--json", metavar="FILE")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--cap", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(run_size(args.one, args.sample, args.cap)))
+        return 0
+    sizes = [int(s) for s in args.sizes.split(",")]
+    runs = []
+    plan = [(n, args.sample if i == 0 else 0, None) for i, n in enumerate(sizes)]
+    if args.cap_study:
+        plan.append((args.cap_study, 0, 10**9))
+    for n, sample, cap in plan:
+        command = [sys.executable, __file__, "--one", str(n), "--sample", str(sample)]
+        if cap:
+            command += ["--cap", str(cap)]
+        print(f"clustering {n:,} articles (cap {cap or DedupeOptions().bucket_cap})...", flush=True)
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            print(done.stderr, file=sys.stderr)
+            return 1
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    report(runs)
+    if args.json:
+        Path(args.json).write_text(json.dumps(runs, indent=2) + "\n", "utf-8")
+    return 0
+
+
+def report(runs: list[dict[str, Any]]) -> None:
+    print()
+    print(
+        f"{'articles':>10} {'cap':>10} {'store s':>8} {'cluster s':>9} {'items/s':>8} "
+        f"{'µs/item':>8} {'peak MB':>8} {'precision':>9} {'recall':>7} {'cand/item':>9} "
+        f"{'capped':>8}"
+    )
+    for r in runs:
+        print(
+            f"{r['n']:>10,} {r['bucket_cap']:>10,} {r['store_s']:>8} {r['cluster_s']:>9} "
+            f"{r['items_per_s']:>8,} {r['us_per_item']:>8} {r['peak_mb']:>8} "
+            f"{r['precision']:>9} {r['recall']:>7} {r['candidates_per_item']:>9} "
+            f"{r['capped_keys']:>8,}"
+        )
+    main_runs = [r for r in runs if r["bucket_cap"] == DedupeOptions().bucket_cap]
+    first, last = main_runs[0], main_runs[-1]
+    growth = last["us_per_item"] / first["us_per_item"]
+    print()
+    print(
+        f"per-item cost growth {first['n']:,} -> {last['n']:,}: {growth:.2f}x "
+        f"(target <= {TARGET_GROWTH}x: {'met' if growth <= TARGET_GROWTH else 'NOT MET'})"
+    )
+    rate = last["items_per_s"]
+    print(
+        f"lookup+insert at {last['n']:,}: {rate:,} items/s "
+        f"(target >= {TARGET_ITEMS_PER_S:,}: {'met' if rate >= TARGET_ITEMS_PER_S else 'NOT MET'})"
+    )
+    peak = last["peak_mb"]
+    print(
+        f"peak memory at {last['n']:,}: {peak} MB "
+        f"(target < {TARGET_PEAK_MB:.0f} MB at 1M: {'met' if peak < TARGET_PEAK_MB else 'NOT MET'})"
+    )
+    for r in runs:
+        if "exact" in r:
+            e = r["exact"]
+            print(
+                f"exact pairwise comparison of the first {e['sample']:,}: {e['pairs_compared']:,} "
+                f"pairs in {e['seconds']} s ({e['pairs_per_s']:,} pairs/s); it accepts "
+                f"{e['accepted_pairs']} pairs, {e['accepted_pairs_in_one_story']} of which the "
+                f"index put in one story (index recall vs exhaustive {e['index_recall_vs_exact']})"
+            )
+    capless = [r for r in runs if r["bucket_cap"] != DedupeOptions().bucket_cap]
+    for r in capless:
+        same = next((m for m in main_runs if m["n"] == r["n"]), None)
+        if same:
+            print(
+                f"bucket cap at {r['n']:,}: cap {same['bucket_cap']} recall {same['recall']} "
+                f"at {same['items_per_s']:,} items/s ({same['capped_keys']:,} keys not filed) vs "
+                f"no cap recall {r['recall']} at {r['items_per_s']:,} items/s"
+            )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""aggregator.dedupe: normalisation, fingerprints, verification and batch clustering."""
+
+from __future__ import annotations
+
+import pytest
+
+from aggregator.dedupe import (
+    DedupeOptions,
+    Member,
+    cluster_batch,
+    fingerprints,
+    match_score,
+    match_text,
+    options_from_settings,
+    timestamp,
+)
+from aggregator.errors import ConfigError
+
+OPTIONS = DedupeOptions()
+
+
+def score(a: str, b: str, options: DedupeOptions = OPTIONS) -> float | None:
+    fa, fb = fingerprints([a, b])
+    return match_score(fa, fb, options, a, b)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("【人民日报】国家能源局发布指导意见", "国家能源局发布指导意见"),
+        ("[视频] 国家能源局：发布《指导意见》！", "国家能源局发布指导意见"),
+        ("國家能源局發布指導意見", "国家能源局发布指导意见"),
+        ("ＡＢＣ　光伏（２０２６）", "abc光伏2026"),
+        ("Solar  Record, set in SPAIN!", "solar record set in spain"),
+    ],
+)
+def test_match_text_normalises_once(raw: str, expected: str) -> None:
+    assert match_text(raw) == (expected, False)
+
+
+def test_match_text_reports_and_drops_the_cut_marker() -> None:
+    assert match_text("全国多地开展可再生能源法宣传教...") == (
+        "全国多地开展可再生能源法宣传教",
+        True,
+    )
+    assert match_text("Solar record set in Sp…") == ("solar record set in sp", True)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("全国多地开展可再生能源法宣传教...", "全国多地开展《可再生能源法》宣传教育活动"),
+        (
+            "【人民日报】国家能源局发布2026年能源工作指导意见",
+            "国家能源局发布2026年能源工作指导意见",
+        ),
+        ("国家能源局发布2026年能源工作指导意见", "国家能源局公布2026年能源工作指导意见"),
+        ("國家能源局發布2026年能源工作指導意見", "国家能源局发布2026年能源工作指导意见"),
+        (
+            "Solar record set in Spain as prices fall",
+            "Solar record set in Spain as power prices fall",
+        ),
+        ("Solar record set in Spain as pri...", "Solar record set in Spain as power prices fall"),
+    ],
+)
+def test_near_duplicates_match(a: str, b: str) -> None:
+    assert score(a, b) is not None
+    assert score(b, a) is not None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (
+            "股市必读:甘肃能源(000791)2月24日主力资金净流出",
+            "股市必读:中煤能源(601898)2月24日主力资金净流出",
+        ),
+        (
+            "晶科能源获得发明专利授权:一种太阳能电池及其制备方法",
+            "隆基绿能获得发明专利授权:一种太阳能电池及其制备方法",
+        ),
+        ("甘肃能源2025年净利润同比增长12%", "甘肃能源2025年净利润同比增长15%"),
+        ("国家电投江苏公司海上风电项目全容量并网", "国家电投广东公司海上风电项目全容量并网"),
+        (
+            "Tesla wins grid storage contract in Texas",
+            "Fluence wins grid storage contract in Texas",
+        ),
+        (
+            "股市必读:甘肃能源(000791)2月24日主力...",
+            "股市必读:甘肃能源(000791)2月25日主力资金净流出",
+        ),
+        ("光伏组件价格", "风电整机价格"),
+    ],
+)
+def test_template_headlines_stay_apart(a: str, b: str) -> None:
+    assert score(a, b) is None
+    assert score(b, a) is None
+
+
+def test_a_short_cut_headline_matches_nothing() -> None:
+    assert score("全国多地...", "全国多地开展《可再生能源法》宣传教育活动") is None
+
+
+def test_thresholds_change_the_decision() -> None:
+    a, b = "国家能源局发布2026年能源工作指导意见", "国家能源局公布2026年能源工作指导意见"
+    assert score(a, b, DedupeOptions(min_jaccard=0.95)) is None
+
+
+def test_near_duplicates_share_index_keys_and_strangers_do_not() -> None:
+    a, b, c = fingerprints(
+        [
+            "全国多地开展可再生能源法宣传教...",
+            "全国多地开展《可再生能源法》宣传教育活动",
+            "内蒙古500兆瓦风电项目开工建设",
+        ]
+    )
+    assert set(a.keys) & set(b.keys)
+    assert not set(c.keys) & (set(a.keys) | set(b.keys))
+    assert fingerprints(["全国多地开展《可再生能源法》宣传教育活动"])[0].keys == b.keys
+
+
+def member(id: int, title: str, when: str = "2026-02-24T00:00:00Z") -> Member:
+    return Member(id, id, title, timestamp(when), fingerprints([title])[0])
+
+
+def test_cluster_batch_joins_the_best_verified_candidate() -> None:
+    stored = member(3, "国家能源局发布2026年能源工作指导意见")
+    lookalike = member(4, "国家能源局发布2025年能源工作指导意见")
+    new = [
+        member(10, "【新华社】国家能源局发布2026年能源工作指导意见"),
+        member(11, "国家能源局公布2026年能源工作指导意见"),
+        member(12, "内蒙古500兆瓦风电项目开工建设"),
+    ]
+    buckets: dict[int, list[int]] = {}
+    for m in (stored, lookalike):
+        for key in m.fingerprint.keys:
+            buckets.setdefault(key, []).append(m.id)
+    wanted = {k for m in new for k in m.fingerprint.keys}
+    result = cluster_batch(
+        new, {k: v for k, v in buckets.items() if k in wanted}, {3: stored, 4: lookalike}, OPTIONS
+    )
+    assert result.stories == {10: 3, 11: 3}
+    assert result.stats.joined == 2
+    assert result.stats.rejected >= 1  # the 2025 look-alike was a candidate and was refused
+    assert {a for held in result.filed.values() for a in held} == {3, 4, 10, 11, 12}
+
+
+def test_cluster_batch_finds_duplicates_inside_the_batch_and_respects_the_window() -> None:
+    new = [
+        member(1, "江苏一200MW/400MWh独立储能电站全容量并网"),
+        member(2, "江苏一200MW/400MWh独立储能电站全容量并网", "2026-02-25T00:00:00Z"),
+        member(3, "江苏一200MW/400MWh独立储能电站全容量并网", "2026-06-01T00:00:00Z"),
+    ]
+    result = cluster_batch(new, {}, {}, OPTIONS)
+    assert result.stories == {2: 1}
+
+
+def test_a_full_bucket_keeps_its_newest_articles() -> None:
+    title = "股市必读:今日光伏板块主力资金净流入"
+    new = [member(i, title) for i in range(1, 6)]
+    result = cluster_batch(new, {}, {}, DedupeOptions(bucket_cap=2))
+    keys = set(new[0].fingerprint.keys)
+    assert set(result.filed) == keys
+    assert all(held == [4, 5] for held in result.filed.values())
+    assert result.stats.capped == 3 * len(keys)
+    assert set(result.stories.values()) == {1}  # each found the earlier ones before eviction
+
+
+def test_options_from_settings() -> None:
+    options = options_from_settings(
+        {"NEWSAGG_DEDUPE_MIN_JACCARD": "0.7", "NEWSAGG_DEDUPE_ENABLED": "False"}
+    )
+    assert options.min_jaccard == 0.7
+    assert options.enabled is False
+    assert options.bucket_cap == OPTIONS.bucket_cap
+    with pytest.raises(ConfigError, match="NEWSAGG_DEDUPE_BUCKET_CAP"):
+        options_from_settings({"NEWSAGG_DEDUPE_BUCKET_CAP": "many"})

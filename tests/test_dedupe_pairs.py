@@ -1,0 +1,79 @@
+"""Precision and recall of story clustering on the labelled pairs (tests/dedupe_pairs.jsonl).
+
+Each pair goes the way a crawl takes it: ``b`` is stored and filed in an index, ``a`` arrives new
+and is clustered by :func:`aggregator.dedupe.cluster_batch` (index shortlist, then verification)
+with the default options, which were chosen on the dev split. The assertions are on the test split.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aggregator.dedupe import DedupeOptions, Member, cluster_batch, fingerprints
+
+PAIRS_FILE = Path(__file__).resolve().parent / "dedupe_pairs.jsonl"
+PAIRS: list[dict[str, Any]] = [
+    json.loads(line) for line in PAIRS_FILE.read_text("utf-8").splitlines() if line
+]
+HARD = ("template", "reword-neg")
+
+
+def same_story(a: str, b: str, options: DedupeOptions) -> bool:
+    stored_fp, new_fp = fingerprints([b, a])
+    stored = Member(1, 1, b, None, stored_fp)
+    new = Member(2, 2, a, None, new_fp)
+    buckets = {key: [1] for key in stored_fp.keys}
+    return cluster_batch([new], buckets, {1: stored}, options).stories.get(2) == 1
+
+
+def scores(split: str, options: DedupeOptions) -> tuple[float, float, list[str]]:
+    tp = fp = fn = 0
+    errors = []
+    for pair in PAIRS:
+        if pair["split"] != split:
+            continue
+        predicted = same_story(pair["a"], pair["b"], options)
+        if predicted and pair["same"]:
+            tp += 1
+        elif predicted:
+            fp += 1
+            errors.append(f"merged {pair['kind']}: {pair['a']} | {pair['b']}")
+        elif pair["same"]:
+            fn += 1
+            errors.append(f"missed {pair['kind']}: {pair['a']} | {pair['b']}")
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    return precision, tp / (tp + fn), errors
+
+
+def test_the_labelled_set_is_what_the_issue_asks_for() -> None:
+    assert len(PAIRS) >= 400
+    hard = sum(1 for p in PAIRS if p["kind"] in HARD)
+    assert hard / len(PAIRS) >= 0.4
+    assert {p["lang"] for p in PAIRS} == {"zh", "en"}
+    splits = Counter(p["split"] for p in PAIRS)
+    assert abs(splits["dev"] - splits["test"]) <= len(PAIRS) * 0.02
+    assert all(p["same"] == (p["kind"] not in (*HARD, "unrelated")) for p in PAIRS)
+    assert len({(p["a"], p["b"]) for p in PAIRS}) == len(PAIRS)
+
+
+@pytest.mark.parametrize("split", ["dev", "test"])
+def test_precision_and_recall(split: str, capsys: pytest.CaptureFixture[str]) -> None:
+    precision, recall, errors = scores(split, DedupeOptions())
+    with capsys.disabled():
+        print(f"\n{split}: precision {precision:.3f}, recall {recall:.3f}")
+        for error in errors:
+            print("  " + error)
+    if split == "test":
+        assert precision >= 0.98, errors
+        assert recall >= 0.90, errors
+
+
+def test_stricter_thresholds_trade_recall_for_precision() -> None:
+    _p, recall_default, _e = scores("dev", DedupeOptions())
+    _p, recall_strict, _e = scores("dev", DedupeOptions(min_jaccard=0.9, min_containment=1.0))
+    assert recall_strict < recall_default
