@@ -788,6 +788,13 @@ def sources_check_command(ctx: Context, name: str, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(results, ensure_ascii=False, indent=2))
         return
+    if ctx.db_path.exists():  # what the crawls so far said, for comparison
+        from aggregator.dates import utc_now
+        from aggregator.store import Store
+
+        with Store(ctx.db_path, readonly=True) as store:
+            row = next((r for r in store.sources() if r["name"] == name), {})
+        click.echo(f"health so far: {'; '.join(source_states(source, row, utc_now()))}")
     total = 0
     for result in results:
         click.echo(f"{result['url']}: {result['kind']}, {len(result['items'])} items")

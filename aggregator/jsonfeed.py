@@ -33,6 +33,8 @@ def parse_json_feed(body: bytes) -> dict[str, Any]:
         raise NotAJsonFeed(f"JSON that is not UTF-8 ({exc.reason})") from None
     except ValueError as exc:
         raise NotAJsonFeed(f"invalid JSON ({exc})") from None
+    except RecursionError:
+        raise NotAJsonFeed("JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise NotAJsonFeed(f"JSON {type(data).__name__}, not a JSON Feed object")
     version = data.get("version")

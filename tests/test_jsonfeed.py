@@ -126,3 +126,9 @@ def test_looks_like_json() -> None:
     assert looks_like_json(b'\xef\xbb\xbf \n{"version": 1}')
     assert not looks_like_json(b"<rss>")
     assert not looks_like_json(b"[1, 2]")
+
+
+def test_hostile_nesting_is_not_a_feed_not_a_crash() -> None:
+    deep = b'{"version": "https://jsonfeed.org/version/1", "items": ' + b"[" * 100_000
+    with pytest.raises(NotAFeed, match="nested too deeply"):
+        parse_feed(deep + b"]" * 100_000 + b"}", URL)

@@ -111,6 +111,22 @@ def test_check_fetches_now_and_stores_nothing(
     assert not db_path.exists()
 
 
+def test_check_shows_the_health_so_far(farm: SiteFarm, tmp_path: Path, db_path: Path) -> None:
+    path = farm_sources(farm, tmp_path)
+    with Store(db_path) as store:
+
+        class Row:
+            name, title, kind, url = "feed_json", "J", "feed", "https://x/"
+
+        store.sync_sources([Row()])
+        store.record_source_run("feed_json", ok=False, new=0, error="HTTP 500")
+    result = invoke("--db", str(db_path), "--sources", str(path), "sources", "check", "feed_json")
+    assert result.exit_code == 0, result.output
+    first = result.output.splitlines()[0]
+    assert first.startswith("health so far: FAILING x1: HTTP 500; backing off until ")
+    assert "3 items would be stored" in result.output
+
+
 def test_check_json(farm: SiteFarm, tmp_path: Path) -> None:
     path = farm_sources(farm, tmp_path)
     result = invoke("--sources", str(path), "sources", "check", "feed_rdf", "--format", "json")
