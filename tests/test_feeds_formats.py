@@ -38,6 +38,19 @@ def test_rss_09x(version: str, name: str) -> None:
     assert [i.title for i in parsed.items] == ["Old"]
 
 
+def test_rss_090() -> None:
+    body = b"""<?xml version="1.0"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+         xmlns="http://my.netscape.com/rdf/simple/0.9/">
+<channel><title>Old Netscape</title><link>https://n.example/</link><description>d</description>
+</channel>
+<item><title>First RSS</title><link>https://n.example/1</link></item>
+</rdf:RDF>"""
+    parsed = feed(body)
+    assert parsed.version == "rss090"
+    assert [(i.title, i.url) for i in parsed.items] == [("First RSS", "https://n.example/1")]
+
+
 def test_atom_03() -> None:
     body = b"""<?xml version="1.0" encoding="utf-8"?>
 <feed version="0.3" xmlns="http://purl.org/atom/ns#" xml:base="https://atom03.example.org/blog/">

@@ -132,3 +132,19 @@ def test_hostile_nesting_is_not_a_feed_not_a_crash() -> None:
     deep = b'{"version": "https://jsonfeed.org/version/1", "items": ' + b"[" * 100_000
     with pytest.raises(NotAFeed, match="nested too deeply"):
         parse_feed(deep + b"]" * 100_000 + b"}", URL)
+
+
+def test_preview_recognises_a_json_feed_file() -> None:
+    from click.testing import CliRunner
+
+    from aggregator.cli import cli
+    from tests.conftest import SITES
+
+    path = SITES / "feeds" / "json" / "feed.json"
+    result = CliRunner().invoke(cli, ["preview", str(path), "--base-url", URL, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["kind"] == "feed"
+    assert [i["canonical_url"] for i in out["items"]][:1] == [
+        "https://json.example.org/posts/1.html"
+    ]
