@@ -3,10 +3,12 @@
 Usage: python bench/feed_corpus.py /work/shared/corpus/feeds [--verbose]
 
 For every ``*.xml`` / ``*.json`` feed file (``*.expected.json`` sidecars excluded, but their
-``http_headers`` are passed on as the response headers), it runs :func:`aggregator.feeds.parse_feed`
-and normalisation, and a bare ``feedparser.parse``. It prints the number of files tried, crashes
-(any exception other than ``NotAFeed``), files our parser refused, and the share whose entry
-count equals feedparser's. Nothing is stored; the corpus is not needed by the tests.
+``http_headers`` are passed on as the response headers), it runs
+:func:`aggregator.feeds.parse_feed`, normalisation and the store's upsert (into one in-memory
+database, a source per file), and a bare ``feedparser.parse``. It prints the number of files
+tried, crashes (any exception other than ``NotAFeed``), files our parser refused, articles
+stored, and the share whose entry count equals feedparser's. Nothing is written to disk; the
+corpus is not needed by the tests.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from aggregator.feeds import NotAFeed, parse_feed  # noqa: E402
 from aggregator.normalize import normalize  # noqa: E402
+from aggregator.store import Store  # noqa: E402
 
 NOW = datetime(2026, 2, 25, 3, 0, tzinfo=UTC)
 
@@ -57,7 +60,8 @@ def main(argv: list[str]) -> int:
         return 2
     root = Path(argv[0])
     verbose = "--verbose" in argv
-    tried = crashes = refused = equal = accounted = 0
+    tried = crashes = refused = equal = accounted = stored = 0
+    store = Store(":memory:")
     unequal: list[str] = []
     for path in feed_files(root):
         body = path.read_bytes()
@@ -78,7 +82,11 @@ def main(argv: list[str]) -> int:
                 now=NOW,
                 content_type=headers.get("content-type"),
             )
+            source = f"corpus{tried}"
+            for item in feed.items:
+                item.source = source
             rows = [normalize(item, None, NOW) for item in feed.items]
+            stored += store.upsert_articles([r for r in rows if r], NOW).new
             got = len(feed.items)
             skipped = feed.skipped
         except NotAFeed as exc:
@@ -107,6 +115,7 @@ def main(argv: list[str]) -> int:
     share = 100.0 * equal / tried if tried else 0.0
     print(
         f"feeds tried: {tried}; crashes: {crashes}; refused as not a feed: {refused}; "
+        f"articles stored: {stored}; "
         f"entry count equal to feedparser's: {equal}/{tried} ({share:.1f}%); "
         f"equal once empty entries left out are counted: {accounted}/{tried} "
         f"({100.0 * accounted / tried if tried else 0.0:.1f}%)"
