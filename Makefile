@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: install demo test test-all lint bench bench-query clean
+.PHONY: install demo test test-all lint bench bench-query bench-export clean
 
 install: $(VENV)/.installed
 
@@ -34,6 +34,9 @@ bench: install
 
 bench-query: install
 	$(BIN)/python bench/query.py
+
+bench-export: install
+	$(BIN)/python bench/export.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info data/news.db data/news.db-wal data/news.db-shm data/news.db.lock data/feeds

@@ -856,7 +856,9 @@ class Store:
             where.append("a.source = ?")
             params.append(source)
         if topic:
-            where.append("a.id IN (SELECT article_id FROM article_topics WHERE topic = ?)")
+            where.append(
+                "EXISTS (SELECT 1 FROM article_topics t WHERE t.article_id = a.id AND t.topic = ?)"
+            )
             params.append(topic)
         if since:
             where.append("coalesce(a.published_at, a.first_seen_at) >= ?")
@@ -1018,17 +1020,38 @@ class Store:
                     _sync_topics(conn, updates)
                 changed += len(updates)
 
-    def story_members(self, story_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
-        """Every article of these stories, by story_id (JSON decoded)."""
+    def story_members(
+        self, story_ids: Iterable[int], *, exclude: Iterable[int] = ()
+    ) -> dict[int, list[dict[str, Any]]]:
+        """The articles of these stories, by story_id (JSON decoded), except the ids in
+        ``exclude`` (those the caller already holds)."""
         members: dict[int, list[dict[str, Any]]] = {}
         ids = list(dict.fromkeys(story_ids))
+        skip = list(dict.fromkeys(exclude))
         for chunk in _chunks(ids, CHUNK):
             marks = ",".join("?" * len(chunk))
-            for row in self.db.query(
-                f"SELECT * FROM articles WHERE story_id IN ({marks})", list(chunk)
-            ):
+            sql = f"SELECT * FROM articles WHERE story_id IN ({marks})"
+            if skip:
+                sql += f" AND id NOT IN ({','.join('?' * len(skip))})"
+            for row in self.db.query(sql, [*chunk, *skip]):
                 members.setdefault(row["story_id"], []).append(_decode(row))
         return members
+
+    def recent_articles(self, since: str) -> list[dict[str, Any]]:
+        """What a digest needs of every article dated ``since`` or later (a light read: id,
+        story_id, source, title, canonical_url, published_at, first_seen_at, topics)."""
+        cursor = self.conn.execute(
+            "SELECT id, story_id, source, title, canonical_url, published_at, first_seen_at, "
+            "topics FROM articles WHERE coalesce(published_at, first_seen_at) >= ?",
+            (since,),
+        )
+        names = [column[0] for column in cursor.description]
+        rows = []
+        for values in cursor:
+            row = dict(zip(names, values, strict=True))
+            row["topics"] = json.loads(row["topics"] or "[]")
+            rows.append(row)
+        return rows
 
     def feed_version(self) -> int:
         """A counter that moves whenever something a feed shows changed (see FEED_COLUMNS)."""

@@ -230,14 +230,23 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10,000 articles")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument(
+        "--db",
+        metavar="FILE",
+        help="use (or build, if missing, and keep) this database instead of a temporary one",
+    )
     options = parser.parse_args()
     count = 10_000 if options.quick else options.articles
     tmp = Path(tempfile.mkdtemp(prefix="bench-export-"))
     try:
-        db_path, out = tmp / "news.db", tmp / "feeds"
-        print(f"building {count:,} articles in {db_path} ...", flush=True)
-        built = run_in_child(build, db_path, count)
-        print(f"  built in {built['build_seconds']} s", flush=True)
+        db_path, out = Path(options.db) if options.db else tmp / "news.db", tmp / "feeds"
+        if db_path.exists():
+            built = {"articles": count, "build_seconds": None}
+            print(f"using {db_path} (built earlier with --articles {count:,})", flush=True)
+        else:
+            print(f"building {count:,} articles in {db_path} ...", flush=True)
+            built = run_in_child(build, db_path, count)
+            print(f"  built in {built['build_seconds']} s", flush=True)
         cold = run_in_child(phase_export, str(db_path), str(out), False)
         yard = run_in_child(phase_feedgen, str(out))
         warm = run_in_child(phase_export, str(db_path), str(out), False)

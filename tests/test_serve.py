@@ -181,3 +181,29 @@ def test_index_page_in_a_headless_browser(site: tuple[FeedServer, Path], tmp_pat
     listed = re.findall(r'<a class="feed" href="([^"]+)">', dom)
     assert sorted(listed) == rss
     assert re.search(r'<ul class="feeds" data-section="sources">.*alpha', dom, re.S)
+
+
+def test_serve_command_serves_until_stopped(site: tuple[FeedServer, Path]) -> None:
+    """The real command in a subprocess on a free port (``--port 0``), stopped with SIGINT."""
+    import signal
+    import sys
+    import urllib.request
+
+    _, feeds = site
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aggregator", "serve", "--out", str(feeds), "--port", "0"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        url = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
+        assert url, line
+        with urllib.request.urlopen(url[1] + "all.xml", timeout=10) as response:
+            assert response.headers["Content-Type"] == "application/rss+xml; charset=utf-8"
+            assert response.read() == (feeds / "all.xml").read_bytes()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=10)
+    assert process.returncode == 0
