@@ -240,3 +240,33 @@ def test_feed_version_moves_only_for_what_feeds_show(db: Store) -> None:
     with db.write() as conn:
         conn.execute("UPDATE articles SET story_id = 99 WHERE id = ?", (a,))
     assert db.feed_version() > moved
+
+
+def test_a_crawl_tags_at_ingest(tmp_path: Path, sources_file: Path) -> None:
+    """The real crawl (in a subprocess): source topics ∪ taxonomy matches, in both places."""
+    from tests.conftest import run_newsagg
+
+    db_path = tmp_path / "news.db"
+    result = run_newsagg(
+        "--db",
+        str(db_path),
+        "--sources",
+        str(sources_file),
+        "--topics",
+        str(ROOT / "data" / "topics.toml"),
+        "crawl",
+        "--only",
+        "utf8_list",
+        "-s",
+        "AUTOTHROTTLE_START_DELAY=0",
+    )
+    assert result.returncode == 0, result.stderr
+    with Store(db_path) as store:
+        by_title = {
+            row["title"]: row["topics"] for row in store.articles(source="utf8_list", limit=None)
+        }
+        assert by_title["海上风电项目完成首台机组吊装"] == ["solar", "storage", "wind"]
+        assert by_title["电网企业加快配电网智能化改造"] == ["grid", "solar", "storage"]
+        hydrogen = [t for title, t in by_title.items() if "绿氢" in title]
+        assert hydrogen == [["hydrogen", "solar", "storage"]]
+        assert all(v == t for v, t in stored_topics(store).values())
