@@ -17,6 +17,7 @@ of the last export, nothing is rendered at all.
 
 from __future__ import annotations
 
+import bisect
 import html
 import json
 import os
@@ -167,7 +168,7 @@ def export_feeds(
     cache: dict[tuple[bool, Entry], FeedEntry] = {}
     # the weekly digest's window holds the daily one's: read it once, for both
     recent(_stamp(digest_periods_of("week", zone, digest_periods, now)[-1][1]))
-    for spec in feed_specs(store, taxonomy):
+    for spec in feed_specs(store, taxonomy, titles):
         if spec.kind == "stories":
             entries = story_entries(store, spec.filters, limit=limit, source_titles=titles)
         else:
@@ -237,12 +238,16 @@ def export_feed(
     return write_if_changed(path, render(entries, channel, fmt))
 
 
-def feed_specs(store: Store, taxonomy: Taxonomy | None = None) -> list[FeedSpec]:
+def feed_specs(
+    store: Store,
+    taxonomy: Taxonomy | None = None,
+    source_titles: Mapping[str, str] | None = None,
+) -> list[FeedSpec]:
     """``all``, one feed per source, one per topic (the taxonomy's, then any other in use) and
     the two digests. Names that are not ASCII slugs are skipped: they would not make safe file
     names."""
     taxonomy = taxonomy or Taxonomy()
-    titles = store.source_titles()
+    titles = store.source_titles() if source_titles is None else source_titles
     specs = [FeedSpec("all", f"{SITE_TITLE} · all sources", "Every story, newest first.")]
     specs.append(
         FeedSpec(
@@ -409,15 +414,21 @@ def digest_entries(
     for row in (recent or store.recent_articles)(since):
         stories.setdefault(row["story_id"], []).append(row)
     kind = "digest-weekly" if period == "week" else "digest-daily"
-    by_period: dict[str, list[tuple[datetime, Mapping[str, Any], list[str]]]] = {}
+    # Stored stamps are UTC ISO strings: they compare as the moments they name.
+    starts = [_stamp(begin) for _label, begin, _end in reversed(bounds)]
+    labels = [label for label, _begin, _end in reversed(bounds)]
+    end = _stamp(bounds[0][2])
+    by_period: dict[str, list[tuple[str, Mapping[str, Any], list[str]]]] = {}
     for members in stories.values():
-        rep = representative(members)
-        when = _parse_stamp(rep["published_at"] or rep["first_seen_at"])
-        for label, begin, end in bounds:
-            if begin <= when < end:
-                sources = list(dict.fromkeys(m["source"] for m in sorted(members, key=_by_id)))
-                by_period.setdefault(label, []).append((when, rep, sources))
-                break
+        if len(members) == 1:
+            rep, sources = members[0], [members[0]["source"]]
+        else:
+            rep = representative(members)
+            sources = list(dict.fromkeys(m["source"] for m in sorted(members, key=_by_id)))
+        when = rep["published_at"] or rep["first_seen_at"]
+        index = bisect.bisect_right(starts, when) - 1
+        if index >= 0 and when < end:
+            by_period.setdefault(labels[index], []).append((when, rep, sources))
     order = taxonomy.order
     entries = []
     for label, _begin, _end in bounds:
@@ -425,9 +436,11 @@ def digest_entries(
         if not items:
             continue
         items.sort(key=lambda item: (item[0], item[1]["id"]), reverse=True)
-        groups: dict[str, list[tuple[datetime, Mapping[str, Any], list[str]]]] = {}
+        groups: dict[str, list[tuple[str, Mapping[str, Any], list[str]]]] = {}
         for item in items:
-            topics = sorted(item[1].get("topics") or [], key=lambda t: (order.get(t, 999), t))
+            stored = item[1].get("topics") or []
+            stored = json.loads(stored) if isinstance(stored, str) else stored
+            topics = sorted(stored, key=lambda t: (order.get(t, 999), t))
             groups.setdefault(topics[0] if topics else "", []).append(item)
         parts = []
         for topic in sorted(groups, key=lambda t: (t == "", order.get(t, 999), t)):
@@ -450,7 +463,7 @@ def digest_entries(
                 guid=f"{kind}:{label}",
                 title=f"{SITE_TITLE} · {noun} {label}: {len(items)} stories",
                 link=None,
-                published=items[0][0],
+                published=_parse_stamp(items[0][0]),
                 html=sanitise("".join(parts)),
                 text=f"{len(items)} stories in {len(groups)} topics",
                 topics=tuple(t for t in groups if t),

@@ -1039,19 +1039,15 @@ class Store:
 
     def recent_articles(self, since: str) -> list[dict[str, Any]]:
         """What a digest needs of every article dated ``since`` or later (a light read: id,
-        story_id, source, title, canonical_url, published_at, first_seen_at, topics)."""
+        story_id, source, title, canonical_url, published_at, first_seen_at, and topics as the
+        stored JSON text, for the caller to decode where it needs them)."""
         cursor = self.conn.execute(
             "SELECT id, story_id, source, title, canonical_url, published_at, first_seen_at, "
             "topics FROM articles WHERE coalesce(published_at, first_seen_at) >= ?",
             (since,),
         )
         names = [column[0] for column in cursor.description]
-        rows = []
-        for values in cursor:
-            row = dict(zip(names, values, strict=True))
-            row["topics"] = json.loads(row["topics"] or "[]")
-            rows.append(row)
-        return rows
+        return [dict(zip(names, values, strict=True)) for values in cursor]
 
     def feed_version(self) -> int:
         """A counter that moves whenever something a feed shows changed (see FEED_COLUMNS)."""
@@ -1059,7 +1055,14 @@ class Store:
 
     def source_titles(self) -> dict[str, str]:
         """Source name -> title (the name when no title is known)."""
-        titles = {name: name for name in self.source_names()}
+        # Every source that has articles, by a skip-scan of the source index (one probe per
+        # source, not a scan of every article), then the configured titles.
+        distinct = self.conn.execute(
+            "WITH RECURSIVE names(name) AS (SELECT min(source) FROM articles UNION ALL "
+            "SELECT (SELECT min(source) FROM articles WHERE source > names.name) FROM names "
+            "WHERE names.name IS NOT NULL) SELECT name FROM names WHERE name IS NOT NULL"
+        )
+        titles = {name: name for (name,) in distinct}
         for name, title in self.conn.execute("SELECT name, title FROM sources"):
             titles[name] = title or name
         return titles
