@@ -194,3 +194,32 @@ def test_auto_blocks_that_are_not_on_the_page_say_which_are(db: Store) -> None:
     assert spider.run.sources["au"].errors == [
         "no list block headed 最新 on the page; its blocks: 热门资讯"
     ]
+
+
+def test_article_selectors_and_date_format_of_the_source_are_used(db: Store) -> None:
+    [odd] = parse_sources(
+        {
+            "source": [
+                {
+                    "name": "odd",
+                    "kind": "html",
+                    "urls": ["https://e.com/news/"],
+                    "follow": "truncated",
+                    "selectors": {"item": "li", "title": "a", "link": "a::attr(href)"},
+                    "article": {"title": ".zw-t", "date": ".zw-d", "date_format": "%d/%m/%Y %Hh%M"},
+                }
+            ]
+        }
+    )
+    spider = news.NewsSpider(sources=[odd], store=db, run=RunStats())
+    spider.sources, spider.store = [odd], db
+    out = list(spider.parse_source(response("https://e.com/news/", LIST_PAGE), odd))
+    request = next(o for o in out if isinstance(o, scrapy.Request) and o.url.endswith("/2.html"))
+    page = (
+        "<h1>站点名</h1><div class='zw-t'>文章真正的标题在这里</div>"
+        "<i class='zw-d'>24/02/2026 15h20</i>"
+    )
+    item, _seen = list(spider.parse_article(response(request.url, page), **request.cb_kwargs))
+    assert item.title == "文章真正的标题在这里"
+    assert item.published_at is not None
+    assert item.published_at.isoformat() == "2026-02-24T15:20:00+08:00"
