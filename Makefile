@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: install demo test test-all lint bench bench-query bench-export clean
+.PHONY: install demo test test-all lint bench bench-query bench-export bench-limits clean
 
 install: $(VENV)/.installed
 
@@ -37,6 +37,9 @@ bench-query: install
 
 bench-export: install
 	$(BIN)/python bench/export.py
+
+bench-limits: install
+	$(BIN)/python bench/limits.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info data/news.db data/news.db-wal data/news.db-shm data/news.db.lock data/feeds

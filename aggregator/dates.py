@@ -114,6 +114,8 @@ def parse_date(raw: str | None, tz: tzinfo, now: datetime) -> ParsedDate | None:
         match = pattern.search(text)
         if match:
             zone = _offset(match["Z"]) if match["Z"] else tz  # RFC 822 dates name their zone
+            if zone is None:  # an offset no clock has ("+9999"): not a date
+                return None
             return _build(match, int(match["y"]), zone, month=_MONTHS[match["mon"][:3].lower()])
 
     if text in ("刚刚", "剛剛") or text.lower() == "just now":
@@ -180,12 +182,16 @@ def read_date(
     return parsed, []
 
 
-def _offset(zone: str) -> tzinfo:
-    """'+0800', '-05:00', 'GMT', 'UTC', 'UT' or 'Z' as a fixed offset."""
+def _offset(zone: str) -> tzinfo | None:
+    """'+0800', '-05:00', 'GMT', 'UTC', 'UT' or 'Z' as a fixed offset; None for an impossible
+    one (24 hours or more, or 60 minutes or more)."""
     if zone.upper() in ("GMT", "UTC", "UT", "Z"):
         return UTC
     digits = zone[1:].replace(":", "")
-    minutes = int(digits[:2]) * 60 + int(digits[2:])
+    hours, extra = int(digits[:2]), int(digits[2:])
+    if hours >= 24 or extra >= 60:
+        return None
+    minutes = hours * 60 + extra
     return timezone(timedelta(minutes=minutes if zone[0] == "+" else -minutes))
 
 

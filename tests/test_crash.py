@@ -321,3 +321,45 @@ def test_a_corrupt_database_is_named_and_never_replaced(site: Site, tmp_path: Pa
             "news.db.lock",
         }
     assert integrity(db) != "ok"  # still the corrupt file: nothing pretended to repair it
+
+
+# -- readers and the crawl ---------------------------------------------------------------------
+
+
+def test_a_reader_holding_a_transaction_never_fails_a_crawl(site: Site, tmp_path: Path) -> None:
+    db = tmp_path / "news.db"
+    sources = site.sources(tmp_path / "sources.toml")
+    base = ["--db", str(db), "--sources", str(sources)]
+    assert run_newsagg(*base, "crawl", "--only", "list0", *FAST).returncode == 0
+    reader = sqlite3.connect(db, isolation_level=None)
+    reader.execute("BEGIN")
+    seen = reader.execute("SELECT count(*) FROM articles").fetchone()[0]
+    try:
+        site.advance()
+        result = run_newsagg(*base, "run", *FAST)  # writes, checkpoints and exports meanwhile
+        assert result.returncode == 0, result.stderr
+        assert reader.execute("SELECT count(*) FROM articles").fetchone()[0] == seen
+    finally:
+        reader.execute("COMMIT")
+        reader.close()
+    assert len(committed(db)) > seen
+    assert integrity(db) == "ok"
+
+
+def test_queries_work_while_a_crawl_writes(site: Site, tmp_path: Path) -> None:
+    db = tmp_path / "news.db"
+    sources = site.sources(tmp_path / "sources.toml")
+    base = ["--db", str(db), "--sources", str(sources)]
+    assert run_newsagg(*base, "crawl", "--only", "list0", *FAST).returncode == 0
+    site.advance()
+    crawl = _newsagg(*base, "crawl", *FAST)
+    codes = []
+    while crawl.poll() is None or not codes:
+        result = CliRunner().invoke(cli, ["--db", str(db), "query", "Grid", "--format", "json"])
+        codes.append(result.exit_code)
+        assert result.exit_code in (0, 1), result.output  # 1: nothing matches yet
+    _, err = crawl.communicate(timeout=120)
+    assert crawl.returncode == 0, err.decode()
+    assert len(codes) >= 2
+    final = CliRunner().invoke(cli, ["--db", str(db), "query", "Grid", "--format", "json"])
+    assert final.exit_code == 0, final.output
