@@ -263,6 +263,8 @@ def _crawl(
         defaults["NEWSAGG_MAX_TIME"] = max_time
     if os.environ.get("NO_COLOR"):
         defaults["LOG_COLOR"] = False
+    if not ctx.quiet and sys.stderr.isatty():  # a progress line on a terminal, never in cron
+        defaults["NEWSAGG_PROGRESS"] = True
     return crawl(
         ctx.load_sources(),
         ctx.db_path,

@@ -29,6 +29,10 @@ NEWSAGG_SOURCE_DEADLINE = 600.0  # seconds from a source's first request; 0: non
 NEWSAGG_MAX_TIME = 0.0  # the whole crawl (`--max-time`); 0: none
 COOKIES_ENABLED = False
 
+# A progress line on stderr when it is a terminal (`newsagg` sets NEWSAGG_PROGRESS then).
+EXTENSIONS = {"aggregator.progress.ProgressLine": 0}
+NEWSAGG_PROGRESS = False
+
 # No listening sockets during a crawl.
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False

@@ -85,6 +85,7 @@ def test_verbose_logs_without_colour_when_not_a_tty(tmp_path: Path, farm: SiteFa
     assert result.returncode == 0, result.stderr
     assert "[scrapy.core.engine] INFO: Spider opened" in result.stderr
     assert "\x1b[" not in result.stderr + result.stdout
+    assert "\r" not in result.stderr  # no progress line off a terminal
     assert result.stdout.strip() == "1 sources, 5 new, 0 updated, 0 failed"
 
 
@@ -229,3 +230,46 @@ def _corrupt(db: Path) -> None:
     with db.open("r+b") as handle:
         handle.seek(page_size * (pages // 2))
         handle.write(os.urandom(page_size))
+
+
+def _crawl_on_a_terminal(tmp_path: Path, farm: SiteFarm, *extra: str) -> tuple[int, str, str]:
+    """Run a crawl whose stderr is a pseudo-terminal; return (exit code, stdout, terminal)."""
+    import pty
+
+    sources = _sources(tmp_path, farm, ("feed", "feed", "feed_rss/rss.xml"))
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSAGG_")}
+    base = ["--db", str(tmp_path / "news.db"), "--sources", str(sources), *extra]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aggregator", *base, "crawl", *FAST],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the terminal closed: the process is gone
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    out, _ = process.communicate(timeout=120)
+    os.close(master)
+    return process.returncode, out, b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_a_progress_line_on_a_terminal_only(tmp_path: Path, farm: SiteFarm) -> None:
+    code, out, terminal = _crawl_on_a_terminal(tmp_path, farm)
+    assert code == 0
+    assert "\r  " in terminal and "items" in terminal
+    assert terminal.rstrip().endswith("queued")  # the last redraw, then a newline
+    assert "\r" not in out  # stdout (the summary) is never decorated
+    (tmp_path / "q").mkdir()
+    quiet_code, _out, quiet_terminal = _crawl_on_a_terminal(tmp_path / "q", farm, "-q")
+    assert quiet_code == 0
+    assert quiet_terminal == ""
