@@ -15,7 +15,7 @@ from pathlib import Path
 from aggregator.config import load_sources
 from aggregator.errors import AggregatorError
 from aggregator.lock import lock_holder
-from aggregator.store import SCHEMA_VERSION, Store
+from aggregator.store import SCHEMA_VERSION, DatabaseError, Store
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ def doctor(
             check_database_writable(db_path),
             check_folder_writable("feeds", feeds),
             check_lock(db_path),
+            check_last_run(db_path),
         ]
     )
 
@@ -78,7 +79,7 @@ def check_database(db_path: Path) -> Check:
             version = store.schema_version
             problems = store.quick_check()
             articles = store.count_articles() if not problems and version else 0
-    except (AggregatorError, OSError) as exc:
+    except (AggregatorError, OSError, DatabaseError) as exc:
         return Check("database", False, str(exc))
     if problems:
         shown = "; ".join(problems[:3]) + (" ..." if len(problems) > 3 else "")
@@ -129,3 +130,28 @@ def check_lock(db_path: Path) -> Check:
     if holder is None:
         return Check("lock", True, f"{db_path}.lock is free")
     return Check("lock", True, f"{db_path}.lock is held by pid {holder}: a run is in progress")
+
+
+def check_last_run(db_path: Path) -> Check:
+    """The latest run: failed (every source failed) is wrong; one that never finished while
+    nobody holds the lock was killed, which the next run recovers from by itself."""
+    if not db_path.exists():
+        return Check("last run", True, "none yet")
+    try:
+        with Store(db_path, readonly=True) as store:
+            run = store.last_run()
+    except (AggregatorError, OSError, DatabaseError) as exc:
+        return Check("last run", False, f"cannot read the runs: {exc}")
+    if run is None:
+        return Check("last run", True, "none yet")
+    when = run["finished_at"] or run["started_at"]
+    if run["finished_at"] is None:
+        if lock_holder(db_path) is not None:
+            return Check("last run", True, f"run {run['id']} is in progress (since {when})")
+        return Check(
+            "last run",
+            True,
+            f"run {run['id']} started {when} and never finished (killed?); "
+            "the next run starts afresh",
+        )
+    return Check("last run", run["status"] != "failed", f"run {run['id']} {run['status']} {when}")

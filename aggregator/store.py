@@ -1168,6 +1168,15 @@ class Store:
         ).fetchone()
         return found[0] if found else None
 
+    def last_run(self) -> dict[str, Any] | None:
+        """The latest run's id, started_at, finished_at and status (None before the first)."""
+        found = self.conn.execute(
+            "SELECT id, started_at, finished_at, status FROM runs ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if found is None:
+            return None
+        return dict(zip(("id", "started_at", "finished_at", "status"), found, strict=True))
+
     # -- upkeep ----------------------------------------------------------------------------
 
     def prune(self, before: str) -> dict[str, int]:

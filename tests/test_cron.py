@@ -163,9 +163,10 @@ def test_doctor_all_ok(healthy: tuple[Path, Path]) -> None:
         ["ok", "writable"],
         ["ok", "feeds"],
         ["ok", "lock"],
+        ["ok", "last"],
     ]
     assert "quick_check ok" in out
-    assert lines[-1] == "5 checks, all ok"
+    assert lines[-1] == "6 checks, all ok"
     assert not list(db.parent.glob(".newsagg-doctor.*"))
     assert not list((db.parent / "feeds").iterdir())
 
@@ -185,7 +186,7 @@ def test_doctor_fails_on_a_bad_configuration(healthy: tuple[Path, Path], tmp_pat
     code, out, _err = _doctor(db, bad)
     assert code == 1
     assert f"FAIL config      {bad}: source 'x': field 'kind'" in out
-    assert out.splitlines()[-1] == "5 checks, 1 failed: config"
+    assert out.splitlines()[-1] == "6 checks, 1 failed: config"
 
 
 def test_doctor_fails_on_a_corrupt_database(healthy: tuple[Path, Path]) -> None:
@@ -203,7 +204,7 @@ def test_doctor_fails_on_a_file_that_is_not_a_database(healthy: tuple[Path, Path
     db.write_bytes(b"this is not sqlite" * 100)
     code, out, _err = _doctor(db, sources, "-q")
     assert code == 1
-    assert out.splitlines()[-1].startswith("5 checks, 2 failed: database, writable")
+    assert out.splitlines()[-1].startswith("6 checks, 3 failed: database, writable, last run")
 
 
 def test_doctor_fails_when_the_feeds_folder_is_a_file(healthy: tuple[Path, Path]) -> None:
@@ -214,6 +215,20 @@ def test_doctor_fails_when_the_feeds_folder_is_a_file(healthy: tuple[Path, Path]
     code, out, _err = _doctor(db, sources)
     assert code == 1
     assert f"FAIL feeds       {feeds} is not a folder" in out
+
+
+def test_doctor_on_the_last_run(healthy: tuple[Path, Path]) -> None:
+    db, sources = healthy
+    with Store(db) as store:
+        run_id = store.start_run()
+    code, out, _err = _doctor(db, sources)
+    assert code == 0
+    assert f"run {run_id} started" in out and "never finished (killed?)" in out
+    with Store(db) as store:
+        store.finish_run(run_id, "failed", {})
+    code, out, _err = _doctor(db, sources)
+    assert code == 1
+    assert f"FAIL last run    run {run_id} failed" in out
 
 
 def _corrupt(db: Path) -> None:
