@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.request import getproxies
 
 from aggregator.config import Source
 from aggregator.dates import to_utc_string, utc_now
@@ -55,9 +56,11 @@ def crawl(
     scrapy_settings.setmodule("aggregator.settings", priority="project")
     # A source's own host and port may be on a non-public address (the demo's and the tests'
     # sites are on 127.0.0.1; an intranet name may resolve to 10.x); nothing else may.
+    # So may the proxies Scrapy takes from the environment (http_proxy...): often on 10.x.
+    proxies = [u for k, u in getproxies().items() if k in ("http", "https") and "://" in u]
     scrapy_settings.set(
         "NEWSAGG_ALLOWED_PRIVATE",
-        sorted({netloc(u) for s in selected for u in s.urls}),
+        sorted({netloc(u) for s in selected for u in s.urls} | {netloc(u) for u in proxies}),
         priority="project",
     )
     if topics:

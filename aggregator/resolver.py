@@ -175,6 +175,8 @@ class PeerAddressMiddleware:
         )
 
     def process_response(self, request: Request, response: Response) -> Response:
+        if request.meta.get("proxy"):  # the peer is the proxy, which resolved the name itself
+            return response
         peer = str(response.ip_address) if response.ip_address is not None else None
         reason = check_peer(response.url, peer, self.allowed, allow_all=self.allow_all)
         if reason:

@@ -116,6 +116,14 @@ def test_middleware_drops_a_response_from_a_refused_peer() -> None:
     assert middleware.process_response(request, public) is public
 
 
+def test_a_proxied_response_comes_from_the_proxy() -> None:
+    middleware = PeerAddressMiddleware(frozenset(), refusals=dict)
+    url = "http://news.example/list"
+    request = Request(url, meta={"proxy": "http://10.0.0.3:3128"})
+    response = HtmlResponse(url, body=b"<p>x</p>", ip_address=ipaddress.ip_address("10.0.0.3"))
+    assert middleware.process_response(request, response) is response
+
+
 def test_middleware_restores_the_resolvers_reason() -> None:
     refusals = {"evil.example": "refused: evil.example resolves to non-public address 10.0.0.1"}
     middleware = PeerAddressMiddleware(frozenset(), refusals=lambda: refusals)
