@@ -298,13 +298,12 @@ def test_a_corrupt_database_is_named_and_never_replaced(site: Site, tmp_path: Pa
         store.checkpoint()
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    page_size, pages = (
-        conn.execute(f"PRAGMA {p}").fetchone()[0] for p in ("page_size", "page_count")
-    )
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'articles'").fetchone()[0]
     conn.close()
-    with db.open("r+b") as handle:  # garbage over a stretch of pages in the middle
-        handle.seek(page_size * (pages // 3))
-        handle.write(os.urandom(page_size * 8))
+    with db.open("r+b") as handle:  # garbage over the articles table's root page
+        handle.seek(page_size * (root - 1))
+        handle.write(b"\xff" * page_size)
     inode = db.stat().st_ino
     site.advance()
     for command in ("run", "crawl", "export"):
