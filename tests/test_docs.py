@@ -65,3 +65,28 @@ def test_readme_schema_is_the_live_schema() -> None:
     assert block.group(1) == live, (
         "README.md's schema is out of date: paste `newsagg schema` between the schema markers"
     )
+
+
+def test_readme_python_example_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aggregator.dates import to_utc_string, utc_now
+    from aggregator.store import Store
+    from tests.test_store import row
+
+    block = re.search(r"### From Python\n.*?```python\n(.*?)```", README, re.S)
+    assert block, "README.md has no Python example"
+    monkeypatch.chdir(tmp_path)
+    now = utc_now()
+    with Store(tmp_path / "data" / "news.db") as store:
+        store.upsert_articles(
+            [
+                row(title="氢能示范项目", published_at=to_utc_string(now)),
+                row(url="https://e.com/2", canonical_url="https://e.com/2", title="光伏电站"),
+            ],
+            now,
+        )
+    exec(compile(block.group(1), "README.md", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].endswith("example 氢能示范项目")
+    assert printed[1] == "1 ['example'] 光伏电站"
