@@ -9,11 +9,15 @@ was received.
 from __future__ import annotations
 
 import calendar
+import hashlib
+import html
 import io
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
+from urllib.parse import urlsplit
 
 import feedparser
 
@@ -31,6 +35,10 @@ _ZONED = re.compile(
 )
 
 
+# The run-stats reason for an entry left out because it has nothing at all to show.
+EMPTY_FEED_ENTRY = "empty feed entry"
+
+
 class NotAFeed(AggregatorError):
     """The response is not RSS/Atom/JSON Feed (an HTML page, an error page, an empty body)."""
 
@@ -41,8 +49,8 @@ class ParsedFeed:
     link: str | None
     items: list[Article] = field(default_factory=list)
     version: str = ""
-    # feedparser's own entry count, and how many of those had nothing to show (no title, text
-    # or link) and were left out
+    # feedparser's own entry count, and how many of those were truly empty (no title, text,
+    # link, guid, date, enclosure, author, category or place) and were left out
     entries: int = 0
     skipped: int = 0
     bozo: str | None = None  # why feedparser found the document ill-formed, if it did
@@ -114,8 +122,9 @@ def parse_feed(
         entries=len(parsed["entries"]),
         bozo=f"{type(bozo).__name__}: {bozo}"[:200] if bozo is not None else None,
     )
+    label = feed.title or urlsplit(url).hostname or "feed"
     for entry in parsed["entries"]:
-        article = _entry_article(entry, url, source, tz, now)
+        article = _entry_article(entry, url, source, tz, now, label)
         if article is None:
             feed.skipped += 1
         else:
@@ -166,21 +175,27 @@ def _drop_ambiguous_guids(items: list[Article]) -> None:
 
 
 def _entry_article(
-    entry: Any, base_url: str, source: str, tz: tzinfo, now: datetime
+    entry: Any, base_url: str, source: str, tz: tzinfo, now: datetime, label: str = "feed"
 ) -> Article | None:
+    """The entry as an article; None only for an entry with nothing at all to show."""
     title = _text(entry.get("title"), entry.get("title_detail"))
     summary, detail = entry.get("summary") or "", entry.get("summary_detail")
     if not summary and entry.get("content"):
         summary, detail = entry["content"][0].get("value", ""), entry["content"][0]
     snippet = _text(summary, detail)
     link = absolute_url(entry.get("link"), base_url)
-    guid = (entry.get("id") or "").strip() or None
+    guid = safe_guid(entry.get("id"))
     if not link and guid and _is_permalink(entry, guid):
         link = absolute_url(guid, base_url)
+    key_basis = ""
     if not title:  # as Miniflux does: the text's start, else the link
         title = snippet[:80] or link or ""
-    if not title:
-        return None  # nothing a reader could see or follow
+    if not title:  # give what it can: markup, enclosure, guid, or the feed's name and date
+        title = fallback_title(entry, summary, base_url, guid, label)
+        if not title:
+            return None  # nothing at all: counted as skipped by the caller
+        if not guid:  # no link, no guid: keyed by a hash of the entry's content
+            key_basis = _content_digest(entry)
     article = Article(
         url=link or "",
         source=source,
@@ -189,6 +204,7 @@ def _entry_article(
         guid=guid,
         title_truncated=is_truncated(title),
         snippet_truncated=is_truncated(snippet),
+        key_basis=key_basis,
     )
     for key, origin in (("published", "feed"), ("updated", "feed_updated")):
         found = _entry_date(entry, key, tz, now)
@@ -204,6 +220,88 @@ def _entry_article(
         article.published_precision = "second"
         article.published_from = "fetch_time"
     return article
+
+
+# Schemes that run code or smuggle a document when followed: never a guid, link or key.
+_UNSAFE_SCHEME = re.compile(r"^\s*(?:javascript|vbscript|data|livescript)\s*:", re.I)
+_CONTROL = re.compile(r"[\x00-\x20\x7f]+")
+
+
+def safe_guid(value: Any) -> str | None:
+    """The entry's guid, or None when it is empty or a javascript:/vbscript:/data: URL (also
+    when disguised with entities, control characters or spaces, as browsers would read it)."""
+    if not isinstance(value, str):
+        return None
+    guid = value.strip()
+    if not guid:
+        return None
+    if _UNSAFE_SCHEME.match(_CONTROL.sub("", html.unescape(guid))):
+        return None
+    return guid
+
+
+_ATTR = re.compile(r"""\b(alt|title|src|href)\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.I)
+
+
+def fallback_title(entry: Any, markup: str, base_url: str, guid: str | None, label: str) -> str:
+    """A title for an entry that has none and no text or link, in order: the alt/title text of
+    its markup (an image), a URL in its markup, its enclosure, its guid, else the feed's name
+    with what the entry does have (author, categories, place, date). "" when it has nothing."""
+    attrs: dict[str, str] = {}
+    for match in _ATTR.finditer(markup or ""):
+        name = match.group(1).lower()
+        value = clean_text(html.unescape(match.group(2) or match.group(3) or ""))
+        if value and name not in attrs:
+            attrs[name] = value
+    for name in ("alt", "title"):
+        if attrs.get(name):
+            return attrs[name][:80]
+    for name in ("src", "href"):
+        found = absolute_url(attrs.get(name), base_url) if attrs.get(name) else None
+        if found:
+            return found
+    for enclosure in [*entry.get("enclosures", ()), *entry.get("media_content", ())]:
+        found = absolute_url(enclosure.get("href") or enclosure.get("url"), base_url)
+        if found:
+            return found
+    if guid:
+        return guid[:200]
+    parts = []
+    author = clean_text(entry.get("author"))
+    if author:
+        parts.append(f"by {author}")
+    tags = [clean_text(t.get("term") or t.get("label")) for t in entry.get("tags") or ()]
+    if any(tags):
+        parts.append(", ".join(t for t in tags if t))
+    where = entry.get("where") or {}
+    coordinates = where.get("coordinates") if hasattr(where, "get") else None
+    if coordinates:
+        parts.append(f"at {_coordinates(coordinates)}")
+    for key in ("published", "updated"):
+        raw = clean_text(entry.get(key)) if key in entry else ""
+        if raw:
+            parts.append(raw)
+            break
+    if not parts:
+        return ""
+    return f"{label}: {' · '.join(parts)}"[:200]
+
+
+def _coordinates(value: Any) -> str:
+    """GeoRSS coordinates as 'lat, lon' (feedparser gives a (lon, lat) point or a list)."""
+    point = value[0] if value and isinstance(value[0], (tuple, list)) else value
+    try:
+        lon, lat = float(point[0]), float(point[1])
+    except (TypeError, ValueError, IndexError):
+        return str(value)[:60]
+    return f"{lat:g}, {lon:g}"
+
+
+def _content_digest(entry: Any) -> str:
+    """A stable hash of everything the entry says (the same bytes give the same key)."""
+    fields = {k: v for k, v in entry.items() if not k.endswith("_parsed")}
+    text = json.dumps(fields, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha1(text.encode()).hexdigest()[:20]
 
 
 def _is_permalink(entry: Any, guid: str) -> bool:

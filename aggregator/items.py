@@ -30,6 +30,8 @@ class Article:
     snippet_truncated: bool = False
     # set by the spider when it has computed it; otherwise normalize() does
     canonical_url: str | None = None
+    # for an entry with no link, guid or title of its own: a hash of its content, keying it
+    key_basis: str = ""
 
 
 @dataclass

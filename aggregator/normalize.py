@@ -13,12 +13,22 @@ from aggregator.text import SNIPPET_MAX, TITLE_MAX, cap, clean_text, strip_marku
 from aggregator.urls import canonical_url
 
 
-def article_key(source: str, url: str, guid: str | None, title: str, published: str | None) -> str:
-    """The canonical URL, or for an entry without a link a stable ``urn:`` key."""
+def article_key(
+    source: str,
+    url: str,
+    guid: str | None,
+    title: str,
+    published: str | None,
+    basis: str = "",
+) -> str:
+    """The canonical URL, or for an entry without a link a stable ``urn:`` key: by guid, else
+    by title and date, or by ``basis`` (a hash of the content of an entry with no title)."""
     if url:
         return canonical_url(url)
     if guid:
         return f"urn:newsagg:{source}:guid:{guid}"
+    if basis:
+        return f"urn:newsagg:{source}:sha1:{basis}"
     digest = hashlib.sha1(f"{title}\x00{published or ''}".encode()).hexdigest()[:20]
     return f"urn:newsagg:{source}:sha1:{digest}"
 
@@ -47,6 +57,7 @@ def normalize(article: Article, source: Source | None, now: datetime) -> dict[st
             guid,
             title,
             published_at if published_from != "fetch_time" else None,
+            article.key_basis,
         ),
         "source": article.source,
         "guid": guid,

@@ -29,6 +29,12 @@ class SourceStats:
     errors: list[str] = field(default_factory=list)
     # a list page was read but gave no items (a redesign, a captcha page): selector drift
     empty: bool = False
+    # entries read but not stored, by reason ('empty feed entry': nothing at all to show)
+    left_out: dict[str, int] = field(default_factory=dict)
+
+    def leave_out(self, reason: str, count: int = 1) -> None:
+        if count:
+            self.left_out[reason] = self.left_out.get(reason, 0) + count
 
     @property
     def failed(self) -> bool:
@@ -95,6 +101,12 @@ class RunStats:
             line += ": " + ", ".join(f"{name} ({self.sources[name].error})" for name in self.failed)
         if self.empty:
             line += f"; {len(self.empty)} gave no items (selector drift?): " + ", ".join(self.empty)
+        left_out = {name: stats.left_out for name, stats in self.sources.items() if stats.left_out}
+        if left_out:
+            line += "; entries left out: " + ", ".join(
+                f"{name} ({', '.join(f'{n} {why}' for why, n in reasons.items())})"
+                for name, reasons in left_out.items()
+            )
         if self.skipped:
             line += f"; {len(self.skipped)} skipped (backing off): " + ", ".join(
                 f"{name} (due {due})" for name, due in self.skipped.items()

@@ -107,7 +107,7 @@ def main(argv: list[str]) -> int:
         else:
             unequal.append(
                 f"{path.relative_to(root)}: ours {got}, feedparser {expected}, "
-                f"left out as empty (no title, text or link) {skipped}"
+                f"left out as truly empty {skipped}"
             )
         accounted += got + skipped == expected
     for line in unequal:

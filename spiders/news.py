@@ -39,7 +39,7 @@ from aggregator.extract import (
     merge_article,
     needs_follow,
 )
-from aggregator.feeds import parse_feed
+from aggregator.feeds import EMPTY_FEED_ENTRY, parse_feed
 from aggregator.health import retry_after_seconds
 from aggregator.items import Article, PageSeen
 from aggregator.pagination import next_page_url, template_urls
@@ -220,6 +220,8 @@ class NewsSpider(scrapy.Spider):
                 now=now,
                 content_type=content_type,
             )
+            # an entry with nothing at all (no title, text, link, guid, date...) is not stored
+            self.run.source(source.name).leave_out(EMPTY_FEED_ENTRY, feed.skipped)
             if feed.bozo:  # feedparser read it anyway: say so, keep what it gave
                 self.logger.info(
                     "source %s: ill-formed feed %s (%s); %d of %d entries read",

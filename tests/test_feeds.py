@@ -194,9 +194,8 @@ def test_rss_item_with_only_a_link_takes_the_link_as_title() -> None:
     assert item.url == "https://www.example.com/empty.html"
 
 
-def test_rss_item_with_nothing_to_show_is_skipped_and_counted() -> None:
-    body = rss_item("<author>editor@example.com</author><pubDate>Tue, 24 Feb 2026</pubDate>")
-    parsed = feed(body)
+def test_rss_item_with_nothing_at_all_is_skipped_and_counted() -> None:
+    parsed = feed(rss_item("<title> </title><link></link><description></description>"))
     assert parsed.items == []
     assert (parsed.entries, parsed.skipped) == (1, 1)
 
