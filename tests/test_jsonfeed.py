@@ -97,7 +97,8 @@ def test_numeric_id_external_url_and_broken_items() -> None:
     )
     assert items[0].guid == "42"
     assert items[0].url == "https://elsewhere.example.com/x"
-    assert len(items) == 1  # the third has no usable title, text or link
+    # the third has no usable title, text or link, but a guid: titled by it (issue 3 fallbacks)
+    assert [(a.title, a.guid, a.url) for a in items[1:]] == [("z", "z", "")]
 
 
 def test_utf8_bom_and_chinese() -> None:
