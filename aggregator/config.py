@@ -20,7 +20,13 @@ from parsel import Selector
 
 from aggregator.encodings import normalize_charset
 from aggregator.errors import ConfigError
-from aggregator.health import DEFAULT_STALE_AFTER, parse_duration
+from aggregator.health import (
+    BACKOFF_BASE,
+    BACKOFF_MAX,
+    DEFAULT_STALE_AFTER,
+    format_duration,
+    parse_duration,
+)
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 KINDS = ("html", "feed", "auto")
@@ -49,7 +55,11 @@ SOURCE_KEYS = {
     "blocks",
     "pagination",
     "stale_after",
+    "backoff_base",
+    "backoff_max",
 }
+# sources.toml's optional top-level [backoff] table: defaults for every source
+BACKOFF_KEYS = {"base", "max"}
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 _PROBE = Selector(text="<html><body></body></html>")
@@ -112,6 +122,9 @@ class Source:
     pagination: Pagination | None = None
     # failing for longer than this makes a run exit 3 (see aggregator/health.py)
     stale_after: timedelta = DEFAULT_STALE_AFTER
+    # a failing source waits backoff_base * 2**(n-1) after its n-th failure, at most backoff_max
+    backoff_base: timedelta = BACKOFF_BASE
+    backoff_max: timedelta = BACKOFF_MAX
 
     @property
     def url(self) -> str:
@@ -162,18 +175,19 @@ def load_sources(path: str | Path) -> list[Source]:
 
 def parse_sources(data: dict[str, Any], where: str = "<sources>") -> list[Source]:
     """Validate the parsed TOML document (``{"source": [...]}``)."""
-    unknown = set(data) - {"source"}
+    unknown = set(data) - {"source", "backoff"}
     if unknown:
         raise ConfigError(
             f"{where}: unknown top-level key(s) {sorted(unknown)}; expected [[source]]"
         )
+    defaults = _parse_backoff_defaults(data.get("backoff", {}), where)
     tables = data.get("source", [])
     if not isinstance(tables, list):
         raise ConfigError(f"{where}: 'source' must be an array of tables ([[source]])")
     sources: list[Source] = []
     seen: set[str] = set()
     for index, table in enumerate(tables, 1):
-        source = _parse_source(table, where, index)
+        source = _parse_source(table, where, index, defaults)
         if source.name in seen:
             raise ConfigError(
                 f"{where}: source {source.name!r}: field 'name': duplicate name "
@@ -184,7 +198,56 @@ def parse_sources(data: dict[str, Any], where: str = "<sources>") -> list[Source
     return sources
 
 
-def _parse_source(table: Any, where: str, index: int) -> Source:
+def _parse_backoff_defaults(raw: Any, where: str) -> tuple[timedelta, timedelta]:
+    """The ``[backoff]`` table: ``base`` and ``max`` durations for every source."""
+
+    def fail(key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{where}: [backoff]: field {key!r}: {problem}")
+
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: 'backoff' must be a table ([backoff] with base and max)")
+    unknown = set(raw) - BACKOFF_KEYS
+    if unknown:
+        raise fail(sorted(unknown)[0], "unknown key (known keys: base, max)")
+    return _backoff_pair(raw, "base", "max", (BACKOFF_BASE, BACKOFF_MAX), fail)
+
+
+def _backoff_pair(
+    raw: dict[str, Any],
+    base_key: str,
+    max_key: str,
+    defaults: tuple[timedelta, timedelta],
+    fail: Any,
+) -> tuple[timedelta, timedelta]:
+    """Backoff base and cap from ``raw`` (durations such as 15m, 1h, 2d), validated."""
+    base, cap = defaults
+    for key in (base_key, max_key):
+        if key not in raw:
+            continue
+        try:
+            value = parse_duration(raw[key])
+        except ValueError as exc:
+            raise fail(key, str(exc)) from None
+        if key == base_key:
+            base = value
+        else:
+            cap = value
+    if base > cap:
+        key = max_key if max_key in raw else base_key
+        raise fail(
+            key,
+            f"the backoff cap ({format_duration(cap)}) must be at least "
+            f"its base ({format_duration(base)})",
+        )
+    return base, cap
+
+
+def _parse_source(
+    table: Any,
+    where: str,
+    index: int,
+    defaults: tuple[timedelta, timedelta] = (BACKOFF_BASE, BACKOFF_MAX),
+) -> Source:
     label = f"source #{index}"
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: {label}: must be a table")
@@ -240,6 +303,7 @@ def _parse_source(table: Any, where: str, index: int) -> Source:
             stale_after = parse_duration(table["stale_after"])
         except ValueError as exc:
             raise fail("stale_after", str(exc)) from None
+    backoff_base, backoff_max = _backoff_pair(table, "backoff_base", "backoff_max", defaults, fail)
     selectors = None
     raw = table.get("selectors")
     if kind == "auto":
@@ -290,6 +354,8 @@ def _parse_source(table: Any, where: str, index: int) -> Source:
         blocks=tuple(b.strip() for b in blocks),
         pagination=pagination,
         stale_after=stale_after,
+        backoff_base=backoff_base,
+        backoff_max=backoff_max,
     )
 
 

@@ -1,9 +1,10 @@
 """Source health, as pure functions: backoff for failing sources, ``Retry-After``, staleness.
 
 A source that fails is not hit again on every run: after its n-th consecutive failure it waits
-``BACKOFF_BASE * 2**(n-1)``, at most ``BACKOFF_MAX``, or longer when the server said so with
-``Retry-After`` (also capped). A source failing for longer than its ``stale_after`` is *stale*:
-``newsagg run`` exits 3 and its summary names it.
+``base * 2**(n-1)``, at most ``cap`` (``BACKOFF_BASE``/``BACKOFF_MAX`` unless sources.toml sets
+``backoff_base``/``backoff_max``), or longer when the server said so with ``Retry-After`` (also
+capped), even when only one of the source's URLs said so. A source failing for longer than its
+``stale_after`` is *stale*: ``newsagg run`` exits 3 and its summary names it.
 """
 
 from __future__ import annotations
@@ -41,13 +42,16 @@ def format_duration(value: timedelta) -> str:
     return f"{minutes}m"
 
 
-def backoff(failures: int) -> timedelta:
-    """How long a source waits after its ``failures``-th consecutive failure."""
+def backoff(
+    failures: int, base: timedelta = BACKOFF_BASE, cap: timedelta = BACKOFF_MAX
+) -> timedelta:
+    """How long a source waits after its ``failures``-th consecutive failure: ``base`` doubling,
+    at most ``cap``."""
     if failures <= 0:
         return timedelta(0)
-    if failures > 20:  # 2**20 quarter-hours is far beyond the cap already
-        return BACKOFF_MAX
-    return min(BACKOFF_BASE * 2 ** (failures - 1), BACKOFF_MAX)
+    if failures > 40:  # 2**40 times any base of a minute or more is far beyond any cap
+        return cap
+    return min(base * 2 ** (failures - 1), cap)
 
 
 def retry_after_seconds(value: str | bytes | None, now: datetime) -> float | None:
@@ -68,11 +72,19 @@ def retry_after_seconds(value: str | bytes | None, now: datetime) -> float | Non
     return max(0.0, (when - now).total_seconds())
 
 
-def next_attempt(failures: int, now: datetime, retry_after: float | None = None) -> datetime:
-    """When a source that has just failed for the ``failures``-th time in a row is due again."""
-    wait = backoff(failures)
+def next_attempt(
+    failures: int,
+    now: datetime,
+    retry_after: float | None = None,
+    base: timedelta = BACKOFF_BASE,
+    cap: timedelta = BACKOFF_MAX,
+) -> datetime:
+    """When a source that has just failed for the ``failures``-th time in a row is due again
+    (``failures`` 0: a source that did not fail but was told ``Retry-After`` on one of its URLs).
+    ``Retry-After`` is capped by ``cap`` too, so a hostile server cannot park a source forever."""
+    wait = backoff(failures, base, cap)
     if retry_after is not None:
-        wait = max(wait, min(timedelta(seconds=retry_after), BACKOFF_MAX))
+        wait = max(wait, min(timedelta(seconds=retry_after), cap))
     return now + wait
 
 

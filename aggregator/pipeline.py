@@ -133,6 +133,8 @@ class StorePipeline:
                 now=finished,
                 items=stats.items,
                 retry_after=stats.retry_after,
+                backoff_base=source.backoff_base if source is not None else None,
+                backoff_max=source.backoff_max if source is not None else None,
             )
         self.run.finished_at = to_utc_string(finished)
         self.store.finish_run(self.run.run_id or 0, self.run.status, self.run.to_dict(), finished)

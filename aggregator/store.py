@@ -12,8 +12,8 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -769,6 +769,13 @@ class Store:
                 ],
             )
             fingerprinted = [p for p in pages if p.fingerprint]  # a 304 has no body
+            # A redirected feed is also remembered under the URL requested, so a later 304 from
+            # another final URL still finds the articles it listed.
+            fingerprinted += [
+                replace(p, url=p.request_url)
+                for p in validated
+                if p.fingerprint and p.request_url != p.url
+            ]
             conn.executemany(
                 "INSERT INTO pages (url, source, fingerprint, article_keys, seen_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET source = excluded.source, "
@@ -1094,17 +1101,25 @@ class Store:
         now: datetime | None = None,
         items: int | None = None,
         retry_after: float | None = None,
+        backoff_base: timedelta | None = None,
+        backoff_max: timedelta | None = None,
     ) -> None:
         """Update a source's health after a run. ``consecutive_empty`` counts runs whose pages
         gave no items (``items``; without it, no new items); such a run keeps its ``error``.
         A failure also sets ``failing_since`` (when the failures began) and ``next_attempt_at``
-        (exponential, capped backoff, or the server's ``retry_after`` seconds when longer); a
-        success clears both."""
-        from aggregator.health import next_attempt
+        (exponential backoff from ``backoff_base`` capped at ``backoff_max``, or the server's
+        ``retry_after`` seconds when longer); a success clears both, except that a success with
+        a ``retry_after`` (one URL of several answered 429/503) is not due before it."""
+        from aggregator.health import BACKOFF_BASE, BACKOFF_MAX, next_attempt
+
+        base, cap = backoff_base or BACKOFF_BASE, backoff_max or BACKOFF_MAX
 
         moment = now or utc_now()
         stamp = to_utc_string(moment)
         found = new if items is None else items
+        polite = None  # a working source asked to wait by one of its URLs
+        if ok and retry_after:
+            polite = to_utc_string(next_attempt(0, moment, retry_after, base, cap))
         with self.write() as conn:
             if ok:
                 conn.execute(
@@ -1113,15 +1128,15 @@ class Store:
                     "consecutive_failures = 0, "
                     "consecutive_empty = CASE WHEN ? > 0 THEN 0 ELSE consecutive_empty + 1 END, "
                     "last_error = CASE WHEN ? > 0 THEN NULL ELSE ? END, "
-                    "failing_since = NULL, next_attempt_at = NULL WHERE name = ?",
-                    (stamp, stamp, new, stamp, found, found, error, name),
+                    "failing_since = NULL, next_attempt_at = ? WHERE name = ?",
+                    (stamp, stamp, new, stamp, found, found, error, polite, name),
                 )
             else:
                 current = conn.execute(
                     "SELECT consecutive_failures FROM sources WHERE name = ?", (name,)
                 ).fetchone()
                 failures = (current[0] if current else 0) + 1
-                due = to_utc_string(next_attempt(failures, moment, retry_after))
+                due = to_utc_string(next_attempt(failures, moment, retry_after, base, cap))
                 conn.execute(
                     "UPDATE sources SET last_run_at = ?, "
                     "consecutive_failures = consecutive_failures + 1, last_error = ?, "

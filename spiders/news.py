@@ -130,6 +130,10 @@ class NewsSpider(scrapy.Spider):
             stats.pages_ok += 1
             stats.not_modified += 1
             keys = self.store.keys_of_page(response.url)
+            requested = validators.get("request_url")
+            if not keys and requested and requested != response.url:
+                # redirected elsewhere than last time: the feed URL remembers what it listed
+                keys = self.store.keys_of_page(requested)
             yield PageSeen(response.url, source.name, "", keys, unchanged=True, **validators)
             return
         if source.pagination and source.pagination.next and source.kind != "feed":
