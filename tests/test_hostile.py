@@ -166,7 +166,13 @@ def _many_entries_feed() -> bytes:
     ).encode()
 
 
+def _png() -> bytes:
+    return b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
+
+
 GENERATORS = {
+    "png": _png,
+    "dropped_connection": bytes,  # the farm's /_farm/broken/ answers; the body is not used
     "deep_nesting": _deep_nesting,
     "many_items": _many_items,
     "huge_title": _huge_title,
