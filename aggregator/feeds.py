@@ -287,6 +287,19 @@ def fallback_title(entry: Any, markup: str, base_url: str, guid: str | None, lab
     return f"{label}: {' · '.join(parts)}"[:200]
 
 
+def _without_base(value: Any) -> Any:
+    """``value`` without feedparser's ``base`` entries and parsed dates (derived fields)."""
+    if isinstance(value, dict):
+        return {
+            k: _without_base(v)
+            for k, v in value.items()
+            if k != "base" and not str(k).endswith("_parsed")
+        }
+    if isinstance(value, (list, tuple)):
+        return [_without_base(v) for v in value]
+    return value
+
+
 def _coordinates(value: Any) -> str:
     """GeoRSS coordinates as 'lat, lon' (feedparser gives a (lon, lat) point or a list)."""
     point = value[0] if value and isinstance(value[0], (tuple, list)) else value
@@ -298,9 +311,9 @@ def _coordinates(value: Any) -> str:
 
 
 def _content_digest(entry: Any) -> str:
-    """A stable hash of everything the entry says (the same bytes give the same key)."""
-    fields = {k: v for k, v in entry.items() if not k.endswith("_parsed")}
-    text = json.dumps(fields, sort_keys=True, default=str, ensure_ascii=False)
+    """A stable hash of everything the entry says: the same entry gives the same key on every
+    fetch, also when the feed moved (the ``base`` URL feedparser records is left out)."""
+    text = json.dumps(_without_base(entry), sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha1(text.encode()).hexdigest()[:20]
 
 

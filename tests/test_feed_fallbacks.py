@@ -133,6 +133,13 @@ def test_fallback_keys_are_stable_across_fetches_and_distinct_per_entry() -> Non
     assert all(k.startswith("urn:newsagg:s:sha1:") for k in first)
 
 
+def test_fallback_key_does_not_change_when_the_feed_moves() -> None:
+    body = rss("<description><![CDATA[<img src='https://cdn.example.com/a.jpg'/>]]></description>")
+    here = parse_feed(body, URL, source="s", now=NOW).items
+    moved = parse_feed(body, "https://new.example.org/rss", source="s", now=NOW).items
+    assert [key(a) for a in here] == [key(a) for a in moved]
+
+
 # -- hostile guids -------------------------------------------------------------------------------
 
 
