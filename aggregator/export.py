@@ -26,7 +26,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -167,7 +167,9 @@ def export_feeds(
     recent = _RecentArticles(store)
     cache: dict[tuple[bool, Entry], FeedEntry] = {}
     # the weekly digest's window holds the daily one's: read it once, for both
-    recent(_stamp(digest_periods_of("week", zone, digest_periods, now)[-1][1]))
+    weeks = digest_periods_with_stories(store, "week", zone, digest_periods, now)
+    if weeks:
+        recent(_stamp(weeks[-1][1]))
     for spec in feed_specs(store, taxonomy, titles):
         if spec.kind == "stories":
             entries = story_entries(store, spec.filters, limit=limit, source_titles=titles)
@@ -378,19 +380,39 @@ def story_entry(
 def digest_periods_of(
     period: str, zone: ZoneInfo, periods: int, now: datetime
 ) -> list[tuple[str, datetime, datetime]]:
-    """The newest ``periods`` days or weeks (Monday to Sunday) in ``zone``, newest first, as
-    (label, start, end) with UTC bounds; the first is the open one."""
+    """The newest ``periods`` calendar days or weeks (Monday to Sunday) in ``zone`` up to the one
+    holding ``now``, newest first, as (label, start, end) with UTC bounds."""
     today = now.astimezone(zone).date()
-    start = today - timedelta(days=today.weekday()) if period == "week" else today
     step = timedelta(days=7 if period == "week" else 1)
-    result = []
-    for index in range(periods):
-        day = start - index * step
-        begin = datetime(day.year, day.month, day.day, tzinfo=zone)
-        after = day + step
-        end = datetime(after.year, after.month, after.day, tzinfo=zone)
-        result.append((day.isoformat(), begin.astimezone(UTC), end.astimezone(UTC)))
+    return [_period_of(period, zone, today - index * step) for index in range(periods)]
+
+
+def digest_periods_with_stories(
+    store: Store, period: str, zone: ZoneInfo, periods: int, now: datetime
+) -> list[tuple[str, datetime, datetime]]:
+    """The newest ``periods`` days or weeks in ``zone`` that have articles, up to and including
+    the open one (holding ``now``), newest first, as (label, start, end) with UTC bounds. One
+    index probe per period: a quiet week costs nothing, and old data still gets a digest."""
+    result: list[tuple[str, datetime, datetime]] = []
+    before = _stamp(digest_periods_of(period, zone, 1, now)[0][2])
+    while len(result) < periods:
+        stamp = store.newest_stamp_before(before)
+        if stamp is None:
+            break
+        bounds = _period_of(period, zone, _parse_stamp(stamp).astimezone(zone).date())
+        result.append(bounds)
+        before = _stamp(bounds[1])
     return result
+
+
+def _period_of(period: str, zone: ZoneInfo, day: date) -> tuple[str, datetime, datetime]:
+    """The day, or the week (from its Monday), holding ``day``: (label, start, end), UTC."""
+    if period == "week":
+        day -= timedelta(days=day.weekday())
+    after = day + timedelta(days=7 if period == "week" else 1)
+    begin = datetime(day.year, day.month, day.day, tzinfo=zone)
+    end = datetime(after.year, after.month, after.day, tzinfo=zone)
+    return day.isoformat(), begin.astimezone(UTC), end.astimezone(UTC)
 
 
 def digest_entries(
@@ -408,7 +430,9 @@ def digest_entries(
 ) -> list[Entry]:
     """One entry per day or week that has stories: its stories grouped by topic. ``recent``
     reads the articles dated since a stamp (default :meth:`Store.recent_articles`)."""
-    bounds = digest_periods_of(period, zone, periods, now)
+    bounds = digest_periods_with_stories(store, period, zone, periods, now)
+    if not bounds:
+        return []
     since = _stamp(bounds[-1][1])
     stories: dict[int, list[dict[str, Any]]] = {}
     for row in (recent or store.recent_articles)(since):

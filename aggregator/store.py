@@ -1056,6 +1056,16 @@ class Store:
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, values, strict=True)) for values in cursor]
 
+    def newest_stamp_before(self, before: str) -> str | None:
+        """The newest article date (``coalesce(published_at, first_seen_at)``) earlier than
+        ``before``, or None: one probe of the ``articles_newest`` index."""
+        row = self.conn.execute(
+            "SELECT coalesce(published_at, first_seen_at) AS stamp FROM articles "
+            "WHERE coalesce(published_at, first_seen_at) < ? ORDER BY stamp DESC LIMIT 1",
+            (before,),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
     def feed_version(self) -> int:
         """A counter that moves whenever something a feed shows changed (see FEED_COLUMNS)."""
         return int(self.conn.execute("SELECT version FROM feed_version").fetchone()[0])

@@ -46,6 +46,11 @@ def test_demo_crawls_stores_exports_and_says_where(tmp_path: Path) -> None:
     assert (feeds / "all.xml").is_file()
     assert (feeds / "sources" / "guangfu_hot.xml").is_file()
     assert (feeds / "topics" / "solar.xml").is_file()
+    # the demo's articles are from February 2026: the digests show their newest days anyway
+    daily = (feeds / "digest-daily.xml").read_text("utf-8")
+    assert daily.count("<item>") == 7
+    assert "digest-daily:2026-02-27</guid>" in daily
+    assert "digest-weekly:2026-02-23</guid>" in (feeds / "digest-weekly.xml").read_text("utf-8")
     for path in feeds.rglob("*.xml"):
         location = "http://localhost:8080/" + str(path.relative_to(feeds))
         assert validate_rss(path.read_bytes(), location) == [], path

@@ -224,7 +224,7 @@ def test_daily_and_weekly_digests(db: Store, tmp_path: Path) -> None:
     fill(db, ["煤炭价格回落"], "b", start=datetime(2026, 2, 24, 15, 30, tzinfo=UTC), key="c")
     fill(db, ["太旧的光伏新闻"], source="b", start=NOW - timedelta(days=30), key="old")
     db.retag(lambda row: TAXONOMY.tag(row))
-    export_feeds(db, tmp_path, taxonomy=TAXONOMY, digest_periods=3, now=NOW)
+    export_feeds(db, tmp_path, taxonomy=TAXONOMY, digest_periods=2, now=NOW)
     daily = feedparser.parse((tmp_path / "digest-daily.xml").read_bytes())
     assert [e.id for e in daily.entries] == ["digest-daily:2026-02-25", "digest-daily:2026-02-24"]
     today = daily.entries[0]
@@ -234,19 +234,48 @@ def test_daily_and_weekly_digests(db: Store, tmp_path: Path) -> None:
     assert '<a href="https://example.com/a/0?q=a+b">光伏装机创新高</a> — a' in today.summary
     assert "煤炭价格回落" in daily.entries[1].summary and "太旧" not in daily.entries[1].summary
     weekly = feedparser.parse((tmp_path / "digest-weekly.xml").read_bytes())
-    assert [e.id for e in weekly.entries] == ["digest-weekly:2026-02-23"]  # Monday
+    # Mondays; the old story's week is the newest before this one that has a story
+    assert [e.id for e in weekly.entries] == [
+        "digest-weekly:2026-02-23",
+        "digest-weekly:2026-01-26",
+    ]
     assert "4 stories" in weekly.entries[0].title
     # the open day is updated in place: same guid, one more story
     fill(db, ["氢能项目签约"], source="c", start=NOW - timedelta(minutes=30))
     db.retag(lambda row: TAXONOMY.tag(row))
-    export_feeds(db, tmp_path, taxonomy=TAXONOMY, digest_periods=3, now=NOW)
+    export_feeds(db, tmp_path, taxonomy=TAXONOMY, digest_periods=2, now=NOW)
     daily = feedparser.parse((tmp_path / "digest-daily.xml").read_bytes())
     assert [e.id for e in daily.entries] == ["digest-daily:2026-02-25", "digest-daily:2026-02-24"]
     assert "4 stories" in daily.entries[0].title and "氢能项目签约" in daily.entries[0].summary
-    # only the newest N periods are kept: a day later, with 2 periods, the 24th has gone
+    # the newest N periods that have stories are kept: a day later (nothing new) still these two
     export_feeds(db, tmp_path, taxonomy=TAXONOMY, digest_periods=2, now=NOW + timedelta(days=1))
     daily = feedparser.parse((tmp_path / "digest-daily.xml").read_bytes())
-    assert [e.id for e in daily.entries] == ["digest-daily:2026-02-25"]
+    assert [e.id for e in daily.entries] == ["digest-daily:2026-02-25", "digest-daily:2026-02-24"]
+    # with 3, the quiet days in between are skipped and the day 30 days back is the third
+    export_feeds(db, tmp_path, taxonomy=TAXONOMY, digest_periods=3, now=NOW + timedelta(days=1))
+    daily = feedparser.parse((tmp_path / "digest-daily.xml").read_bytes())
+    assert [e.id for e in daily.entries][2] == "digest-daily:2026-01-26"
+    assert "太旧的光伏新闻" in daily.entries[2].summary
+
+
+def test_digests_of_old_data_show_its_newest_periods(db: Store, tmp_path: Path) -> None:
+    # a month after the last story (the bundled demo's case), the digests still have items
+    fill(db, ["光伏装机创新高", "风电招标启动"], source="a", start=NOW, step=timedelta(days=8))
+    later = NOW + timedelta(days=40)
+    export_feeds(db, tmp_path, taxonomy=TAXONOMY, digest_periods=7, now=later)
+    daily = feedparser.parse((tmp_path / "digest-daily.xml").read_bytes())
+    assert [e.id for e in daily.entries] == ["digest-daily:2026-02-25", "digest-daily:2026-02-17"]
+    assert "光伏装机创新高" in daily.entries[0].summary
+    weekly = feedparser.parse((tmp_path / "digest-weekly.xml").read_bytes())
+    assert [e.id for e in weekly.entries] == [
+        "digest-weekly:2026-02-23",
+        "digest-weekly:2026-02-16",
+    ]
+    assert "1 stories" in weekly.entries[0].title
+    # nothing at all: empty digests, no error
+    empty = tmp_path / "empty"
+    export_feeds(Store(":memory:"), empty, now=later)
+    assert feedparser.parse((empty / "digest-daily.xml").read_bytes()).entries == []
 
 
 def test_digest_timezone_moves_the_day_boundary(db: Store, tmp_path: Path) -> None:
