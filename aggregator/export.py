@@ -18,6 +18,7 @@ of the last export, nothing is rendered at all.
 from __future__ import annotations
 
 import bisect
+import copy
 import html
 import json
 import os
@@ -25,6 +26,7 @@ import re
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -80,8 +82,42 @@ class ExportResult:
             f"{len(self.unchanged)} unchanged"
         )
 
+    _pending: list[tuple[Path, Path]] = field(default_factory=list, repr=False)
+
     def record(self, path: Path, data: bytes) -> None:
-        (self.written if write_if_changed(path, data) else self.unchanged).append(path)
+        """Stage ``path`` to hold ``data``: unchanged, or written to a temporary file beside it
+        that :meth:`commit` moves into place."""
+        tmp = _stage(path, data)
+        if tmp is None:
+            self.unchanged.append(path)
+        else:
+            self._pending.append((tmp, path))
+            self.written.append(path)
+
+    def commit(self) -> None:
+        """Make the staged files durable, then move each into place (each reader, and a crash,
+        sees the old or the new complete file). The fsyncs run together, so they share the
+        file system's journal commits instead of waiting for one each; then each folder is
+        synced once, for the renames."""
+        pending, self._pending = self._pending, []
+        try:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(_fsync_path, [tmp for tmp, _path in pending]))
+            for tmp, path in pending:
+                os.replace(tmp, path)
+        except BaseException:
+            for tmp, _path in pending:
+                tmp.unlink(missing_ok=True)
+            raise
+        for folder in dict.fromkeys(path.parent for _tmp, path in pending):
+            _fsync_path(folder)
+
+    def discard(self) -> None:
+        """Remove staged files that were not committed."""
+        for tmp, path in self._pending:
+            tmp.unlink(missing_ok=True)
+            self.written.remove(path)
+        self._pending = []
 
 
 @dataclass(frozen=True)
@@ -170,39 +206,44 @@ def export_feeds(
     weeks = digest_periods_with_stories(store, "week", zone, digest_periods, now)
     if weeks:
         recent(_stamp(weeks[-1][1]))
-    for spec in feed_specs(store, taxonomy, titles):
-        if spec.kind == "stories":
-            entries = story_entries(store, spec.filters, limit=limit, source_titles=titles)
-        else:
-            period = "week" if spec.kind == "digest-weekly" else "day"
-            entries = digest_entries(
-                store,
-                period=period,
-                zone=zone,
-                periods=digest_periods,
-                now=now,
-                taxonomy=taxonomy,
+    try:
+        for spec in feed_specs(store, taxonomy, titles):
+            if spec.kind == "stories":
+                entries = story_entries(store, spec.filters, limit=limit, source_titles=titles)
+            else:
+                period = "week" if spec.kind == "digest-weekly" else "day"
+                entries = digest_entries(
+                    store,
+                    period=period,
+                    zone=zone,
+                    periods=digest_periods,
+                    now=now,
+                    taxonomy=taxonomy,
+                    topic_names=names,
+                    source_titles=titles,
+                    base_url=base_url,
+                    recent=recent,
+                )
+            channel = Channel(
+                title=spec.title,
+                description=spec.description,
+                self_url="",
+                site_url=base_url,
+                language=_language(entries),
+                ttl=ttl,
                 topic_names=names,
-                source_titles=titles,
-                base_url=base_url,
-                recent=recent,
             )
-        channel = Channel(
-            title=spec.title,
-            description=spec.description,
-            self_url="",
-            site_url=base_url,
-            language=_language(entries),
-            ttl=ttl,
-            topic_names=names,
-        )
-        for fmt in formats:
-            rel = spec.path + EXTENSIONS[fmt]
-            body = render(entries, _with_self(channel, base_url + quote(rel)), fmt, cache)
-            result.record(out / rel, body)
-        links.append(FeedLink(spec.path, spec.title, spec.description, formats))
-    result.record(out / "feeds.opml", render_opml(links, title=SITE_TITLE, base_url=base_url))
-    result.record(out / "index.html", render_index(links, title=SITE_TITLE))
+            for fmt in formats:
+                rel = spec.path + EXTENSIONS[fmt]
+                body = render(entries, _with_self(channel, base_url + quote(rel)), fmt, cache)
+                result.record(out / rel, body)
+            links.append(FeedLink(spec.path, spec.title, spec.description, formats))
+        result.record(out / "feeds.opml", render_opml(links, title=SITE_TITLE, base_url=base_url))
+        result.record(out / "index.html", render_index(links, title=SITE_TITLE))
+        result.commit()
+    except BaseException:
+        result.discard()
+        raise
     files = sorted(str(p.relative_to(out)) for p in result.feeds)
     write_if_changed(
         out / STATE_FILE, json.dumps({"state": state, "files": files}, indent=1).encode()
@@ -590,8 +631,25 @@ def _feed_generator(
     return fg
 
 
+class _ReusedEntry(FeedEntry):  # type: ignore[misc]
+    """A feedgen entry that builds its RSS or Atom element once and gives every feed that
+    carries the story (all.xml, its source's, its topics') a copy: the same bytes for less."""
+
+    _element: Any = None
+
+    def rss_entry(self, extensions: bool = True) -> Any:
+        if self._element is None:
+            self._element = super().rss_entry(extensions)
+        return copy.deepcopy(self._element)
+
+    def atom_entry(self, extensions: bool = True) -> Any:
+        if self._element is None:
+            self._element = super().atom_entry(extensions)
+        return copy.deepcopy(self._element)
+
+
 def _feed_entry(entry: Entry, channel: Channel, *, atom: bool) -> FeedEntry:
-    item = FeedEntry()
+    item = _ReusedEntry()
     item.title(_plain_text(entry.title))
     if entry.link:
         item.link(href=entry.link, rel="alternate")
@@ -733,6 +791,34 @@ def _stamp(moment: datetime) -> str:
 def _parse_stamp(stamp: str) -> datetime:
     """A stored UTC stamp ('YYYY-MM-DDTHH:MM:SSZ'); fromisoformat is ~20× faster than strptime."""
     return datetime.fromisoformat(stamp)
+
+
+def _stage(path: Path, data: bytes) -> Path | None:
+    """None when ``path`` already holds ``data``, else a new temporary file beside it holding
+    ``data`` (not yet synced)."""
+    try:
+        if path.read_bytes() == data:
+            return None
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:

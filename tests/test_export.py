@@ -445,6 +445,30 @@ def test_write_if_changed_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert [p.name for p in target.parent.iterdir()] == ["all.xml"]
 
 
+def test_a_failed_export_replaces_no_file(
+    db: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fill(db, ["光伏组件价格继续下行"])
+    export_feeds(db, tmp_path, now=NOW)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    fill(db, ["风电招标启动"], source="b")
+    from aggregator import export
+
+    def broken_index(*args: object, **kwargs: object) -> bytes:
+        raise OSError("disk full")
+
+    # the last file fails after every feed was staged: none is replaced, no temporary is left
+    monkeypatch.setattr(export, "render_index", broken_index)
+    with pytest.raises(OSError, match="disk full"):
+        export_feeds(db, tmp_path, now=NOW)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    monkeypatch.undo()
+    result = export_feeds(db, tmp_path, now=NOW)
+    assert tmp_path / "all.xml" in result.written
+    assert "风电招标启动" in (tmp_path / "all.xml").read_text("utf-8")
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
 def test_export_command_ad_hoc_and_formats(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
