@@ -343,10 +343,13 @@ def story_entries(
     limit: int,
     source_titles: Mapping[str, str],
 ) -> list[Entry]:
-    """The newest ``limit`` stories with an article matching ``filters``, one entry each."""
+    """The newest ``limit`` stories with an article matching ``filters``, one entry each.
+    Only a source and a topic filter take the light read (:meth:`Store.feed_articles`)."""
     fetch = limit + limit // 4 + 8  # a few stories have several matching articles
+    light = set(filters) <= {"source", "topic"}
+    read = store.feed_articles if light else store.articles
     while True:
-        rows = store.articles(limit=fetch, **filters)
+        rows = read(limit=fetch, **filters)
         matched: dict[int, list[dict[str, Any]]] = {}
         for row in rows:
             matched.setdefault(row["story_id"], []).append(row)
@@ -355,7 +358,7 @@ def story_entries(
         fetch *= 4
     story_ids = list(matched)[:limit]
     others = store.story_members(
-        story_ids, exclude=[row["id"] for sid in story_ids for row in matched[sid]]
+        story_ids, exclude=[row["id"] for sid in story_ids for row in matched[sid]], light=light
     )
     entries = [
         story_entry(matched[sid], matched[sid] + others.get(sid, []), source_titles)

@@ -850,6 +850,30 @@ class Store:
             params.append(limit)
         return [_decode(row) for row in self.db.query(sql, params)]
 
+    def feed_articles(
+        self, *, source: str | None = None, topic: str | None = None, limit: int
+    ) -> list[dict[str, Any]]:
+        """What a feed shows of the newest ``limit`` articles (of ``source``, about ``topic``),
+        newest first as :meth:`articles` orders them: only :data:`FEED_READ_COLUMNS`, ``topics``
+        decoded. A lighter read than :meth:`articles` for the export's many feeds."""
+        where, params = self._article_filters(source, topic, None, None)
+        sql = f"SELECT {', '.join('a.' + c for c in FEED_READ_COLUMNS)} FROM articles a"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY coalesce(a.published_at, a.first_seen_at) DESC, a.id DESC LIMIT ?"
+        return self._feed_rows(sql, [*params, limit])
+
+    def _feed_rows(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        cursor = self.conn.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        rows = []
+        for values in cursor:
+            row = dict(zip(names, values, strict=True))
+            topics = row["topics"]
+            row["topics"] = json.loads(topics) if topics and topics != "[]" else []
+            rows.append(row)
+        return rows
+
     def _article_filters(
         self,
         source: str | None,
@@ -1028,20 +1052,26 @@ class Store:
                 changed += len(updates)
 
     def story_members(
-        self, story_ids: Iterable[int], *, exclude: Iterable[int] = ()
+        self, story_ids: Iterable[int], *, exclude: Iterable[int] = (), light: bool = False
     ) -> dict[int, list[dict[str, Any]]]:
         """The articles of these stories, by story_id (JSON decoded), except the ids in
-        ``exclude`` (those the caller already holds)."""
+        ``exclude`` (those the caller already holds). ``light``: only the columns
+        :meth:`feed_articles` reads."""
         members: dict[int, list[dict[str, Any]]] = {}
         ids = list(dict.fromkeys(story_ids))
         skip = list(dict.fromkeys(exclude))
+        columns = ", ".join(FEED_READ_COLUMNS) if light else "*"
         for chunk in _chunks(ids, CHUNK):
             marks = ",".join("?" * len(chunk))
-            sql = f"SELECT * FROM articles WHERE story_id IN ({marks})"
+            sql = f"SELECT {columns} FROM articles WHERE story_id IN ({marks})"
             if skip:
                 sql += f" AND id NOT IN ({','.join('?' * len(skip))})"
-            for row in self.db.query(sql, [*chunk, *skip]):
-                members.setdefault(row["story_id"], []).append(_decode(row))
+            if light:
+                rows = self._feed_rows(sql, [*chunk, *skip])
+            else:
+                rows = [_decode(row) for row in self.db.query(sql, [*chunk, *skip])]
+            for row in rows:
+                members.setdefault(row["story_id"], []).append(row)
         return members
 
     def recent_articles(self, since: str) -> list[dict[str, Any]]:
@@ -1410,6 +1440,21 @@ def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
     if all(merged[k] == old[k] for k in keys):
         return None
     return merged
+
+
+# What a feed entry is made of (aggregator.export.story_entry, aggregator.stories).
+FEED_READ_COLUMNS = (
+    "id",
+    "story_id",
+    "source",
+    "title",
+    "snippet",
+    "canonical_url",
+    "published_at",
+    "first_seen_at",
+    "language",
+    "topics",
+)
 
 
 def _encode(row: dict[str, Any]) -> dict[str, Any]:
