@@ -60,6 +60,8 @@ _NOT_NEWS_HEADING = re.compile(
 _HEADING_CLASS = re.compile(
     r"(?:^|[\s_-])(?:title|tit|tt|hd|head|header|heading|bt|caption|name)(?:$|[\s_-])", re.I
 )
+# camelCase class names of Chinese CMS templates: listTit, sideTit, boxTitle, newsHd
+_HEADING_CAMEL = re.compile(r"[a-z0-9](?:Tit|Title|Hd|Head|Heading|Caption)(?:$|[\s_-])")
 _MORE = re.compile(r"(?:更多|查看更多|more)\s*(?:>+|»|›)?\s*$|[>»›]+\s*$", re.I)
 _VOLATILE_CLASS = re.compile(
     r"^(?:odd|even|first|last|active|on|cur|current|selected|hover|clearfix|cf|fl|fr|"
@@ -518,12 +520,25 @@ def _tab_title(tabs_row: Any, panes_parent: Any, container: Any) -> str:
     return _text(tabs[panes.index(pane)])
 
 
+def _is_heading(element: Any) -> bool:
+    names = _names(element)
+    return (
+        element.tag in _HEADINGS
+        or bool(_HEADING_CLASS.search(names))
+        or bool(_HEADING_CAMEL.search(names))
+    )
+
+
 def _heading_text(element: Any) -> str:
     if element.tag in _SKIP_TAGS:
         return ""
-    is_heading = element.tag in _HEADINGS or bool(_HEADING_CLASS.search(_names(element)))
-    if not is_heading:
-        inner = [el for el in element.iter(*_HEADINGS)]
+    if not _is_heading(element):
+        # a heading inside: <div><h3>..</h3></div>, or a layout table's <tr><td class=lm_title>
+        inner = [el for el in element.iter(*_HEADINGS)] or [
+            el
+            for el in element.iterdescendants()
+            if isinstance(el.tag, str) and el.tag not in _SKIP_TAGS and _is_heading(el)
+        ]
         if not inner:
             return ""
         element = inner[0]

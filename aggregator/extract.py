@@ -30,6 +30,11 @@ _PUBLISHED_LINE = re.compile(
     r"((?:\d{4}\s*[-/.年]\s*)?\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?"
     r"(?:\s*\d{1,2}[:：]\d{2}(?::\d{2})?)?)"
 )
+# "来源：北极星储能网 2026-02-24 15:20": a dated source line (the date after the source's name).
+_SOURCE_LINE = re.compile(
+    r"(?:来源|來源|稿源)\s*[:：]\s*[^\d\s:：]{1,20}\s+"
+    r"(\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?\s*\d{1,2}[:：]\d{2}(?::\d{2})?)"
+)
 # An unlabelled date in the article's info line (<div class="info">2026-02-24 15:20 来源:...</div>).
 _INFO_CLASS = re.compile(
     r"(?:^|[\s_-])(?:info|meta|time|date|pubtime|pubdate|publish|source|attr|byline|"
@@ -268,9 +273,11 @@ def _article_title(page: Selector) -> str:
     """og:title; else the heading that the ``<title>`` repeats (not the logo's ``<h1>``); else
     the first heading outside the page header; else the longest part of ``<title>``."""
     og = clean_text(page.css('meta[property="og:title"]::attr(content)').get())
-    if og:
+    if og and not _TITLE_SPLIT.search(og):
         return og
-    title = clean_text(page.css("title::text").get())
+    # An og:title with a separator may end in the site's name ("Headline - 国际能源网"): the
+    # page's own headline, when it repeats a part of it, is the title; else og:site_name is cut.
+    title = og or clean_text(page.css("title::text").get())
     parts = _TITLE_SPLIT.split(title)
     headings: list[str] = []
     first_h1 = ""
@@ -285,10 +292,20 @@ def _article_title(page: Selector) -> str:
     repeated = [h for h in headings if len(h) >= 6 and h in title]
     if repeated:
         return max(repeated, key=len)
+    if og:
+        return _without_site_name(og, page)
     if first_h1:
         return first_h1
     # "Headline - Site" or "Headline_Channel_Site": the headline is the longest part.
     return max(parts, key=len) if parts else ""
+
+
+def _without_site_name(title: str, page: Selector) -> str:
+    site = clean_text(page.css('meta[property="og:site_name"]::attr(content)').get())
+    parts = _TITLE_SPLIT.split(title)
+    if site and len(parts) > 1 and parts[-1] == site:
+        return title[: title.rfind(site)].rstrip(" -_|–—·:")
+    return title
 
 
 def _in_header(node: Selector) -> bool:
@@ -312,9 +329,10 @@ def _article_date(
     for raw in page.css('script[type="application/ld+json"]::text').getall():
         candidates.append(_json_ld_date(raw))
     body_text = " ".join(page.css("body *:not(script):not(style)::text").getall())
-    line = _PUBLISHED_LINE.search(body_text)
-    if line:
-        candidates.append(line.group(1))
+    for pattern in (_PUBLISHED_LINE, _SOURCE_LINE):
+        line = pattern.search(body_text)
+        if line:
+            candidates.append(line.group(1))
     for node in page.css("body [class], body [id]"):
         names = f"{node.attrib.get('class', '')} {node.attrib.get('id', '')}"
         if not _INFO_CLASS.search(names) or _in_chrome(node):

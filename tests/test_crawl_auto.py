@@ -230,3 +230,18 @@ def test_article_pages_are_read_once_even_when_the_list_changes(tmp_path: Path) 
         assert record["sources"]["bjx"]["items"] == 20
         # 119.html has no date: without the cache it would be fetched on every change
         assert [p for p in farm.requests[before:] if p.startswith("/auto_bjx/a/")] == []
+
+
+def test_hand_written_gbk_page_under_a_lying_meta_is_stored_without_mojibake(
+    crawled: dict[str, Any],
+) -> None:
+    spec = json.loads((SITES / "auto_hw_cpnn" / "expected.json").read_text("utf-8"))
+    expected = spec["main"] + spec["blocks"]["热门排行"]
+    stored = {
+        r["url"].removeprefix(crawled["farm"].url.rstrip("/")): r
+        for r in rows(crawled["db"], "cpnn_hw_auto")
+    }
+    assert {u: r["title"] for u, r in stored.items()} == {e["url"]: e["title"] for e in expected}
+    # absolute list dates (the relative ones depend on the fetch time)
+    for entry in spec["main"][5:]:
+        assert stored[entry["url"]]["published_at"] == entry["published_at"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -278,6 +280,24 @@ def test_article_title_keeps_hyphenated_words() -> None:
     assert article_title(title) == "Solar-panel prices fall to record low"
 
 
+def test_article_title_og_title_with_site_name_takes_the_pages_headline() -> None:
+    head = '<meta property="og:title" content="油气投资连续三年增长 | 中国能源网">'
+    assert article_title(head, "<h2>油气投资连续三年增长</h2>") == "油气投资连续三年增长"
+
+
+def test_article_title_og_title_loses_og_site_name() -> None:
+    head = (
+        '<meta property="og:title" content="储能装机突破1亿千瓦 - 国际能源网">'
+        '<meta property="og:site_name" content="国际能源网">'
+    )
+    assert article_title(head) == "储能装机突破1亿千瓦"
+
+
+def test_article_title_og_title_with_a_dash_and_no_site_name_is_kept() -> None:
+    head = '<meta property="og:title" content="Solar - the next decade">'
+    assert article_title(head, "<h1>Energy News</h1>") == "Solar - the next decade"
+
+
 def test_article_title_empty_page() -> None:
     assert article_title("") == ""
 
@@ -357,6 +377,14 @@ def test_article_date_from_json_ld_graph() -> None:
 def test_article_date_from_visible_published_line(line: str) -> None:
     parsed = article_date(body=f'<div class="info">{line}</div>')
     assert parsed == ParsedDate(datetime(2026, 2, 24, 16, 30, tzinfo=SHANGHAI), "minute")
+
+
+def test_article_date_from_a_dated_source_line() -> None:
+    parsed = article_date(
+        body="<div class=copy><b>来源：北极星储能网</b> <b>2026-02-24 15:20</b></div>"
+    )
+    assert parsed is not None
+    assert (to_utc_string(parsed.value), parsed.precision) == ("2026-02-24T07:20:00Z", "minute")
 
 
 def test_article_date_ignores_script_text() -> None:
@@ -681,3 +709,23 @@ def test_impossible_article_date_flags_an_undated_item() -> None:
     assert merged.flags == ["date_suspect"]
     dated = Article(url="https://e.com/1", source="s", title="t", published_at=NOW)
     assert merge_article(dated, page, "always").flags == []  # the list's date stands
+
+
+# -- hand-written article pages (tests/sites/articles_hw/, expectations typed by hand) -----------
+
+HAND_WRITTEN = Path(__file__).resolve().parent / "sites" / "articles_hw"
+HAND_SPEC = json.loads((HAND_WRITTEN / "articles.json").read_text("utf-8"))
+
+
+@pytest.mark.parametrize("entry", HAND_SPEC["articles"], ids=lambda e: e["url"])
+def test_hand_written_article_pages(entry: dict[str, str]) -> None:
+    path = HAND_WRITTEN.parent / entry["url"].lstrip("/")
+    html = decode_html(path.read_bytes(), None)
+    now = datetime.fromisoformat(HAND_SPEC["now"].replace("Z", "+00:00"))
+    page = extract_article(
+        html, "http://127.0.0.1:8000" + entry["url"], tz=ZoneInfo(HAND_SPEC["timezone"]), now=now
+    )
+    assert page.title == entry["title"]
+    assert page.published is not None
+    assert to_utc_string(page.published.value) == entry["published_at"]
+    assert len(page.snippet) >= 20  # the body's lead, not a sidebar or footer line
