@@ -139,8 +139,10 @@ def find_blocks(
     source: str = "",
     tz: tzinfo = UTC,
     now: datetime | None = None,
+    date_format: str | None = None,
 ) -> list[ListBlock]:
-    """Every news-list block of the page, best first."""
+    """Every news-list block of the page, best first; ``date_format`` (strptime) is tried first
+    on the items' date texts."""
     now = now or utc_now()
     root = Selector(text=html, base_url=base_url).root
     base = root.xpath("//base/@href")
@@ -151,13 +153,14 @@ def find_blocks(
     blocks: list[tuple[ListBlock, set[str]]] = []
     for parents, members in groups:
         read = (
-            _read_item(m, base_url, x) for m, x in zip(members, _extensions(members), strict=True)
+            _read_item(m, base_url, x, date_format)
+            for m, x in zip(members, _extensions(members), strict=True)
         )
         items = [item for item in read if item]
         items = _drop_stray_items(items)
         if len(items) < MIN_ITEMS:
             continue
-        block = _score(root, parents, members, items, host, source, tz, now)
+        block = _score(root, parents, members, items, host, source, tz, now, date_format)
         if block is None:
             continue
         blocks.append((block, {a.url for a in block.items}))
@@ -211,9 +214,10 @@ def extract_auto(
     source: str = "",
     tz: tzinfo = UTC,
     now: datetime | None = None,
+    date_format: str | None = None,
 ) -> list[Article]:
     """The items of the chosen blocks (see :func:`choose_blocks`), each link once."""
-    found = find_blocks(html, base_url, source=source, tz=tz, now=now)
+    found = find_blocks(html, base_url, source=source, tz=tz, now=now, date_format=date_format)
     return unique_items(choose_blocks(found, blocks))
 
 
@@ -291,7 +295,22 @@ def _extensions(members: list[Any]) -> list[list[Any]]:
     return found
 
 
-def _read_item(node: Any, base_url: str, extension: Sequence[Any] = ()) -> _Item | None:
+def _dateish(text: str, date_format: str | None = None) -> bool:
+    """Reads like a date: one of the common forms, or the source's own ``date_format``."""
+    if _DATEISH.search(text):
+        return True
+    if not date_format:
+        return False
+    try:
+        datetime.strptime(text.strip(), date_format)  # noqa: DTZ007 (only the shape is checked)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_item(
+    node: Any, base_url: str, extension: Sequence[Any] = (), date_format: str | None = None
+) -> _Item | None:
     """One item: the headline link (in a heading, else the longest link text), its date and
     snippet (looked for in ``extension`` too: the siblings of an item without a wrapper)."""
     anchors = _links(node)
@@ -328,8 +347,8 @@ def _read_item(node: Any, base_url: str, extension: Sequence[Any] = ()) -> _Item
         if (
             item.date_el is None
             and len(text) <= MAX_DATE_TEXT
-            and _DATEISH.search(text)
-            and not any(_DATEISH.search(_text(c)) for c in element)  # the innermost
+            and _dateish(text, date_format)
+            and not any(_dateish(_text(c), date_format) for c in element)  # the innermost
         ):
             item.date_el, item.date_text = element, text
             continue
@@ -338,7 +357,7 @@ def _read_item(node: Any, base_url: str, extension: Sequence[Any] = ()) -> _Item
     if item.date_el is None:  # "<li><a>title</a> 2026-02-24</li>": a date in the item's own text
         own = [*node.xpath("text()|*/text()[not(ancestor::a)]"), node.tail or ""]
         tails = clean_text(" ".join(t for t in own if t.strip()))
-        if tails and len(tails) <= MAX_DATE_TEXT and _DATEISH.search(tails):
+        if tails and len(tails) <= MAX_DATE_TEXT and _dateish(tails, date_format):
             item.date_text = tails
     if (
         item.snippet_el is not None
@@ -384,6 +403,7 @@ def _score(
     source: str,
     tz: tzinfo,
     now: datetime,
+    date_format: str | None = None,
 ) -> ListBlock | None:
     parent = parents[0]
     if _is_chrome(parent):
@@ -418,7 +438,7 @@ def _score(
         * (1 + dated + 0.5 * with_snippet + 0.5 * articles_like)
         * (0.6 if side else 1.0)
     )
-    articles = [_article(i, source, tz, now) for i in items]
+    articles = [_article(i, source, tz, now, date_format) for i in items]
     mark_fixed_length_cuts(articles)
     stats = {
         "typical_title": typical,
@@ -440,7 +460,9 @@ def _same_site(url: Any, host: str) -> bool:
     return len(a) >= 2 and len(b) >= 2 and a[-2:] == b[-2:]
 
 
-def _article(item: _Item, source: str, tz: tzinfo, now: datetime) -> Article:
+def _article(
+    item: _Item, source: str, tz: tzinfo, now: datetime, date_format: str | None = None
+) -> Article:
     title, truncated = item.title, is_truncated(item.title)
     if truncated and item.title_attr and item.title_attr.startswith(strip_cut_marker(title)[:4]):
         title, truncated = item.title_attr, is_truncated(item.title_attr)
@@ -453,7 +475,7 @@ def _article(item: _Item, source: str, tz: tzinfo, now: datetime) -> Article:
         snippet_truncated=is_truncated(item.snippet),
     )
     if item.date_text:
-        set_list_date(article, item.date_text, tz, now)
+        set_list_date(article, item.date_text, tz, now, date_format)
     return article
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -57,6 +57,7 @@ SOURCE_KEYS = {
     "stale_after",
     "backoff_base",
     "backoff_max",
+    "date_format",
 }
 # sources.toml's optional top-level [backoff] table: defaults for every source
 BACKOFF_KEYS = {"base", "max"}
@@ -125,10 +126,26 @@ class Source:
     # a failing source waits backoff_base * 2**(n-1) after its n-th failure, at most backoff_max
     backoff_base: timedelta = BACKOFF_BASE
     backoff_max: timedelta = BACKOFF_MAX
+    # strptime format of the site's date texts, tried first on list and article pages
+    date_format: str | None = None
 
     @property
     def url(self) -> str:
         return self.urls[0]
+
+    @property
+    def list_date_format(self) -> str | None:
+        """The format for list pages: ``date_format``, else ``[source.article] date_format``
+        (where it was first configured; kept as an alias)."""
+        return self.date_format or (self.article.date_format if self.article else None)
+
+    @property
+    def article_selectors(self) -> ArticleSelectors | None:
+        """``[source.article]`` for article pages, its ``date_format`` defaulting to the
+        source's."""
+        if self.date_format is None or (self.article and self.article.date_format):
+            return self.article
+        return replace(self.article or ArticleSelectors(), date_format=self.date_format)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -334,6 +351,9 @@ def _parse_source(
         raise fail("blocks", "only used by kind = 'auto'")
     if not isinstance(blocks, list) or not all(isinstance(b, str) and b.strip() for b in blocks):
         raise fail("blocks", 'must be a list of block headings, or ["*"] for every block')
+    date_format = table.get("date_format")
+    if date_format is not None:
+        _check_date_format(date_format, "date_format", fail)
     article = _parse_article(table.get("article"), fail)
     pagination = _parse_pagination(table.get("pagination"), kind, fail)
     return Source(
@@ -356,6 +376,7 @@ def _parse_source(
         stale_after=stale_after,
         backoff_base=backoff_base,
         backoff_max=backoff_max,
+        date_format=date_format,
     )
 
 
@@ -380,10 +401,19 @@ def _parse_article(raw: Any, fail: Any) -> ArticleSelectors | None:
     for key in ("title", "date", "body"):
         if key in raw:
             _check_css(raw[key], f"article.{key}", fail)
-    date_format = raw.get("date_format")
-    if date_format is not None and (not isinstance(date_format, str) or "%" not in date_format):
-        raise fail("article.date_format", "must be a strptime format such as '%Y年%m月%d日 %H:%M'")
+    if raw.get("date_format") is not None:
+        _check_date_format(raw["date_format"], "article.date_format", fail)
     return ArticleSelectors(**raw)
+
+
+def _check_date_format(date_format: Any, key: str, fail: Any) -> None:
+    if not isinstance(date_format, str) or "%" not in date_format:
+        raise fail(key, "must be a strptime format such as '%Y年%m月%d日 %H:%M'")
+    sample = datetime(2026, 2, 24, 15, 20, 30, tzinfo=UTC).strftime(date_format)
+    try:  # a format must read back what it writes ("%Q", a stray "%" do not)
+        datetime.strptime(sample, date_format)  # noqa: DTZ007 (only the syntax is checked)
+    except ValueError as exc:
+        raise fail(key, f"bad strptime format {date_format!r}: {exc}") from None
 
 
 def _parse_pagination(raw: Any, kind: str, fail: Any) -> Pagination | None:

@@ -84,7 +84,8 @@ def preview(
         encoding=source.encoding if source else None,
     )
     if auto or (source is not None and source.kind == "auto" and not article):
-        blocks = find_blocks(html, base, source=name, tz=tz, now=now)
+        date_format = source.list_date_format if source else None
+        blocks = find_blocks(html, base, source=name, tz=tz, now=now, date_format=date_format)
         chosen = choose_blocks(blocks, source.blocks if source else ())
         items = [a for block in chosen for a in block.items]
         return {
@@ -94,7 +95,7 @@ def preview(
         }
     if article:
         page = extract_article(
-            html, base, tz=tz, now=now, selectors=source.article if source else None
+            html, base, tz=tz, now=now, selectors=source.article_selectors if source else None
         )
         item = Article(url=base, source=name, title=page.title, snippet=page.snippet)
         _set_date(item, page.published, "article")
@@ -104,7 +105,15 @@ def preview(
             f"{target}: an HTML page: pass --source NAME (whose selectors to apply), --auto "
             "(find the lists) or --article"
         )
-    items = extract_list(html, base, source.selectors, source=name, tz=tz, now=now)
+    items = extract_list(
+        html,
+        base,
+        source.selectors,
+        source=name,
+        tz=tz,
+        now=now,
+        date_format=source.list_date_format,
+    )
     return {"kind": "list", "items": _rows(items, source, now)}
 
 

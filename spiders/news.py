@@ -238,7 +238,14 @@ class NewsSpider(scrapy.Spider):
             return feed.items
         html = self._html(response, source)
         if source.kind == "auto":
-            found = find_blocks(html, response.url, source=source.name, tz=source.tz, now=now)
+            found = find_blocks(
+                html,
+                response.url,
+                source=source.name,
+                tz=source.tz,
+                now=now,
+                date_format=source.list_date_format,
+            )
             note = missing_blocks(found, source.blocks)
             if note:  # the items are none: the drift error comes first, this says why
                 self.run.source(source.name).errors.append(note)
@@ -251,7 +258,7 @@ class NewsSpider(scrapy.Spider):
             source=source.name,
             tz=source.tz,
             now=now,
-            date_format=source.article.date_format if source.article else None,
+            date_format=source.list_date_format,
         )
 
     def _html(self, response: Response, source: Source) -> str:
@@ -273,7 +280,11 @@ class NewsSpider(scrapy.Spider):
         try:
             html = self._html(response, source)
             page = extract_article(
-                html, response.url, tz=source.tz, now=utc_now(), selectors=source.article
+                html,
+                response.url,
+                tz=source.tz,
+                now=utc_now(),
+                selectors=source.article_selectors,
             )
         except Exception:  # keep what the list said
             self.logger.exception(
@@ -318,6 +329,8 @@ def page_fingerprint(body: bytes, source: Source) -> str:
     digest = hashlib.blake2b(body, digest_size=16)
     digest.update(f"{__version__}|{source.kind}|{source.timezone}|{source.follow}".encode())
     digest.update(repr((source.selectors, source.encoding, source.article, source.blocks)).encode())
+    if source.date_format:  # only when set, so that other sources' fingerprints stay as they were
+        digest.update(source.date_format.encode())
     return digest.hexdigest()
 
 

@@ -215,6 +215,18 @@ FIELD_ERRORS = [
     pytest.param(
         {"article": '{ date_format = "YYYY" }'}, None, "article.date_format", "strptime", id="fmt"
     ),
+    pytest.param({"date_format": '"YYYY"'}, None, "date_format", "strptime", id="src-fmt"),
+    pytest.param({"date_format": "3"}, None, "date_format", "strptime", id="src-fmt-number"),
+    pytest.param(
+        {"date_format": '"%Y-%m-%d %Q"'}, None, "date_format", "bad strptime", id="src-fmt-bad"
+    ),
+    pytest.param(
+        {"article": '{ date_format = "%d %" }'},
+        None,
+        "article.date_format",
+        "bad strptime",
+        id="fmt-stray",
+    ),
     pytest.param({"pagination": "{}"}, None, "pagination", "exactly one", id="pagination-empty"),
     pytest.param(
         {"pagination": '{ url_template = "https://e.com/p" }'},
@@ -273,6 +285,27 @@ def test_issue5_keys_are_read(tmp_path: Path) -> None:
     assert source.user_agent == "Mozilla/5.0 (compatible; newsagg)"
     assert source.article == ArticleSelectors("h1.t", ".info", ".zw", "%Y-%m-%d")
     assert source.pagination == Pagination(None, "https://example.com/news/{n}.html", 3)
+
+
+def test_source_date_format_is_for_lists_and_article_pages(tmp_path: Path) -> None:
+    text = source_toml({"date_format": '"%Y年%m月%d日 %H:%M"', "article": '{ title = "h1.t" }'})
+    [source] = load_sources(write(tmp_path, text))
+    assert source.list_date_format == "%Y年%m月%d日 %H:%M"
+    assert source.article_selectors == ArticleSelectors("h1.t", date_format="%Y年%m月%d日 %H:%M")
+
+
+def test_article_date_format_is_an_alias_for_lists_and_wins_on_article_pages(
+    tmp_path: Path,
+) -> None:
+    [alias] = load_sources(
+        write(tmp_path, source_toml({"article": '{ date_format = "%d/%m/%Y" }'}))
+    )
+    assert alias.list_date_format == "%d/%m/%Y"
+    assert alias.article_selectors == ArticleSelectors(date_format="%d/%m/%Y")
+    both = source_toml({"date_format": '"%Y.%m.%d"', "article": '{ date_format = "%d/%m/%Y" }'})
+    [source] = load_sources(write(tmp_path, both))
+    assert source.list_date_format == "%Y.%m.%d"
+    assert source.article_selectors == ArticleSelectors(date_format="%d/%m/%Y")
 
 
 def test_auto_source_needs_no_selectors(tmp_path: Path) -> None:

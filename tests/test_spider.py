@@ -223,3 +223,49 @@ def test_article_selectors_and_date_format_of_the_source_are_used(db: Store) -> 
     assert item.title == "文章真正的标题在这里"
     assert item.published_at is not None
     assert item.published_at.isoformat() == "2026-02-24T15:20:00+08:00"
+
+
+def test_a_source_level_date_format_reads_auto_lists_and_article_pages(db: Store) -> None:
+    [odd] = parse_sources(
+        {
+            "source": [
+                {
+                    "name": "odd_auto",
+                    "kind": "auto",
+                    "urls": ["https://e.com/news/"],
+                    "follow": "truncated",
+                    "date_format": "%d|%m|%Y %Hh%M",
+                    "article": {"date": ".zw-d"},
+                }
+            ]
+        }
+    )
+    spider = news.NewsSpider(sources=[odd], store=db, run=RunStats())
+    spider.sources, spider.store = [odd], db
+    page = (
+        "<ul class='list'>"
+        + "".join(
+            f"<li><a href='/a/{n}.html'>{title}</a><span>2{n}|02|2026 15h20</span></li>"
+            for n, title in enumerate(
+                (
+                    "光伏组件价格继续下行企业承压",
+                    "风电装机容量创下历史新高",
+                    "储能电站并网规模快速增长...",
+                ),
+                start=1,
+            )
+        )
+        + "</ul>"
+    )
+    out = list(spider.parse_source(response("https://e.com/news/", page), odd))
+    dated = {o.url: o.published_at for o in out if isinstance(o, Article)}
+    assert {u: d.isoformat() if d else None for u, d in dated.items()} == {
+        "https://e.com/a/1.html": "2026-02-21T15:20:00+08:00",
+        "https://e.com/a/2.html": "2026-02-22T15:20:00+08:00",
+    }
+    request = next(o for o in out if isinstance(o, scrapy.Request))
+    article = "<h1>储能电站并网规模快速增长的全文标题</h1><p class='zw-d'>23|02|2026 16h45</p>"
+    item, _seen = list(spider.parse_article(response(request.url, article), **request.cb_kwargs))
+    assert item.title == "储能电站并网规模快速增长的全文标题"
+    assert item.published_at is not None
+    assert item.published_at.isoformat() == "2026-02-23T16:45:00+08:00"
