@@ -759,6 +759,8 @@ def source_states(source: Source, row: dict[str, Any], now: Any) -> list[str]:
             states.append(f"backing off until {row['next_attempt_at']}")
     elif row.get("consecutive_empty") and row.get("last_error"):
         states.append(f"EMPTY x{row['consecutive_empty']}: {row['last_error']}")
+    elif row.get("last_error"):  # it gave items, but some of its pages none (selector drift)
+        states.append(f"WARNING: {row['last_error']}")
     return states or ["ok"]
 
 

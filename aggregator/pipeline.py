@@ -23,6 +23,14 @@ CLUSTER_BATCH = 2000
 
 def mark_empty(stats: SourceStats, stored: int, kind: str = "html") -> None:
     """A list source whose pages were read but gave no items: an error (stored rows are kept)."""
+    if stats.items > 0 and stats.empty_pages:  # drift on some pages only: not a failure
+        pages = stats.empty_pages
+        stats.errors.insert(
+            0,
+            f"selector drift on {len(pages)} of its list pages: {', '.join(pages)} gave no items "
+            f"(its other pages gave {stats.items}); that page's layout may have changed",
+        )
+        return
     if stats.failed or stats.pages_ok == 0 or stats.items > 0:
         return
     stats.empty = True
@@ -132,6 +140,7 @@ class StorePipeline:
                 error=stats.error,
                 now=finished,
                 items=stats.items,
+                warning=stats.error if stats.items and stats.empty_pages else None,
                 retry_after=stats.retry_after,
                 backoff_base=source.backoff_base if source is not None else None,
                 backoff_max=source.backoff_max if source is not None else None,

@@ -29,6 +29,8 @@ class SourceStats:
     errors: list[str] = field(default_factory=list)
     # a list page was read but gave no items (a redesign, a captcha page): selector drift
     empty: bool = False
+    # list pages (page 2..N, one URL of several) read without items while others gave some
+    empty_pages: list[str] = field(default_factory=list)
     # entries read but not stored, by reason ('empty feed entry': nothing at all to show)
     left_out: dict[str, int] = field(default_factory=dict)
 
@@ -77,6 +79,11 @@ class RunStats:
         return [name for name, stats in self.sources.items() if stats.empty]
 
     @property
+    def drifting(self) -> list[str]:
+        """Sources with items, some of whose list pages gave none (a page's layout changed)."""
+        return [name for name, s in self.sources.items() if s.empty_pages and not s.empty]
+
+    @property
     def status(self) -> str:
         if self.sources and len(self.failed) == len(self.sources):
             return "failed"
@@ -101,6 +108,10 @@ class RunStats:
             line += ": " + ", ".join(f"{name} ({self.sources[name].error})" for name in self.failed)
         if self.empty:
             line += f"; {len(self.empty)} gave no items (selector drift?): " + ", ".join(self.empty)
+        if self.drifting:
+            line += f"; {len(self.drifting)} with pages giving no items: " + ", ".join(
+                f"{name} ({', '.join(self.sources[name].empty_pages)})" for name in self.drifting
+            )
         left_out = {name: stats.left_out for name, stats in self.sources.items() if stats.left_out}
         if left_out:
             line += "; entries left out: " + ", ".join(

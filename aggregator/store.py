@@ -1143,8 +1143,10 @@ class Store:
         retry_after: float | None = None,
         backoff_base: timedelta | None = None,
         backoff_max: timedelta | None = None,
+        warning: str | None = None,
     ) -> None:
-        """Update a source's health after a run. ``consecutive_empty`` counts runs whose pages
+        """Update a source's health after a run. ``warning`` is kept as ``last_error`` of a run
+        that gave items (some of its pages gave none). ``consecutive_empty`` counts runs whose pages
         gave no items (``items``; without it, no new items); such a run keeps its ``error``.
         A failure also sets ``failing_since`` (when the failures began) and ``next_attempt_at``
         (exponential backoff from ``backoff_base`` capped at ``backoff_max``, or the server's
@@ -1167,9 +1169,9 @@ class Store:
                     "last_new_at = CASE WHEN ? > 0 THEN ? ELSE last_new_at END, "
                     "consecutive_failures = 0, "
                     "consecutive_empty = CASE WHEN ? > 0 THEN 0 ELSE consecutive_empty + 1 END, "
-                    "last_error = CASE WHEN ? > 0 THEN NULL ELSE ? END, "
+                    "last_error = CASE WHEN ? > 0 THEN ? ELSE ? END, "
                     "failing_since = NULL, next_attempt_at = ? WHERE name = ?",
-                    (stamp, stamp, new, stamp, found, found, error, polite, name),
+                    (stamp, stamp, new, stamp, found, found, warning, error, polite, name),
                 )
             else:
                 current = conn.execute(

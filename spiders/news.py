@@ -167,6 +167,8 @@ class NewsSpider(scrapy.Spider):
             )
             return
         stats.pages_ok += 1
+        if not items and source.kind != "feed":  # drift on this page (the source may have more)
+            stats.empty_pages.append(response.url)
         for article in items:
             article.canonical_url = canonical_url(article.url) if article.url else None
         followed = False

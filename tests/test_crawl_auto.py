@@ -245,3 +245,78 @@ def test_hand_written_gbk_page_under_a_lying_meta_is_stored_without_mojibake(
     # absolute list dates (the relative ones depend on the fetch time)
     for entry in spec["main"][5:]:
         assert stored[entry["url"]]["published_at"] == entry["published_at"]
+
+
+DRIFT_SOURCES = """
+[[source]]
+name = "drift_paged"
+kind = "html"
+urls = ["{farm}paged_drift/"]
+[source.selectors]
+item = "ul.news li"
+title = "a"
+link = "a::attr(href)"
+date = "span.time"
+[source.pagination]
+url_template = "{farm}paged_drift/page{n}.html"
+max_pages = 2
+
+[[source]]
+name = "drift_urls"
+kind = "html"
+urls = ["{farm}utf8_list/", "{farm}paged_drift/page2.html"]
+[source.selectors]
+item = "ul.news li"
+title = "a"
+link = "a::attr(href)"
+date = "span.time"
+
+[[source]]
+name = "drift_all"
+kind = "html"
+urls = ["{farm}paged_drift/page2.html"]
+[source.selectors]
+item = "ul.news li"
+title = "a"
+link = "a::attr(href)"
+"""
+
+
+def test_an_empty_page_of_a_source_with_items_is_reported_not_failed(
+    tmp_path: Path, farm: SiteFarm
+) -> None:
+    sources = tmp_path / "sources.toml"
+    sources.write_text(DRIFT_SOURCES.replace("{farm}", farm.url), "utf-8")
+    code, record, _ = crawl(tmp_path / "news.db", sources)
+    assert code == 0
+    empty_page = farm.url + "paged_drift/page2.html"
+    stats = record["sources"]
+    for name, items in (("drift_paged", 2), ("drift_urls", 5)):
+        assert stats[name]["failed"] is False
+        assert stats[name]["empty"] is False
+        assert stats[name]["empty_pages"] == [empty_page]
+        assert stats[name]["items"] == items
+        assert stats[name]["errors"][0].startswith("selector drift on 1 of its list pages: ")
+        assert empty_page in stats[name]["errors"][0]
+        assert len(rows(tmp_path / "news.db", name)) == items
+    # a source whose only page is empty is still the whole-source drift of before
+    assert stats["drift_all"]["empty"] is True
+    assert record["totals"]["failed"] == 0
+    conn = sqlite3.connect(tmp_path / "news.db")
+    health = dict(
+        conn.execute("SELECT name, last_error FROM sources WHERE name LIKE 'drift_%'").fetchall()
+    )
+    counts = dict(
+        conn.execute(
+            "SELECT name, consecutive_empty FROM sources WHERE name LIKE 'drift_%'"
+        ).fetchall()
+    )
+    conn.close()
+    assert empty_page in health["drift_paged"] and empty_page in health["drift_urls"]
+    assert counts == {"drift_paged": 0, "drift_urls": 0, "drift_all": 1}
+    summary = run_newsagg("--db", str(tmp_path / "news.db"), "--sources", str(sources), "sources")
+    lines = {line.split()[0]: line for line in summary.stdout.splitlines() if line.strip()}
+    assert f"WARNING: selector drift on 1 of its list pages: {empty_page}" in lines["drift_paged"]
+    assert "WARNING: selector drift" in lines["drift_urls"]
+    assert "EMPTY x1" in lines["drift_all"]
+    assert summary.stdout.splitlines()[-1] == "3 sources, 1 failing"
