@@ -428,8 +428,12 @@ def merge_article(article: Article, page: ArticlePage, follow: str) -> Article:
         article.published_from = "article"
         if "date_suspect" in article.flags:  # the list's impossible date is replaced
             article.flags.remove("date_suspect")
-    elif page.date_suspect and article.published_at is None and "date_suspect" not in article.flags:
+    elif page.date_suspect and "date_suspect" not in article.flags:
+        # the page states an impossible date: flagged even when the list's date stands (then
+        # published_at and published_from stay the list's)
         article.flags.append("date_suspect")
+        if article.published_at is not None and article.published_from is None:
+            article.published_from = "list"
     if page.snippet and (not article.snippet or article.snippet_truncated):
         article.snippet = page.snippet
         article.snippet_truncated = False

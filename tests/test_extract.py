@@ -18,6 +18,7 @@ from aggregator.extract import (
     extract_list,
     merge_article,
     needs_follow,
+    set_list_date,
 )
 from aggregator.items import Article
 
@@ -707,8 +708,21 @@ def test_impossible_article_date_flags_an_undated_item() -> None:
     assert page.date_suspect
     merged = merge_article(Article(url="https://e.com/1", source="s", title="t"), page, "always")
     assert merged.flags == ["date_suspect"]
-    dated = Article(url="https://e.com/1", source="s", title="t", published_at=NOW)
-    assert merge_article(dated, page, "always").flags == []  # the list's date stands
+
+
+def test_impossible_article_date_flags_an_item_whose_list_date_stands() -> None:
+    page = extract_article(
+        "<h1>储能电站投运</h1><div class='info'>发布时间：2026年2月30日 10:00</div>",
+        "https://e.com/1",
+        tz=SHANGHAI,
+        now=NOW,
+    )
+    listed_item = Article(url="https://e.com/1", source="s", title="储能电站投运")
+    set_list_date(listed_item, "2026-02-24", SHANGHAI, NOW)
+    merged = merge_article(listed_item, page, "always")
+    assert merged.flags == ["date_suspect"]
+    assert to_utc_string(merged.published_at) == "2026-02-23T16:00:00Z"  # the list's day
+    assert (merged.published_from, merged.published_precision) == ("list", "day")
 
 
 # -- hand-written article pages (tests/sites/articles_hw/, expectations typed by hand) -----------
