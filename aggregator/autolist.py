@@ -83,6 +83,9 @@ _NOT_TITLE = re.compile(
 _ARTICLE_URL = re.compile(
     r"\d{3,}|\.s?html?$|\.php|\.aspx?$|/(?:a|p|n|news|article|content)/", re.I
 )
+# a path ending in "/" is a section ("/zt/2026lh/"), unless it has a date or a long id in it
+# ("/2026/02/24/slug/", "/news/1480001/")
+_ARTICLE_DIR = re.compile(r"/\d{4}/\d{1,2}/|/\d{4}-?\d{2}-?\d{2}/|\d{5,}")
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 _STRING = etree.XPath("string()")
 
@@ -248,6 +251,7 @@ def _candidate_groups(root: Any) -> list[tuple[list[Any], list[Any]]]:
         by_shape: dict[tuple[str, str], list[Any]] = {}
         for child in children:
             by_shape.setdefault(_signature(child), []).append(child)
+        _merge_lead_items(by_shape)
         for shape, members in by_shape.items():
             if len(members) < 2:
                 continue
@@ -262,6 +266,24 @@ def _candidate_groups(root: Any) -> list[tuple[list[Any], list[Any]]]:
             parents.append(parent)
             all_members.extend(members)
     return [(p, m) for p, m in found.values() if len(m) >= MIN_ITEMS]
+
+
+def _merge_lead_items(by_shape: dict[tuple[str, str], list[Any]]) -> None:
+    """A list's one differently-classed item of the same tag (a picture lead ``li.pic``, a
+    ``li.first``/``li.top``) with a link joins the list's main shape, in document order."""
+    if len(by_shape) < 2:
+        return
+    main = max(by_shape, key=lambda shape: len(by_shape[shape]))
+    if len(by_shape[main]) < 2:
+        return
+    for shape in list(by_shape):
+        lone = by_shape[shape]
+        if shape != main and shape[0] == main[0] and len(lone) == 1 and _links(lone[0]):
+            by_shape[main].extend(lone)
+            del by_shape[shape]
+    parent = by_shape[main][0].getparent()
+    order = {child: i for i, child in enumerate(parent)}
+    by_shape[main].sort(key=lambda child: order[child])
 
 
 def _links(node: Any) -> list[Any]:
@@ -424,7 +446,7 @@ def _score(
     roots = sum(1 for u in urls if u.path in ("", "/")) / n
     if external >= 0.5 or roots >= 0.5:
         return None  # a link farm: other sites' home pages
-    articles_like = sum(1 for u in urls if _ARTICLE_URL.search(u.path + "?" + u.query)) / n
+    articles_like = sum(1 for u in urls if _article_like(u)) / n
     dated = sum(1 for i in items if i.date_text) / n
     with_snippet = sum(1 for i in items if i.snippet) / n
     distinct = len({i.link for i in items}) / n
@@ -447,6 +469,12 @@ def _score(
         "articles_like": articles_like,
     }
     return ListBlock(heading, score, articles, side, stats, (root, parents, members, items))
+
+
+def _article_like(url: Any) -> bool:
+    if not _ARTICLE_URL.search(url.path + "?" + url.query):
+        return False
+    return not url.path.endswith("/") or bool(_ARTICLE_DIR.search(url.path))
 
 
 def _coverage(item: _Item) -> float:
@@ -619,7 +647,8 @@ def _nth(element: Any) -> str:
     if parent is None:
         return part
     same = [c for c in parent if c.tag == element.tag]
-    if sum(1 for c in same if _part(c) == part) < 2:
+    classes = set(_stable_classes(element))
+    if sum(1 for c in same if classes <= set(_stable_classes(c))) < 2:  # what `part` matches
         return part
     return f"{part}:nth-of-type({same.index(element) + 1})"
 

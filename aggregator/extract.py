@@ -185,14 +185,18 @@ def _text_of(node: Any, css: str) -> str:
 
 
 def _title_of(node: Any, css: str) -> tuple[str, str]:
-    """The title text and the matched element's ``title`` attribute (often the uncut title)."""
+    """The title text and the matched element's ``title`` attribute (often the uncut title): of
+    the first match with text (a picture link before the headline link has none)."""
     match = _matches(node, css)
     if not match:
         return "", ""
     if isinstance(match[0], str):
         return clean_text(" ".join(str(m) for m in match)), ""
-    element = match[0]
-    return clean_text(str(_STRING(element))), clean_text(element.get("title", ""))
+    for element in match:
+        text, attr = clean_text(str(_STRING(element))), clean_text(element.get("title", ""))
+        if text or attr:
+            return text, attr
+    return "", ""
 
 
 def _link_of(node: Any, css: str) -> str | None:

@@ -192,6 +192,16 @@ def test_extract_list_ignores_javascript_base_href() -> None:
     assert item.url == "https://www.example.com/channel/x.html"
 
 
+def test_extract_list_title_skips_a_picture_link_without_text() -> None:
+    html = (
+        "<ul><li><a href='/1.html'><img src='1.jpg'></a>"
+        "<h4><a href='/1.html'>沙漠光伏治沙项目并网</a></h4></li>"
+        "<li><a href='/2.html'>风电制氢示范项目试运行</a></li></ul>"
+    )
+    items = extract_list(html, LIST_URL, Selectors(item="li", title="a", link="a::attr(href)"))
+    assert [a.title for a in items] == ["沙漠光伏治沙项目并网", "风电制氢示范项目试运行"]
+
+
 def test_extract_list_no_matches() -> None:
     assert list_items("<html><body><p>empty</p></body></html>") == []
 
