@@ -23,9 +23,11 @@ class Check:
     name: str
     ok: bool
     detail: str
+    warn: bool = False  # ok, but worth a look (shown as "warn")
 
     def line(self) -> str:
-        return f"{'ok' if self.ok else 'FAIL':<5}{self.name:<12}{self.detail}"
+        status = "FAIL" if not self.ok else "warn" if self.warn else "ok"
+        return f"{status:<5}{self.name:<12}{self.detail}"
 
 
 @dataclass
@@ -54,7 +56,7 @@ def doctor(
             check_configuration(sources_path),
             check_database(db_path),
             check_database_writable(db_path),
-            check_folder_writable("feeds", feeds),
+            check_feeds_folder(feeds),
             check_lock(db_path),
             check_last_run(db_path),
         ]
@@ -123,6 +125,24 @@ def check_folder_writable(name: str, folder: Path) -> Check:
         return Check(name, False, f"{existing}: cannot write: {exc.strerror or exc}")
     where = f"{folder} is writable" if existing == folder else f"{folder} can be created"
     return Check(name, True, where)
+
+
+def check_feeds_folder(feeds: Path) -> Check:
+    """:func:`check_folder_writable`, plus a warning for temporary files a killed export left
+    (the next export removes them; doctor changes nothing)."""
+    from aggregator.export import stale_temp_files
+
+    check = check_folder_writable("feeds", feeds)
+    stale = stale_temp_files(feeds) if check.ok else []
+    if not stale:
+        return check
+    shown = ", ".join(str(p.relative_to(feeds)) for p in stale[:3])
+    more = " ..." if len(stale) > 3 else ""
+    detail = (
+        f"{check.detail}; {len(stale)} temporary files left by a killed export ({shown}{more}): "
+        "the next export removes them"
+    )
+    return Check("feeds", True, detail, warn=True)
 
 
 def check_lock(db_path: Path) -> Check:

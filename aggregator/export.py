@@ -24,6 +24,7 @@ import json
 import os
 import re
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -63,6 +64,11 @@ _END_TAG = re.compile(r"</(?=[A-Za-z])")
 # XML 1.0 cannot carry these at all, escaped or not.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _HTML_TAGS = {"p", "a", "h3", "ul", "li", "br"}
+# What :func:`write_if_changed` names its temporary files: ``.<name>.<8 random chars>.tmp``
+# (:func:`tempfile.mkstemp`'s alphabet).
+_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+# A temporary file older than this process was left by an earlier, killed one: never ours.
+PROCESS_STARTED = time.time()
 
 
 @dataclass
@@ -190,6 +196,7 @@ def export_feeds(
         "taxonomy": taxonomy.fingerprint,
         "today": local_today.isoformat(),
     }
+    remove_stale_temp_files(out)
     previous = _read_state(out)
     if previous.get("state") == state:
         files = [out / name for name in previous.get("files", [])]
@@ -822,6 +829,39 @@ def _fsync_path(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def stale_temp_files(out_dir: str | Path, before: float | None = None) -> list[Path]:
+    """Temporary files of :func:`_stage` under ``out_dir`` last modified before
+    ``before`` (default: when this process started), i.e. left by an export that was killed
+    before its rename. Only that naming pattern; nothing else in the folder is looked at."""
+    out = Path(out_dir)
+    before = PROCESS_STARTED if before is None else before
+    if not out.is_dir():
+        return []
+    found = []
+    for path in out.rglob(".*.tmp"):
+        if not _TEMP_NAME.match(path.name):
+            continue
+        try:
+            info = path.lstat()
+        except FileNotFoundError:
+            continue
+        if path.is_file() and not path.is_symlink() and info.st_mtime < before:
+            found.append(path)
+    return sorted(found)
+
+
+def remove_stale_temp_files(out_dir: str | Path, before: float | None = None) -> list[Path]:
+    """Remove :func:`stale_temp_files`; returns what was removed."""
+    removed = []
+    for path in stale_temp_files(out_dir, before):
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(path)
+    return removed
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:

@@ -177,6 +177,8 @@ def kill_at_random_moments(site: Site, tmp: Path, kills: int, seed: int) -> dict
     assert last.returncode == 0, last.stderr
     assert integrity(db) == "ok"
     assert check_feeds(tmp / "feeds") >= 4
+    # the temporary files of killed exports went with the last run's export
+    assert not list((tmp / "feeds").rglob(".*.tmp"))
     report["articles"] = len(committed(db))
     print(f"kill -9 report: {report}")  # shown with pytest -s
     return report
@@ -362,3 +364,74 @@ def test_queries_work_while_a_crawl_writes(site: Site, tmp_path: Path) -> None:
     assert len(codes) >= 2
     final = CliRunner().invoke(cli, ["--db", str(db), "query", "Grid", "--format", "json"])
     assert final.exit_code == 0, final.output
+
+
+# -- temporary files a killed export leaves ----------------------------------------------------
+
+_KILLED_EXPORT = """
+import os, signal, sys
+from aggregator.cli import main
+calls = 0
+real_replace = os.replace
+def replace(src, dst):
+    global calls
+    calls += 1
+    if calls == 3:  # two feeds replaced, the third written to its temporary file
+        os.kill(os.getpid(), signal.SIGKILL)
+    real_replace(src, dst)
+os.replace = replace
+sys.argv = ["newsagg", *sys.argv[1:]]
+main()
+"""
+
+
+def test_a_killed_export_leaves_temporary_files_that_the_next_export_removes(
+    site: Site, tmp_path: Path
+) -> None:
+    db = tmp_path / "news.db"
+    sources = site.sources(tmp_path / "sources.toml")
+    base = ["--db", str(db), "--sources", str(sources)]
+    assert run_newsagg(*base, "run", *FAST).returncode == 0
+    feeds = tmp_path / "feeds"
+    site.advance()
+    assert run_newsagg(*base, "crawl", *FAST).returncode == 0  # every feed changes
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSAGG_")}
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_EXPORT, *base, "export"],
+        capture_output=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+    left = sorted(feeds.rglob(".*.tmp"))
+    assert len(left) == 1, left
+    assert check_feeds(feeds) >= 4  # the old or the new complete files, never a partial one
+    # not ours to remove: another pattern, and one newer than the next process
+    others = [feeds / ".notes.tmp", feeds / "keep.tmp", feeds / ".all.xml.tmp"]
+    for path in others:
+        path.write_text("mine", "utf-8")
+    fresh = feeds / ".all.xml.abcd1234.tmp"
+    fresh.write_text("being written", "utf-8")
+    os.utime(fresh, (time.time() + 3600, time.time() + 3600))
+    checked = subprocess.run(
+        [sys.executable, "-m", "aggregator", *base, "doctor", "--out", str(feeds)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    warning = next(line for line in checked.stdout.splitlines() if "feeds" in line.split()[:2])
+    assert warning.startswith("warn ") and "1 temporary files left by a killed export" in warning
+    assert left[0].name in warning
+    assert left[0].exists()  # doctor changes nothing
+    again = run_newsagg(*base, "export")
+    assert again.returncode == 0, again.stderr
+    assert not left[0].exists()
+    assert all(path.exists() for path in [*others, fresh])
+    assert sorted(feeds.rglob(".*.tmp")) == sorted([feeds / ".notes.tmp", fresh, others[2]])
+    assert check_feeds(feeds) >= 4
