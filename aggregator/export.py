@@ -64,7 +64,7 @@ _END_TAG = re.compile(r"</(?=[A-Za-z])")
 # XML 1.0 cannot carry these at all, escaped or not.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _HTML_TAGS = {"p", "a", "h3", "ul", "li", "br"}
-# What :func:`write_if_changed` names its temporary files: ``.<name>.<8 random chars>.tmp``
+# What :func:`_stage` and :func:`write_if_changed` name their temporary files: ``.<name>.<8 random chars>.tmp``
 # (:func:`tempfile.mkstemp`'s alphabet).
 _TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 # A temporary file older than this process was left by an earlier, killed one: never ours.
@@ -671,6 +671,10 @@ def _feed_entry(entry: Entry, channel: Channel, *, atom: bool) -> FeedEntry:
             item.content(entry.html, type="html")
         else:
             item.description(entry.html)
+    elif atom and not entry.link:
+        # Atom wants content or an alternate link: an entry with neither (a feed entry that had
+        # no link) carries its text, or its title, as text content.
+        item.content(_plain_text(entry.text or entry.title), type="text")
     if atom:
         item.updated(entry.published)
         item.published(entry.published)

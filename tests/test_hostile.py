@@ -8,7 +8,8 @@ tests/hostile/README.md). Whatever the case, these always hold:
 * nothing stored is lost: an article stored before the case is still there, unchanged;
 * no markup, invisible or XML-illegal characters in stored text;
 * no unsafe URL (javascript:, vbscript:, data:, file:..., entity-encoded or not) stored or
-  exported, and every exported feed is well-formed RSS 2.0 with 0 validator errors.
+  exported; every exported RSS, Atom and JSON feed passes its checker (tests/feedcheck.py,
+  tests/feedcheck_atom.py) with 0 errors, and feeds.opml and index.html carry no injected markup.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import json
 import re
 import shutil
 import sqlite3
+import time
 import tomllib
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -32,7 +35,7 @@ from lxml import etree
 
 from aggregator.config import Selectors, Source
 from aggregator.errors import AggregatorError
-from aggregator.export import export_feeds
+from aggregator.export import FORMATS, export_feeds
 from aggregator.extract import decode_html, extract_list
 from aggregator.feeds import parse_feed
 from aggregator.items import Article
@@ -42,6 +45,7 @@ from aggregator.store import Store
 from aggregator.urls import canonical_url
 from tests.conftest import ROOT, run_newsagg
 from tests.feedcheck import validate_rss
+from tests.feedcheck_atom import validate_atom, validate_json_feed
 
 HOSTILE = ROOT / "tests" / "hostile"
 CASE_SUFFIXES = (".html", ".xml", ".toml")
@@ -265,8 +269,157 @@ def check_error(case: Case, error: str | None) -> None:
         assert expected in error, error
 
 
+EXPORT_BASE = "https://feeds.example/"
+CHECK_NOW = NOW.timestamp() + 300
+ATOM_NS = "{http://www.w3.org/2005/Atom}"
+_HTML_PARSER = etree.HTMLParser(no_network=True)
+_URL_ATTRS = ("href", "src", "action", "formaction", "xmlUrl", "htmlUrl", "url")
+
+
+def check_safe_markup(markup: str, where: str) -> None:
+    """HTML we export (a feed's content, index.html): no script-bearing elements, no event
+    handlers or style attributes, every URL attribute a clean http(s) or relative one."""
+    if not markup.strip():
+        return
+    root = etree.fromstring(f"<html><body>{markup}</body></html>", _HTML_PARSER)
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        tag = element.tag.lower()
+        assert tag not in {"script", "iframe", "object", "embed", "form", "base", "meta"} or (
+            tag == "meta" and set(element.attrib) <= {"charset", "name", "content"}
+        ), f"{where}: <{tag}> exported"
+        for name, value in element.attrib.items():
+            assert not name.lower().startswith("on"), f"{where}: {name}= exported"
+            if name in _URL_ATTRS:
+                check_safe_url(value, where)
+
+
+def check_safe_url(url: str, where: str, *, absolute: bool = False) -> None:
+    assert not _UNSAFE_SCHEME.match(url), f"{where}: unsafe URL exported: {url!r}"
+    assert not re.search(r"[\s\\<>\"]", url), f"{where}: URL not escaped: {url!r}"
+    scheme = urlsplit(url).scheme
+    if absolute or scheme:
+        if url.startswith("urn:newsagg:") or url.startswith("tag:"):
+            return
+        assert scheme in ("http", "https"), f"{where}: {url!r}"
+
+
+def check_plain_text(text: str, where: str) -> None:
+    assert not _MARKUP.search(text), f"{where}: markup exported: {text[:200]!r}"
+
+
+def check_rss_file(data: bytes, name: str, now: float = CHECK_NOW) -> None:
+    root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True))
+    assert root.tag == "rss", name
+    problems = validate_rss(data, EXPORT_BASE + name, now=now)
+    errors = [p for p in problems if p.level == "error"]
+    assert not errors, f"{name}: {errors[:3]}"
+    for item in root.iter("item"):
+        for tag in ("link", "guid"):
+            value = item.findtext(tag) or ""
+            assert not _UNSAFE_SCHEME.match(value), f"unsafe {tag} exported: {value!r}"
+        description = item.findtext("description") or ""
+        # sanitised HTML: a digest's body, "also: <a>...</a>" for a story several sources carry
+        check_safe_markup(description, f"{name} description")
+        if name.startswith("digest-"):  # our own digest HTML: only its few tags
+            tags = set(re.findall(r"</?([A-Za-z0-9]+)", description))
+            assert tags <= _DIGEST_TAGS, f"markup exported: {description[:200]!r}"
+        for encoded in item.iter("{http://purl.org/rss/1.0/modules/content/}encoded"):
+            check_safe_markup(encoded.text or "", f"{name} content:encoded")
+        check_plain_text(item.findtext("title") or "", f"{name} title")
+
+
+def check_atom_file(data: bytes, name: str, now: float = CHECK_NOW) -> None:
+    root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True))
+    assert root.tag == ATOM_NS + "feed", name
+    problems = validate_atom(data, EXPORT_BASE + name, now=now)
+    errors = [p for p in problems if p.level == "error"]
+    assert not errors, f"{name}: {errors[:3]}"
+    for entry in root.iter(ATOM_NS + "entry"):
+        check_safe_url(entry.findtext(ATOM_NS + "id") or "", f"{name} id", absolute=True)
+        for link in entry.iter(ATOM_NS + "link"):
+            check_safe_url(link.get("href", ""), f"{name} link", absolute=True)
+        title = entry.find(ATOM_NS + "title")
+        assert title is not None and title.get("type", "text") == "text", name
+        check_plain_text(title.text or "", f"{name} title")
+        for tag in ("summary", "content"):
+            for element in entry.iter(ATOM_NS + tag):
+                if element.get("type") == "html":
+                    check_safe_markup(element.text or "", f"{name} {tag}")
+                else:
+                    assert element.get("type", "text") == "text", f"{name} {tag}"
+                    check_plain_text(element.text or "", f"{name} {tag}")
+
+
+def check_json_file(data: bytes, name: str) -> None:
+    problems = validate_json_feed(data, EXPORT_BASE + name)
+    assert not problems, f"{name}: {problems[:3]}"
+    for item in json.loads(data)["items"]:
+        for key in ("url", "external_url"):
+            if key in item:
+                check_safe_url(item[key], f"{name} {key}", absolute=True)
+        check_plain_text(item.get("title", ""), f"{name} title")
+        check_plain_text(item.get("summary", ""), f"{name} summary")
+        check_plain_text(item.get("content_text", ""), f"{name} content_text")
+        check_safe_markup(item.get("content_html", ""), f"{name} content_html")
+
+
+OPML_ATTRS = {"version", "text", "title", "description", "type", "xmlUrl", "htmlUrl"}
+INDEX_TAGS = {
+    "html",
+    "head",
+    "meta",
+    "title",
+    "style",
+    "link",
+    "body",
+    "h1",
+    "h2",
+    "p",
+    "ul",
+    "li",
+    "a",
+    "small",
+    "br",
+}
+
+
+def check_opml_file(data: bytes) -> None:
+    """Well-formed, only OPML's own elements and attributes (text cannot have broken out of an
+    attribute), every feed URL clean."""
+    root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True))
+    assert root.tag == "opml"
+    tags = {e.tag for e in root.iter() if isinstance(e.tag, str)}
+    assert tags <= {"opml", "head", "title", "body", "outline"}, tags
+    outlines = list(root.iter("outline"))
+    assert any(o.get("xmlUrl") for o in outlines), "feeds.opml lists no feed"
+    for outline in outlines:
+        assert set(outline.attrib) <= OPML_ATTRS, outline.attrib
+        for name in ("xmlUrl", "htmlUrl"):
+            if outline.get(name) is not None:
+                check_safe_url(outline.get(name, ""), f"feeds.opml {name}", absolute=True)
+
+
+def check_index_file(data: bytes, source_title: str) -> None:
+    """Only the page's own elements (a title cannot have become markup), no script or event
+    handler, every link clean; the hostile source title is shown as text."""
+    text = data.decode("utf-8")
+    assert text.startswith("<!DOCTYPE html>")
+    root = etree.fromstring(data, _HTML_PARSER)
+    tags = {e.tag for e in root.iter() if isinstance(e.tag, str)}
+    assert tags <= INDEX_TAGS, tags - INDEX_TAGS
+    check_safe_markup(etree.tostring(root.find("body"), encoding="unicode"), "index.html")
+    for link in root.iter("link"):
+        check_safe_url(link.get("href", ""), "index.html link")
+    assert root.findall(".//link[@rel='alternate']"), "index.html: no autodiscovery links"
+    shown = " ".join("".join(e.itertext()) for e in root.iter("a", "li", "p"))
+    assert source_title in " ".join(shown.split()), "the source title is not shown as text"
+
+
 def check_exported(rows: list[dict[str, Any]], tmp_path: Path, case: Case) -> None:
-    """Store the rows beside an earlier article, export, and check the database and the feeds."""
+    """Store the rows beside an earlier article, export every format, and check the database,
+    the RSS, Atom and JSON feeds, feeds.opml and index.html."""
     with Store(":memory:") as store:
         sentinel_row = normalize(
             Article(url=SENTINEL, source="sentinel", title="Stored before the case"), None, NOW
@@ -274,38 +427,37 @@ def check_exported(rows: list[dict[str, Any]], tmp_path: Path, case: Case) -> No
         assert sentinel_row is not None
         store.upsert_articles([sentinel_row], NOW)
         before = store.articles(source="sentinel")
+        # the source's title, shown in feeds.opml and index.html, is the case's first headline
+        title = rows[0]["title"] if rows else case.meta["tests"]
+        store.sync_sources([Source(name="hostile", title=title, kind=case.kind, urls=(SENTINEL,))])
         store.upsert_articles(rows, NOW)
         assert store.articles(source="sentinel") == before, "the earlier article changed"
         stored = store.articles(source="hostile", limit=None)
         assert len(stored) == len({r["canonical_url"] for r in rows}), "rows were lost"
-        result = export_feeds(store, tmp_path / "feeds", base_url="https://feeds.example/")
+        result = export_feeds(
+            store, tmp_path / "feeds", base_url=EXPORT_BASE, formats=FORMATS, now=NOW
+        )
+    out = tmp_path / "feeds"
+    suffixes = Counter(path.suffix for path in result.feeds)
+    assert suffixes[".xml"] == suffixes[".atom"] == suffixes[".json"] >= 3, suffixes
     for path in result.feeds:
         data = path.read_bytes()
+        name = path.relative_to(out).as_posix()
         for forbidden in case.meta.get("absent", []):
-            assert forbidden.encode() not in data, f"{forbidden!r} exported in {path.name}"
-        if path.suffix != ".xml":
-            continue  # other formats (OPML, Atom, JSON Feed) have their own tests
-        parser = etree.XMLParser(resolve_entities=False, no_network=True)
-        root = etree.fromstring(data, parser)
-        if root.tag != "rss":
-            continue
-        errors = [p for p in validate_rss(data) if p.level == "error"]
-        assert not errors, f"{path.name}: {errors[:3]}"
-        for item in root.iter("item"):
-            for tag in ("link", "guid"):
-                value = item.findtext(tag) or ""
-                assert not _UNSAFE_SCHEME.match(value), f"unsafe {tag} exported: {value!r}"
-            description = item.findtext("description") or ""
-            if path.name.startswith("digest-"):
-                # a digest's body is our own sanitised HTML: only its few tags, http(s) links
-                tags = set(re.findall(r"</?([A-Za-z0-9]+)", description))
-                assert tags <= _DIGEST_TAGS, f"markup exported: {description[:200]!r}"
-                hrefs = re.findall(r'href="([^"]*)"', description)
-                assert all(h.startswith(("http://", "https://")) for h in hrefs), hrefs
-            else:
-                assert "<" not in description, f"markup exported: {description[:200]!r}"
-            title = item.findtext("title") or ""
-            assert not _MARKUP.search(title), f"markup exported: {title[:200]!r}"
+            assert forbidden.encode() not in data, f"{forbidden!r} exported in {name}"
+        check = {
+            ".xml": check_rss_file,
+            ".atom": check_atom_file,
+            ".json": check_json_file,
+        }.get(path.suffix)
+        if check is not None:
+            check(data, name)
+        elif path.name == "feeds.opml":
+            check_opml_file(data)
+        elif path.name == "index.html":
+            check_index_file(data, title)
+        else:
+            raise AssertionError(f"an exported file nobody checks: {name}")
 
 
 def _source(case: Case, name: str, urls: list[str]) -> Source:
@@ -415,7 +567,10 @@ def hostile_crawl(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         )
         assert result.stdout, result.stderr
         assert "Traceback" not in result.stderr, result.stderr[-3000:]
-        export = run_newsagg("--db", str(db), "export", "--base-url", "https://feeds.example/")
+        export = run_newsagg(
+            "--db", str(db), "export", "--base-url", EXPORT_BASE, "--format", "atom",
+            "--format", "json",
+        )  # fmt: skip
     conn = sqlite3.connect(db)
     conn.row_factory = sqlite3.Row
     rows: dict[str, list[dict[str, Any]]] = {}
@@ -456,14 +611,24 @@ def test_the_hostile_crawl_left_a_sound_database_and_valid_feeds(
     assert hostile_crawl["integrity"] == "ok"
     assert hostile_crawl["record"]["fatal"] is None
     assert hostile_crawl["export"].returncode == 0, hostile_crawl["export"].stderr
-    feeds = sorted(hostile_crawl["feeds"].rglob("*.xml"))
-    assert len(feeds) > 10
+    out = hostile_crawl["feeds"]
+    feeds = sorted(p for p in out.rglob("*") if p.is_file() and not p.name.startswith("."))
+    suffixes = Counter(path.suffix for path in feeds)
+    assert suffixes[".xml"] == suffixes[".atom"] == suffixes[".json"] > 10, suffixes
+    now = time.time() + 300
     for path in feeds:
-        if etree.fromstring(path.read_bytes()).tag != "rss":
-            continue
-        errors = [p for p in validate_rss(path.read_bytes()) if p.level == "error"]
-        assert not errors, f"{path.name}: {errors[:3]}"
-        assert not re.search(rb"(?i)<link>\s*(?:javascript|vbscript|data|file):", path.read_bytes())
+        data, name = path.read_bytes(), path.relative_to(out).as_posix()
+        if path.suffix == ".xml":
+            check_rss_file(data, name, now)
+        elif path.suffix == ".atom":
+            check_atom_file(data, name, now)
+        elif path.suffix == ".json":
+            check_json_file(data, name)
+        elif path.name == "feeds.opml":
+            check_opml_file(data)
+        else:
+            assert path.name == "index.html", name
+            check_index_file(data, "")
 
 
 def test_the_catalogue_is_large_enough() -> None:
