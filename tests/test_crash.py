@@ -11,10 +11,12 @@ import errno
 import os
 import random
 import resource
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -268,27 +270,83 @@ def test_a_full_disk_while_exporting_is_a_clear_error(
     assert integrity(db) == "ok"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
-def test_a_read_only_data_folder_is_a_clear_error(site: Site, tmp_path: Path) -> None:
-    data = tmp_path / "data"
+NOBODY = ["--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def unprivileged_prefix() -> list[str] | None:
+    """A command prefix that runs a program without root's power over file permissions: none
+    needed when not root; as root, ``setpriv`` to nobody (uid/gid 65534); None when that is not
+    possible here."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return None
+    probe = subprocess.run(
+        [setpriv, *NOBODY, sys.executable, "-c", "import os, aggregator; print(os.geteuid())"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return [setpriv, *NOBODY] if probe.stdout.strip() == "65534" else None
+
+
+@pytest.mark.parametrize("what", ["folder", "database"])
+def test_a_read_only_data_folder_is_a_clear_error(site: Site, what: str) -> None:
+    """The whole data folder read-only (the run lock cannot even be taken), or only the
+    database files (the first write fails): a clear error naming the file, the database intact,
+    and the next run, with rights again, completes."""
+    prefix = unprivileged_prefix()
+    if prefix is None:
+        pytest.skip("running as root and cannot drop privileges (no usable setpriv)")
+    # pytest's tmp_path is private to its user (0700): use a folder nobody can reach
+    top = Path(tempfile.mkdtemp(prefix="newsagg-readonly-"))
+    top.chmod(0o755)
+    data = top / "data"
     db = data / "news.db"
-    sources = site.sources(tmp_path / "sources.toml")
-    base = ["--db", str(db), "--sources", str(sources)]
-    assert run_newsagg(*base, "crawl", "--only", "list0", *FAST).returncode == 0
-    before = committed(db)
-    for path in [db, *data.glob("news.db-*")]:
-        path.chmod(0o444)
-    data.chmod(0o555)
     try:
-        result = run_newsagg(*base, "crawl", *FAST)
-        assert result.returncode == 1
-        assert str(db) in result.stderr and "Traceback" not in result.stderr
+        sources = site.sources(top / "sources.toml")
+        base = ["--db", str(db), "--sources", str(sources)]
+        assert run_newsagg(*base, "crawl", "--only", "list0", *FAST).returncode == 0
+        before = committed(db)
+        assert len(before) == 40
+        for path in data.glob("news.db*"):
+            if what == "folder" or path.name != "news.db.lock":
+                path.chmod(0o444)
+        if what == "folder":
+            data.chmod(0o555)
+        else:
+            (data / "news.db.lock").chmod(0o666)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSAGG_")}
+        env["HOME"] = str(top)
+        result = subprocess.run(
+            [*prefix, sys.executable, "-m", "aggregator", *base, "crawl", *FAST],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 1, result.stdout + result.stderr
+        expected = f"{db}.lock: Permission denied" if what == "folder" else f"{db}: "
+        assert result.stderr.startswith(f"Error: {expected}"), result.stderr
+        assert "Traceback" not in result.stderr, result.stderr
+        assert result.stdout == ""  # no summary claiming articles were stored
     finally:
         data.chmod(0o755)
-        for path in [db, *data.glob("news.db-*")]:
+        for path in data.glob("news.db*"):
             path.chmod(0o644)
-    assert committed(db) == before
-    assert integrity(db) == "ok"
+    try:
+        assert committed(db) == before
+        assert integrity(db) == "ok"
+        # writable again: the next crawl completes and stores the rest
+        again = run_newsagg(*base, "crawl", *FAST)
+        assert again.returncode == 0, again.stderr
+        assert len(committed(db)) == 40 * LIST_SOURCES + 1200
+    finally:
+        shutil.rmtree(top)
 
 
 def test_a_corrupt_database_is_named_and_never_replaced(site: Site, tmp_path: Path) -> None:
