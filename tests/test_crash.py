@@ -493,3 +493,52 @@ def test_a_killed_export_leaves_temporary_files_that_the_next_export_removes(
     assert all(path.exists() for path in [*others, fresh])
     assert sorted(feeds.rglob(".*.tmp")) == sorted([feeds / ".notes.tmp", fresh, others[2]])
     assert check_feeds(feeds) >= 4
+
+
+def test_datasette_answers_while_a_crawl_writes(site: Site, tmp_path: Path) -> None:
+    """Datasette (its own test client, the shipped configuration) on the database a CLI crawl
+    in another process is writing: every request answers 200, counts never go back."""
+    import asyncio
+
+    import yaml
+    from datasette.app import Datasette
+
+    db = tmp_path / "news.db"
+    sources = site.sources(tmp_path / "sources.toml")
+    base = ["--db", str(db), "--sources", str(sources)]
+    assert run_newsagg(*base, "crawl", "--only", "list0", *FAST).returncode == 0
+    site.advance()
+    config = yaml.safe_load((ROOT / "datasette.yaml").read_text("utf-8"))
+    metadata = yaml.safe_load((ROOT / "metadata.yaml").read_text("utf-8"))
+    sql = "/news/-/query.json?sql=select+count(*)+as+n+from+articles&_shape=array"
+
+    async def read_during(crawl: subprocess.Popen[bytes]) -> list[int]:
+        datasette = Datasette([str(db)], config=config, metadata=metadata)
+        await datasette.invoke_startup()
+        counts: list[int] = []
+        while crawl.poll() is None or not counts:
+            for url in (
+                "/news/articles.json?_shape=objects&_size=5",
+                "/news/todays_stories.json?_shape=objects",
+                "/news/search.json?q=storage&_shape=objects",
+            ):
+                response = await datasette.client.get(url)
+                assert response.status_code == 200, (url, response.text[:500])
+            response = await datasette.client.get(sql)
+            assert response.status_code == 200, response.text[:500]
+            counts.append(response.json()[0]["n"])
+            await asyncio.sleep(0.05)
+        response = await datasette.client.get(sql)  # and once the crawl is over
+        counts.append(response.json()[0]["n"])
+        return counts
+
+    crawl = _newsagg(*base, "crawl", *FAST)
+    try:
+        counts = asyncio.run(read_during(crawl))
+    finally:
+        _, err = crawl.communicate(timeout=120)
+    assert crawl.returncode == 0, err.decode()
+    assert len(counts) >= 2
+    assert counts == sorted(counts), counts  # committed rows only ever appear
+    assert counts[0] >= 40
+    assert counts[-1] == len(committed(db)) == 40 + 40 * LIST_SOURCES + 1200
