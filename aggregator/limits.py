@@ -10,6 +10,8 @@ cap is passed, not inflated first). This module adds what Scrapy does not have:
   request is given at most the time left as its ``download_timeout``; once a deadline has passed
   the source's remaining requests are refused at once. Each cut is recorded in the run record
   (``cut``, and the source's ``errors``), so a run that was cut says so.
+* :class:`LyingEncodingMiddleware`: a response whose ``Content-Encoding`` says gzip while the
+  body is not gzip fails with that reason in our words, not ``gzip``'s "Not a gzipped file".
 * :class:`NestedGzipMiddleware`: a body that is still gzip after Scrapy decoded its
   ``Content-Encoding`` (servers that compress twice) is inflated once more, under the same cap.
 """
@@ -125,6 +127,33 @@ def inflate_gzip(data: bytes, max_size: int) -> bytes:
         parts.append(chunk)
         chunk = inflater.decompress(inflater.unconsumed_tail, 1 << 16)
     return b"".join(parts)
+
+
+NOT_GZIP = "response says gzip but the body is not gzip"
+
+
+class NotGzip(IgnoreRequest):
+    """``Content-Encoding: gzip`` on a body that is not gzip."""
+
+
+def outer_encoding(values: list[bytes]) -> str:
+    """The last coding applied (the last listed) in ``Content-Encoding`` header values."""
+    codings = [c.strip().lower() for v in values for c in v.decode("latin-1").split(",")]
+    codings = [c for c in codings if c and c != "identity"]
+    return codings[-1] if codings else ""
+
+
+class LyingEncodingMiddleware:
+    """Before HttpCompressionMiddleware (590) in the response chain: a body that
+    ``Content-Encoding`` calls gzip must start with gzip's magic bytes."""
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        if request.method == "HEAD" or not response.body:
+            return response
+        coding = outer_encoding(response.headers.getlist("Content-Encoding"))
+        if coding in ("gzip", "x-gzip") and not response.body.startswith(GZIP_MAGIC):
+            raise NotGzip(f"{NOT_GZIP} ({coding}): {response.url}")
+        return response
 
 
 class NestedGzipMiddleware:

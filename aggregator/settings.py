@@ -53,6 +53,8 @@ DOWNLOADER_MIDDLEWARES = {
     "aggregator.limits.DeadlineMiddleware": 960,
     # Just after HttpCompressionMiddleware (590) in the response chain, before meta refresh.
     "aggregator.limits.NestedGzipMiddleware": 585,
+    # Just before it: a body that Content-Encoding calls gzip but is not fails in our words.
+    "aggregator.limits.LyingEncodingMiddleware": 595,
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "aggregator.limits.SafeMetaRefreshMiddleware": 580,
     # Scrapy's own lets requests that wait for robots.txt through; see aggregator/robots.py.

@@ -5,6 +5,7 @@ It only fetches; turning bytes into items is done by the pure functions in ``agg
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -42,6 +43,7 @@ from aggregator.extract import (
 from aggregator.feeds import EMPTY_FEED_ENTRY, parse_feed
 from aggregator.health import retry_after_seconds
 from aggregator.items import Article, PageSeen
+from aggregator.limits import NOT_GZIP
 from aggregator.pagination import next_page_url, template_urls
 from aggregator.runstats import RunStats
 from aggregator.store import Store
@@ -352,5 +354,7 @@ def describe(failure: Failure) -> str:
         return "connection refused"
     if failure.check(ResponseDataLossError):
         return "connection dropped mid-response"
+    if failure.check(gzip.BadGzipFile):  # an inner layer of "Content-Encoding: gzip, gzip"
+        return NOT_GZIP
     message = str(failure.value) or type(failure.value).__name__
     return message.splitlines()[0][:200]

@@ -159,3 +159,30 @@ def test_a_source_deadline_cuts_only_that_source(tmp_path: Path, farm: SiteFarm)
     assert record["cut"] == {"slow": "cut: the source's deadline (2 s) was reached"}
     assert record["sources"]["feed"]["new"] == 5
     assert not record["sources"]["feed"]["errors"]
+
+
+def test_a_body_content_encoding_calls_gzip_must_be_gzip() -> None:
+    import gzip as gzip_module
+
+    from aggregator.limits import NOT_GZIP, LyingEncodingMiddleware, NotGzip, outer_encoding
+
+    assert outer_encoding([b"identity, GZIP"]) == "gzip"
+    assert outer_encoding([b"gzip", b"br"]) == "br"
+    assert outer_encoding([]) == ""
+    middleware = LyingEncodingMiddleware()
+    request = Request("http://news.example/")
+
+    def answer(body: bytes, encoding: str) -> HtmlResponse:
+        headers = {"Content-Encoding": encoding}
+        return HtmlResponse(request.url, body=body, headers=headers, request=request)
+
+    plain = b"<html><body>not compressed</body></html>"
+    with pytest.raises(NotGzip, match=rf"^{NOT_GZIP} \(x-gzip\): http://news.example/$"):
+        middleware.process_response(request, answer(plain, "x-gzip"))
+    packed = answer(gzip_module.compress(plain), "gzip")
+    assert middleware.process_response(request, packed) is packed
+    for encoding in ("br", "deflate", "identity"):  # not ours to judge: Scrapy decodes those
+        response = answer(plain, encoding)
+        assert middleware.process_response(request, response) is response
+    empty = answer(b"", "gzip")  # a 204 or 304 has no body to lie about
+    assert middleware.process_response(request, empty) is empty
