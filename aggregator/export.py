@@ -64,8 +64,8 @@ _END_TAG = re.compile(r"</(?=[A-Za-z])")
 # XML 1.0 cannot carry these at all, escaped or not.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _HTML_TAGS = {"p", "a", "h3", "ul", "li", "br"}
-# What :func:`_stage` and :func:`write_if_changed` name their temporary files: ``.<name>.<8 random chars>.tmp``
-# (:func:`tempfile.mkstemp`'s alphabet).
+# What :func:`_stage` and :func:`write_if_changed` name their temporary files:
+# ``.<name>.<8 random chars>.tmp`` (:func:`tempfile.mkstemp`'s alphabet).
 _TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 # A temporary file older than this process was left by an earlier, killed one: never ours.
 PROCESS_STARTED = time.time()
