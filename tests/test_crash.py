@@ -434,7 +434,7 @@ real_replace = os.replace
 def replace(src, dst):
     global calls
     calls += 1
-    if calls == 3:  # two feeds replaced, the third written to its temporary file
+    if calls == 3:  # two feeds replaced, the others still in their temporary files
         os.kill(os.getpid(), signal.SIGKILL)
     real_replace(src, dst)
 os.replace = replace
@@ -464,7 +464,7 @@ def test_a_killed_export_leaves_temporary_files_that_the_next_export_removes(
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
     left = sorted(feeds.rglob(".*.tmp"))
-    assert len(left) == 1, left
+    assert left, "no temporary file left: the kill came too late"
     assert check_feeds(feeds) >= 4  # the old or the new complete files, never a partial one
     # not ours to remove: another pattern, and one newer than the next process
     others = [feeds / ".notes.tmp", feeds / "keep.tmp", feeds / ".all.xml.tmp"]
@@ -484,12 +484,13 @@ def test_a_killed_export_leaves_temporary_files_that_the_next_export_removes(
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     warning = next(line for line in checked.stdout.splitlines() if "feeds" in line.split()[:2])
-    assert warning.startswith("warn ") and "1 temporary files left by a killed export" in warning
+    assert warning.startswith("warn ") and "temporary files left by a killed export" in warning
+    assert f"; {len(left)} temporary files" in warning
     assert left[0].name in warning
-    assert left[0].exists()  # doctor changes nothing
+    assert all(path.exists() for path in left)  # doctor changes nothing
     again = run_newsagg(*base, "export")
     assert again.returncode == 0, again.stderr
-    assert not left[0].exists()
+    assert not any(path.exists() for path in left)
     assert all(path.exists() for path in [*others, fresh])
     assert sorted(feeds.rglob(".*.tmp")) == sorted([feeds / ".notes.tmp", fresh, others[2]])
     assert check_feeds(feeds) >= 4
