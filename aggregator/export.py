@@ -18,7 +18,6 @@ of the last export, nothing is rendered at all.
 from __future__ import annotations
 
 import bisect
-import copy
 import html
 import json
 import os
@@ -641,25 +640,8 @@ def _feed_generator(
     return fg
 
 
-class _ReusedEntry(FeedEntry):  # type: ignore[misc]
-    """A feedgen entry that builds its RSS or Atom element once and gives every feed that
-    carries the story (all.xml, its source's, its topics') a copy: the same bytes for less."""
-
-    _element: Any = None
-
-    def rss_entry(self, extensions: bool = True) -> Any:
-        if self._element is None:
-            self._element = super().rss_entry(extensions)
-        return copy.deepcopy(self._element)
-
-    def atom_entry(self, extensions: bool = True) -> Any:
-        if self._element is None:
-            self._element = super().atom_entry(extensions)
-        return copy.deepcopy(self._element)
-
-
 def _feed_entry(entry: Entry, channel: Channel, *, atom: bool) -> FeedEntry:
-    item = _ReusedEntry()
+    item = FeedEntry()
     item.title(_plain_text(entry.title))
     if entry.link:
         item.link(href=entry.link, rel="alternate")
