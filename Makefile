@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: install demo test test-all lint bench bench-query bench-export bench-limits clean
+.PHONY: install demo test test-all lint bench bench-query bench-export bench-limits bench-dedupe clean
 
 install: $(VENV)/.installed
 
@@ -40,6 +40,9 @@ bench-export: install
 
 bench-limits: install
 	$(BIN)/python bench/limits.py
+
+bench-dedupe: install
+	$(BIN)/python bench/dedupe.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info data/news.db data/news.db-wal data/news.db-shm data/news.db.lock data/feeds

@@ -7,8 +7,9 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 
+from aggregator.clusterer import Clusterer
 from aggregator.dates import to_utc_string, utc_now
-from aggregator.dedupe import ClusterStats, DedupeOptions, options_from_settings
+from aggregator.dedupe import DedupeOptions, options_from_settings
 from aggregator.items import Article, PageSeen
 from aggregator.normalize import normalize
 from aggregator.runstats import RunStats, SourceStats
@@ -57,7 +58,6 @@ class StorePipeline:
         self.batch: list[dict[str, Any]] = []
         self.pages: list[PageSeen] = []
         self.dedupe: DedupeOptions = options_from_settings(crawler.settings)
-        self.clustering = ClusterStats()
         self.unclustered: list[int] = []
 
     @classmethod
@@ -77,6 +77,11 @@ class StorePipeline:
         self.run.db = self.store.path
         self.store.sync_sources(spider.sources)
         self.run.run_id = self.store.start_run(self.now)
+        self.clusterer = Clusterer(
+            self.store,
+            self.dedupe,
+            worker=self.crawler.settings.getbool("NEWSAGG_DEDUPE_WORKER", True),
+        )
 
     def process_item(self, item: Article | PageSeen) -> Article | PageSeen:
         if isinstance(item, PageSeen):
@@ -121,13 +126,13 @@ class StorePipeline:
     def cluster(self) -> None:
         """New articles join the stories they repeat (same or near-duplicate headlines)."""
         ids, self.unclustered = self.unclustered, []
-        self.clustering.add(self.store.assign_stories(ids, self.dedupe))
+        self.clusterer.submit(ids)
 
     @stops_crawl_on_store_error
     def close_spider(self) -> None:
         self.flush()
         self.cluster()
-        self.run.dedupe = self.clustering.to_dict()
+        self.run.dedupe = self.clusterer.finish()
         finished = utc_now()
         for name, stats in self.run.sources.items():
             source = self.sources.get(name)

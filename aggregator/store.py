@@ -21,6 +21,7 @@ import sqlite_utils
 
 from aggregator.dates import to_utc_string, utc_now
 from aggregator.dedupe import (
+    BatchResult,
     ClusterStats,
     DedupeOptions,
     Fingerprint,
@@ -35,6 +36,7 @@ from aggregator.querysyntax import parse_query
 from aggregator.search import BM25_WEIGHTS, FTS_COLUMNS, fts_query, index_terms
 from aggregator.stories import representative
 from aggregator.text import is_truncated, strip_cut_marker
+from aggregator.urls import canonical_url, url_identity, url_variants
 
 # Gives an article's topics from its row (title, snippet, source...): see aggregator.topics.
 Tagger = Callable[[Mapping[str, Any]], list[str]]
@@ -434,6 +436,106 @@ def _migration_9(db: sqlite_utils.Database) -> None:
         _assign_stories(db.conn, chunk, DedupeOptions())
 
 
+def _migration_10(db: sqlite_utils.Database) -> None:
+    """URL rules (session parameters, ``index.html``, trailing slash; http = https): every
+    ``canonical_url`` recomputed, and rows that now name one article merged into the oldest.
+    Nothing is lost: each merged row is kept whole, as JSON, in ``merged_articles``."""
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS merged_articles (
+            id INTEGER PRIMARY KEY,
+            into_id INTEGER NOT NULL,
+            merged_at TEXT NOT NULL,
+            row TEXT NOT NULL
+        )
+        """
+    )
+    merge_url_duplicates(db.conn)
+
+
+def merge_url_duplicates(conn: sqlite3.Connection, now: datetime | None = None) -> int:
+    """Recompute every ``canonical_url`` with :func:`aggregator.urls.canonical_url` and merge
+    the rows that then name one article (:func:`aggregator.urls.url_identity`) into the oldest
+    (lowest id), in an open write transaction. Returns how many rows were merged away."""
+    stamp = to_utc_string(now or utc_now())
+    groups: dict[str, list[tuple[int, str, str]]] = {}
+    for id, url in conn.execute("SELECT id, canonical_url FROM articles ORDER BY id"):
+        new = canonical_url(url) if url.startswith(("http://", "https://")) else url
+        groups.setdefault(url_identity(new), []).append((id, url, new))
+    merged = 0
+    renames: list[tuple[str, int]] = []
+    key_map: dict[str, str] = {}
+    conn.row_factory = sqlite3.Row
+    try:
+        for members in groups.values():
+            keep_id, keep_url, keep_new = members[0]
+            for _id, url, _new in members:
+                key_map[url] = keep_new
+            if len(members) > 1:
+                ids = [m[0] for m in members]
+                rows = {
+                    r["id"]: dict(r)
+                    for r in conn.execute(
+                        f"SELECT * FROM articles WHERE id IN ({','.join('?' * len(ids))})", ids
+                    )
+                }
+                kept = rows[keep_id]
+                for other_id in ids[1:]:
+                    other = rows[other_id]
+                    conn.execute(
+                        "INSERT OR REPLACE INTO merged_articles (id, into_id, merged_at, row) "
+                        "VALUES (?, ?, ?, ?)",
+                        (other_id, keep_id, stamp, json.dumps(other, ensure_ascii=False)),
+                    )
+                    kept = _fold(kept, other)
+                    conn.execute("DELETE FROM dedupe_texts WHERE article_id = ?", (other_id,))
+                    conn.execute("DELETE FROM articles WHERE id = ?", (other_id,))
+                    merged += 1
+                columns = ("title", "snippet", "published_at", "published_precision",
+                           "published_from", "flags", "guid", "first_seen_at", "last_seen_at",
+                           "topics")  # fmt: skip
+                conn.execute(
+                    f"UPDATE articles SET {', '.join(c + ' = ?' for c in columns)} WHERE id = ?",
+                    [kept[c] for c in columns] + [keep_id],
+                )
+                topics = json.loads(kept["topics"] or "[]")
+                conn.executemany(
+                    "INSERT OR IGNORE INTO article_topics (article_id, topic) VALUES (?, ?)",
+                    [(keep_id, topic) for topic in topics],
+                )
+            if keep_new != keep_url:
+                renames.append((keep_new, keep_id))
+    finally:
+        conn.row_factory = None
+    conn.executemany("UPDATE articles SET canonical_url = ? WHERE id = ?", renames)
+    if renames or merged:
+        pages = conn.execute("SELECT url, article_keys FROM pages").fetchall()
+        conn.executemany(
+            "UPDATE pages SET article_keys = ? WHERE url = ?",
+            [
+                (json.dumps([key_map.get(k, k) for k in json.loads(keys)], ensure_ascii=False), u)
+                for u, keys in pages
+            ],
+        )
+    return merged
+
+
+def _fold(kept: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """A stored row with another stored row of the same article folded in: the better title,
+    snippet and date (as for a new sighting), the union of flags and topics, the earliest
+    first sighting and the latest last one."""
+    sighting = dict(other)
+    sighting["flags"] = json.loads(other["flags"] or "[]")
+    folded = _merge(kept, sighting) or dict(kept)
+    folded["topics"] = json.dumps(
+        sorted(set(json.loads(kept["topics"] or "[]")) | set(json.loads(other["topics"] or "[]"))),
+        ensure_ascii=False,
+    )
+    folded["first_seen_at"] = min(kept["first_seen_at"], other["first_seen_at"])
+    folded["last_seen_at"] = max(kept["last_seen_at"], other["last_seen_at"])
+    return folded
+
+
 # Append only: each function upgrades the schema by one version, in order.
 MIGRATIONS = (
     _migration_1,
@@ -445,6 +547,7 @@ MIGRATIONS = (
     _migration_7,
     _migration_8,
     _migration_9,
+    _migration_10,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -692,13 +795,18 @@ class Store:
         found: dict[str, dict[str, Any]] = {}
         conn.row_factory = sqlite3.Row
         try:
-            keys = [row["canonical_url"] for row in rows]
-            for chunk in _chunks(keys, CHUNK):
+            # The same URL under the other scheme is the same article (urls.url_identity).
+            wanted = {
+                v: row["canonical_url"] for row in rows for v in url_variants(row["canonical_url"])
+            }
+            for chunk in _chunks(list(wanted), CHUNK):
                 marks = ",".join("?" * len(chunk))
                 for stored in conn.execute(
                     f"SELECT * FROM articles WHERE canonical_url IN ({marks})", chunk
                 ):
-                    found[stored["canonical_url"]] = dict(stored)
+                    key = wanted[stored["canonical_url"]]
+                    if key not in found or stored["canonical_url"] == key:
+                        found[key] = dict(stored)
             by_guid = [row for row in rows if row["canonical_url"] not in found and row["guid"]]
             for row in by_guid:
                 stored = conn.execute(
@@ -720,10 +828,34 @@ class Store:
         stats = ClusterStats()
         if not ids or not options.enabled:
             return stats
-        with self.write() as conn:
-            for chunk in _chunks(sorted(ids), CLUSTER_CHUNK):
-                stats.add(_assign_stories(conn, chunk, options))
+        for chunk in _chunks(self.unclustered(ids), CLUSTER_CHUNK):  # each article once
+            # Reading and verifying need no write lock (only clustering writes the index, and
+            # one crawl runs at a time): the crawl's own writes wait only for the short write.
+            started = time.perf_counter()
+            new, result = _plan_stories(self.conn, chunk, options)
+            with self.write() as conn:
+                _write_stories(conn, new, result)
+            result.stats.seconds = time.perf_counter() - started
+            stats.add(result.stats)
         return stats
+
+    def unclustered(self, ids: Iterable[int] | None = None) -> list[int]:
+        """Of these articles (default: all), those not yet put into a story, in id order."""
+        if ids is None:
+            sql = "SELECT id FROM articles WHERE id NOT IN (SELECT article_id FROM dedupe_texts)"
+            return [row[0] for row in self.conn.execute(sql + " ORDER BY id")]
+        wanted = sorted(set(ids))
+        done: set[int] = set()
+        for chunk in _chunks(wanted, CHUNK):
+            done.update(
+                row[0]
+                for row in self.conn.execute(
+                    "SELECT article_id FROM dedupe_texts "
+                    f"WHERE article_id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+            )
+        return [i for i in wanted if i not in done]
 
     def page_keys(self, url: str, fingerprint: str) -> list[str] | None:
         """The article keys a page listed when it last had exactly this body, else None."""
@@ -786,7 +918,9 @@ class Store:
                     for p in fingerprinted
                 ],
             )
-            keys = [key for page in pages if page.unchanged for key in page.keys]
+            keys = [
+                v for page in pages if page.unchanged for k in page.keys for v in url_variants(k)
+            ]
             for chunk in _chunks(keys, CHUNK):
                 conn.execute(
                     f"UPDATE articles SET last_seen_at = ? "
@@ -1358,8 +1492,18 @@ def _known_members(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, Me
 def _assign_stories(
     conn: sqlite3.Connection, ids: Sequence[int], options: DedupeOptions
 ) -> ClusterStats:
-    """Cluster the articles ``ids`` (new, in one open write transaction) against the index."""
+    """Cluster the articles ``ids`` (new) against the index, in an open write transaction."""
     started = time.perf_counter()
+    new, result = _plan_stories(conn, ids, options)
+    _write_stories(conn, new, result)
+    result.stats.seconds = time.perf_counter() - started
+    return result.stats
+
+
+def _plan_stories(
+    conn: sqlite3.Connection, ids: Sequence[int], options: DedupeOptions
+) -> tuple[list[Member], BatchResult]:
+    """Read what clustering the articles ``ids`` needs and decide their stories."""
     new = _new_members(conn, ids)
     keys = sorted({key for member in new for key, _alone in member.fingerprint.probes})
     buckets: dict[int, list[int]] = {}
@@ -1375,7 +1519,11 @@ def _assign_stories(
     known = _known_members(conn, wanted)
     founders = sorted({m.story_id for m in known.values()} - set(known) - set(shortlists))
     known.update(_known_members(conn, founders))
-    result = cluster_batch(new, buckets, known, options, shortlists)
+    return new, cluster_batch(new, buckets, known, options, shortlists)
+
+
+def _write_stories(conn: sqlite3.Connection, new: Sequence[Member], result: BatchResult) -> None:
+    """Store what :func:`_plan_stories` decided: stories, index buckets, normalised texts."""
     if result.stories:
         conn.executemany(
             "UPDATE articles SET story_id = ? WHERE id = ?",
@@ -1401,8 +1549,6 @@ def _assign_stories(
             for m in new
         ],
     )
-    result.stats.seconds = time.perf_counter() - started
-    return result.stats
 
 
 def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:

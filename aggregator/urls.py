@@ -32,6 +32,17 @@ TRACKING_PARAMS = frozenset(
     }
 )
 TRACKING_PREFIXES = ("utm_", "hmsr", "hmpl", "hmcu", "hmkw", "hmci")
+# Query parameters that carry a server session, not the page.
+SESSION_PARAMS = frozenset(
+    {"jsessionid", "phpsessid", "sid", "sessionid", "session_id", "aspsessionid", "cfid", "cftoken"}
+)
+# A directory's default document: "/news/index.html" is "/news/".
+INDEX_DOCUMENTS = frozenset(
+    {"index.html", "index.htm", "index.shtml", "index.php", "default.htm", "default.html",
+     "default.aspx", "default.asp"}
+)  # fmt: skip
+# ";jsessionid=..." in a path (Java servers put the session there).
+_PATH_SESSION_RE = re.compile(r";(?:jsessionid|phpsessid|sid)=[^/?#]*", re.I)
 SAFE_SCHEMES = ("http", "https")
 # Printable ASCII without the characters a URL must have escaped, and no stray "%".
 _PLAIN_URL = re.compile(r"^(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+$")
@@ -68,12 +79,19 @@ def _http_origin(base_url: str) -> str | None:
 
 def _is_tracking(name: str) -> bool:
     lowered = name.lower()
-    return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
+    return (
+        lowered in TRACKING_PARAMS
+        or lowered in SESSION_PARAMS
+        or lowered.startswith(TRACKING_PREFIXES)
+    )
 
 
 def canonical_url(url: str) -> str:
-    """Scheme and host lower-cased, default port and fragment dropped, tracking parameters removed,
-    the remaining query sorted. Path case is kept (servers are case-sensitive)."""
+    """Scheme and host lower-cased, default port and fragment dropped, tracking and session
+    parameters removed (also a ``;jsessionid=`` in the path), the remaining query sorted, a
+    directory's default document (``index.html``...) and a trailing slash dropped. Path case is
+    kept (servers are case-sensitive). The scheme is kept: ``http`` and ``https`` are the same
+    article by :func:`url_identity`, which the store matches on."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
@@ -88,4 +106,29 @@ def canonical_url(url: str) -> str:
         (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
     )
     path = parts.path or "/"
+    if ";" in path:
+        path = _PATH_SESSION_RE.sub("", path)
+    head, _, last = path.rpartition("/")
+    if last in INDEX_DOCUMENTS:
+        path = head + "/"
+    if len(path) > 1 and path.endswith("/"):
+        path = path.rstrip("/") or "/"
     return urlunsplit((scheme, host, path, urlencode(query), ""))
+
+
+def url_identity(canonical: str) -> str:
+    """What makes two canonical URLs the same article: everything but the scheme (a site seen
+    over both ``http`` and ``https`` is one site)."""
+    for scheme in ("https://", "http://"):
+        if canonical.startswith(scheme):
+            return "//" + canonical[len(scheme) :]
+    return canonical
+
+
+def url_variants(canonical: str) -> tuple[str, ...]:
+    """The canonical URL and the same under the other scheme."""
+    if canonical.startswith("https://"):
+        return canonical, "http://" + canonical[len("https://") :]
+    if canonical.startswith("http://"):
+        return canonical, "https://" + canonical[len("http://") :]
+    return (canonical,)

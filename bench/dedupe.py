@@ -4,9 +4,9 @@
                            [--json FILE]
 
 For each size N it writes N synthetic headlines (Chinese, with 10% English) into a fresh SQLite
-file through ``Store.upsert_articles`` (timed apart), then clusters them with
-``Store.assign_stories`` in batches of 2,000, as a crawl does: that is the "lookup + insert"
-figure (fingerprints, index lookups, verification, index writes, story updates). 5% of the
+file in batches of 2,000 through ``Store.upsert_articles`` (timed apart) and clusters each batch
+with ``Store.assign_stories``, as a crawl does: that is the "lookup + insert" figure
+(fingerprints, index lookups, verification, index writes, story updates). 5% of the
 articles are planted near-duplicates of an earlier one (a source tag, a cut with "...", Traditional
 characters, an inserted word, another English word) and 5% are look-alikes (the same template with
 another company, code, number or place), which must stay apart. Each size runs in its own process,
@@ -30,10 +30,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from itertools import combinations
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -162,92 +165,98 @@ def look_alike(rng: random.Random, slots: dict[str, Any], english: bool) -> str:
     return (en_render if english else zh_render)(other)
 
 
-def corpus(n: int, seed: int = 20261201) -> tuple[list[str], list[int], list[str]]:
-    """Headlines, their true story numbers, and their publication times."""
+def corpus(n: int, seed: int = 20261201) -> Iterator[tuple[str, int]]:
+    """(headline, true story number) for n articles, one a minute; only the last 5,000 are
+    remembered (for the near-duplicates and look-alikes), so a million cost little memory."""
     rng = random.Random(seed)
-    titles: list[str] = []
-    truth: list[int] = []
-    slots_of: list[tuple[dict[str, Any], bool]] = []
+    recent: deque[tuple[str, int, dict[str, Any], bool]] = deque(maxlen=5000)
     for i in range(n):
         roll = rng.random()
-        if i > 100 and roll < 0.05:  # a near-duplicate of a recent article
-            j = rng.randrange(max(0, i - 5000), i)
-            slots, english = slots_of[j]
-            titles.append(near_duplicate(rng, titles[j], english))
-            truth.append(truth[j])
-            slots_of.append((slots, english))
-            continue
-        if i > 100 and roll < 0.10:  # a look-alike of a recent article: another story
-            j = rng.randrange(max(0, i - 5000), i)
-            slots, english = slots_of[j]
-            titles.append(look_alike(rng, slots, english))
+        if i > 100 and roll < 0.10:
+            title, story, slots, english = recent[rng.randrange(len(recent))]
+            if roll < 0.05:  # a near-duplicate of a recent article
+                yield near_duplicate(rng, title, english), story
+                continue
+            title, story = look_alike(rng, slots, english), i  # a look-alike: another story
         else:
             english = rng.random() < 0.1
             title, slots = (en_headline if english else zh_headline)(rng)
-            titles.append(title)
-            slots_of.append((slots, english))
-            truth.append(i)
-            continue
-        truth.append(i)
-        slots_of.append((slots, english))
-    # One article a minute, newest last (all inside the clustering window of their neighbours).
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    times = [(start + timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(n)]
-    return titles, truth, times
+            story = i
+        recent.append((title, story, slots, english))
+        yield title, story
 
 
-def pairs_of(groups: dict[int, list[int]]) -> set[tuple[int, int]]:
-    return {pair for members in groups.values() for pair in combinations(sorted(members), 2)}
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def when(i: int) -> str:
+    return (START + timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pair_counts(truth: np.ndarray, story: np.ndarray) -> tuple[int, int, int]:
+    """Pairs in one true story, pairs in one found story, pairs in both."""
+
+    def pairs(labels: np.ndarray) -> int:
+        counts = np.unique(labels, return_counts=True)[1].astype(np.int64)
+        return int((counts * (counts - 1) // 2).sum())
+
+    both = truth.astype(np.int64) * (1 << 32) + story.astype(np.int64)
+    return pairs(truth), pairs(story), pairs(both)
 
 
 def run_size(n: int, sample: int, cap: int | None) -> dict[str, Any]:
-    titles, truth, times = corpus(n)
     options = DedupeOptions() if cap is None else DedupeOptions(bucket_cap=cap)
+    truth = np.zeros(n, dtype=np.int64)
+    sample_titles: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "bench.db")
         now = datetime(2026, 12, 1, tzinfo=UTC)
-        started = time.perf_counter()
-        ids: list[int] = []
-        for start in range(0, n, BATCH):
-            rows = [
-                {
-                    "url": f"https://bench{i % 7}.example/a/{i}.html",
-                    "canonical_url": f"https://bench{i % 7}.example/a/{i}.html",
-                    "source": f"bench{i % 7}",
-                    "guid": None,
-                    "title": titles[i],
-                    "snippet": "",
-                    "published_at": times[i],
-                    "published_precision": "minute",
-                    "published_from": "list",
-                    "flags": [],
-                    "language": "zh",
-                    "topics": [],
-                }
-                for i in range(start, min(n, start + BATCH))
-            ]
-            ids += store.upsert_articles(rows, now).new_ids
-        stored_s = time.perf_counter() - started
-        started = time.perf_counter()
+        stored_s = cluster_s = 0.0
         candidates = capped = 0
+        ids: list[int] = []
+        stream = corpus(n)
         for start in range(0, n, BATCH):
-            stats = store.assign_stories(ids[start : start + BATCH], options)
+            rows = []
+            for i in range(start, min(n, start + BATCH)):
+                title, truth[i] = next(stream)
+                if i < sample:
+                    sample_titles.append(title)
+                rows.append(
+                    {
+                        "url": f"https://bench{i % 7}.example/a/{i}.html",
+                        "canonical_url": f"https://bench{i % 7}.example/a/{i}.html",
+                        "source": f"bench{i % 7}",
+                        "guid": None,
+                        "title": title,
+                        "snippet": "",
+                        "published_at": when(i),
+                        "published_precision": "minute",
+                        "published_from": "list",
+                        "flags": [],
+                        "language": "zh",
+                        "topics": [],
+                    }
+                )
+            started = time.perf_counter()
+            new_ids = store.upsert_articles(rows, now).new_ids
+            stored_s += time.perf_counter() - started
+            started = time.perf_counter()  # lookup + insert: what a crawl does per batch
+            stats = store.assign_stories(new_ids, options)
+            cluster_s += time.perf_counter() - started
             candidates += stats.candidates
             capped += stats.capped
-        cluster_s = time.perf_counter() - started
-        story_of = dict(store.conn.execute("SELECT id, story_id FROM articles"))
+            ids += new_ids
+        position = {article_id: i for i, article_id in enumerate(ids)}
+        story = np.zeros(n, dtype=np.int64)
+        for article_id, story_id in store.conn.execute("SELECT id, story_id FROM articles"):
+            story[position[article_id]] = position.get(story_id, -1)
+        del position
         index_rows = store.conn.execute("SELECT count(*) FROM dedupe_index").fetchone()[0]
         full = store.conn.execute(
             "SELECT count(*) FROM dedupe_index WHERE n >= ?", (options.bucket_cap,)
         ).fetchone()[0]
         store.close()
-    by_truth: dict[int, list[int]] = {}
-    by_story: dict[int, list[int]] = {}
-    for position, article_id in enumerate(ids):
-        by_truth.setdefault(truth[position], []).append(position)
-        by_story.setdefault(story_of[article_id], []).append(position)
-    true_pairs, found_pairs = pairs_of(by_truth), pairs_of(by_story)
-    hits = len(true_pairs & found_pairs)
+    true_pairs, found_pairs, hits = pair_counts(truth, story)
     result: dict[str, Any] = {
         "n": n,
         "bucket_cap": options.bucket_cap,
@@ -256,26 +265,24 @@ def run_size(n: int, sample: int, cap: int | None) -> dict[str, Any]:
         "items_per_s": round(n / cluster_s),
         "us_per_item": round(cluster_s / n * 1e6, 1),
         "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "precision": round(hits / len(found_pairs), 4) if found_pairs else 1.0,
-        "recall": round(hits / len(true_pairs), 4) if true_pairs else 1.0,
-        "true_pairs": len(true_pairs),
-        "found_pairs": len(found_pairs),
+        "precision": round(hits / found_pairs, 4) if found_pairs else 1.0,
+        "recall": round(hits / true_pairs, 4) if true_pairs else 1.0,
+        "true_pairs": true_pairs,
+        "found_pairs": found_pairs,
         "candidates_per_item": round(candidates / n, 2),
         "capped_keys": capped,
         "index_rows": index_rows,
         "full_buckets": full,
     }
     if sample:
-        result["exact"] = exact_comparison(titles[:sample], times[:sample], story_of, ids, options)
+        result["exact"] = exact_comparison(sample_titles, story[:sample].tolist(), options)
     return result
 
 
-def exact_comparison(
-    titles: list[str], times: list[str], story_of: dict[int, int], ids: list[int], options: Any
-) -> dict[str, Any]:
+def exact_comparison(titles: list[str], story: list[int], options: Any) -> dict[str, Any]:
     """Every pair of the sample through the same verification, against the index's stories."""
     prints = fingerprints(titles)
-    seen = [datetime.fromisoformat(t).timestamp() for t in times]
+    seen = [datetime.fromisoformat(when(i)).timestamp() for i in range(len(titles))]
     window = options.window_days * 86400
     started = time.perf_counter()
     accepted: list[tuple[int, int]] = []
@@ -288,7 +295,7 @@ def exact_comparison(
                 accepted.append((j, i))
     exact_s = time.perf_counter() - started
     compared = len(titles) * (len(titles) - 1) // 2
-    same_story = sum(1 for j, i in accepted if story_of[ids[j]] == story_of[ids[i]])
+    same_story = sum(1 for j, i in accepted if story[j] == story[i])
     return {
         "sample": len(titles),
         "pairs_compared": compared,

@@ -826,3 +826,55 @@ def test_a_version_2_file_is_clustered_on_upgrade(db_path: Path) -> None:
         assert store.schema_version == SCHEMA_VERSION
         stories = dict(store.conn.execute("SELECT id, story_id FROM articles"))
     assert stories == {1: 1, 2: 1, 3: 3}
+
+
+# -- URL rules (schema: merge_url_duplicates) -------------------------------------------------
+
+
+def test_the_same_url_under_the_other_scheme_is_the_same_article(db: Store) -> None:
+    db.upsert_articles([row(canonical_url="http://example.com/a/1.html")], NOW)
+    later = NOW + timedelta(hours=1)
+    result = db.upsert_articles(
+        [row(canonical_url="https://example.com/a/1.html", title="光伏组件价格继续下行 全文")],
+        later,
+    )
+    assert result.new == 0 and result.updated == 1
+    assert db.count_articles() == 1
+    assert stored(db, "http://example.com/a/1.html")["title"] == "光伏组件价格继续下行 全文"
+
+
+def test_a_url_rule_change_merges_the_rows_that_now_collide(db_path: Path) -> None:
+    from aggregator.store import MIGRATIONS, _migration_10
+
+    before = MIGRATIONS.index(_migration_10)
+    with Store(db_path) as store:
+        store.upsert_articles(
+            [
+                row(canonical_url="http://e.com/a/1.html", title="储能电站并网...", topics=["a"]),
+                row(
+                    canonical_url="https://e.com/a/1.html/", title="储能电站并网发电", topics=["b"]
+                ),
+                row(canonical_url="http://e.com/news/index.html", title="新闻"),
+                row(canonical_url="https://e.com/x?sid=77&id=1", title="会话"),
+            ],
+            NOW,
+        )
+        with store.write() as conn:
+            conn.execute("DROP TABLE merged_articles")
+            conn.execute(f"PRAGMA user_version = {before}")
+    with Store(db_path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        rows = {r["id"]: r for r in store.db.query("SELECT * FROM articles")}
+        assert sorted(rows) == [1, 3, 4]
+        assert rows[1]["canonical_url"] == "http://e.com/a/1.html"
+        assert rows[1]["title"] == "储能电站并网发电"  # the uncut title of the merged row
+        assert json.loads(rows[1]["topics"]) == ["a", "b"]
+        assert rows[3]["canonical_url"] == "http://e.com/news"
+        assert rows[4]["canonical_url"] == "https://e.com/x?id=1"
+        (merged,) = store.db.query("SELECT * FROM merged_articles")
+        assert (merged["id"], merged["into_id"]) == (2, 1)
+        assert json.loads(merged["row"])["canonical_url"] == "https://e.com/a/1.html/"
+        topics = store.conn.execute(
+            "SELECT topic FROM article_topics WHERE article_id = 1 ORDER BY topic"
+        ).fetchall()
+        assert [t[0] for t in topics] == ["a", "b"]

@@ -155,3 +155,38 @@ def test_canonical_url_is_idempotent(url: str) -> None:
 
 def test_canonical_url_keeps_ipv6_brackets() -> None:
     assert canonical_url("https://[::1]:8080/p") == "https://[::1]:8080/p"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://example.com/news/index.html", "https://example.com/news"),
+        ("https://example.com/index.htm", "https://example.com/"),
+        ("https://example.com/a/1.html/", "https://example.com/a/1.html"),
+        ("https://example.com/news/", "https://example.com/news"),
+        ("https://example.com/", "https://example.com/"),
+        (
+            "https://example.com/a/1.html;jsessionid=ABC123?id=2",
+            "https://example.com/a/1.html?id=2",
+        ),
+        ("https://example.com/a?PHPSESSID=x&id=2&sid=9", "https://example.com/a?id=2"),
+        ("https://example.com/News/Index.HTML", "https://example.com/News/Index.HTML"),
+    ],
+)
+def test_canonical_url_drops_sessions_default_documents_and_trailing_slashes(
+    url: str, expected: str
+) -> None:
+    assert canonical_url(url) == expected
+
+
+def test_http_and_https_are_one_article() -> None:
+    from aggregator.urls import url_identity, url_variants
+
+    a, b = (
+        canonical_url("http://Example.com/a/1.html"),
+        canonical_url("https://example.com/a/1.html"),
+    )
+    assert a != b  # the link stays the one the site gave
+    assert url_identity(a) == url_identity(b)
+    assert set(url_variants(a)) == {a, b}
+    assert url_variants("urn:newsagg:s:guid:1") == ("urn:newsagg:s:guid:1",)
