@@ -828,6 +828,16 @@ class Store:
         stats = ClusterStats()
         if not ids or not options.enabled:
             return stats
+        try:
+            return self._assign_stories(ids, options, stats)
+        except sqlite3.DatabaseError as exc:
+            if type(exc) is sqlite3.DatabaseError:  # a corrupt file, found while reading
+                raise StoreError(f"{self.path}: cannot write to the database: {exc}") from exc
+            raise
+
+    def _assign_stories(
+        self, ids: Sequence[int], options: DedupeOptions, stats: ClusterStats
+    ) -> ClusterStats:
         for chunk in _chunks(self.unclustered(ids), CLUSTER_CHUNK):  # each article once
             # Reading and verifying need no write lock (only clustering writes the index, and
             # one crawl runs at a time): the crawl's own writes wait only for the short write.
@@ -841,6 +851,14 @@ class Store:
 
     def unclustered(self, ids: Iterable[int] | None = None) -> list[int]:
         """Of these articles (default: all), those not yet put into a story, in id order."""
+        try:
+            return self._unclustered(ids)
+        except sqlite3.DatabaseError as exc:
+            if type(exc) is sqlite3.DatabaseError:  # a corrupt file
+                raise StoreError(f"{self.path}: cannot write to the database: {exc}") from exc
+            raise
+
+    def _unclustered(self, ids: Iterable[int] | None) -> list[int]:
         if ids is None:
             sql = "SELECT id FROM articles WHERE id NOT IN (SELECT article_id FROM dedupe_texts)"
             return [row[0] for row in self.conn.execute(sql + " ORDER BY id")]
