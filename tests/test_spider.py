@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
 import scrapy
 from scrapy.http import HtmlResponse, Request, TextResponse
+from scrapy.utils.misc import _generator_callbacks_cache, is_generator_with_return_value
 
 import spiders.news as news
 from aggregator.config import parse_sources
@@ -269,3 +271,24 @@ def test_a_source_level_date_format_reads_auto_lists_and_article_pages(db: Store
     assert item.title == "储能电站并网规模快速增长的全文标题"
     assert item.published_at is not None
     assert item.published_at.isoformat() == "2026-02-23T16:45:00+08:00"
+
+
+def test_every_request_carries_the_same_callback_objects(spider: news.NewsSpider) -> None:
+    """Scrapy caches its generator check of a callback weakly, by the callable: a fresh bound
+    method per request would be checked again (getsource + ast.parse) on every response."""
+    first = spider._list_request("https://e.com/news/1", SOURCES[0], page=1)
+    second = spider._list_request("https://e.com/news/2", SOURCES[0], page=1)
+    assert first.callback is second.callback and first.errback is second.errback
+    assert first.callback == spider.parse_source and first.errback == spider.source_failed
+    out = list(spider.parse_source(response("https://e.com/news/", LIST_PAGE), SOURCES[0]))
+    follows = [o for o in out if isinstance(o, scrapy.Request)]
+    assert len(follows) == 2 and follows[0].callback is follows[1].callback
+    assert follows[0].callback == spider.parse_article
+    assert follows[0].errback == spider.article_failed
+    del first, second, follows, out
+    callback = spider._list_request("https://e.com/news/3", SOURCES[0], page=1).callback
+    assert callback is not None
+    is_generator_with_return_value(callback)
+    del callback
+    gc.collect()
+    assert spider.parse_source in _generator_callbacks_cache  # still there for the next one
