@@ -186,13 +186,6 @@ def kill_at_random_moments(site: Site, tmp: Path, kills: int, seed: int) -> dict
     return report
 
 
-def test_sigkill_during_run_and_export_short(site: Site, tmp_path: Path) -> None:
-    report = kill_at_random_moments(site, tmp_path, kills=5, seed=8)
-    assert report["kills"] == 5
-    assert report["lost"] == 0
-
-
-@pytest.mark.slow
 def test_sigkill_during_run_and_export_many(site: Site, tmp_path: Path) -> None:
     report = kill_at_random_moments(site, tmp_path, kills=24, seed=2026)
     assert report["kills"] == 24
