@@ -24,16 +24,29 @@ class RefusedAddress(IgnoreRequest):
     """A request to an address the policy does not allow."""
 
 
+def is_non_public_address(address: str) -> bool:
+    """True for an IP address (as a string) that is not globally routable; anything that is not
+    an address at all is never trusted either."""
+    try:
+        ip = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return True
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    return not ip.is_global
+
+
 def is_non_public(host: str) -> bool:
-    """True for loopback, private, link-local, reserved and unspecified addresses and localhost."""
+    """True for loopback, private, link-local, reserved and unspecified addresses and localhost
+    (a host as written in a URL: a name other than localhost is judged when it is resolved)."""
     host = host.strip("[]").lower()
     if host in LOCAL_NAMES or host.endswith(".localhost"):
         return True
     try:
-        address = ipaddress.ip_address(host)
+        ipaddress.ip_address(host)
     except ValueError:
         return False
-    return not address.is_global
+    return is_non_public_address(host)
 
 
 def netloc(url: str) -> str:

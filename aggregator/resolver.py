@@ -36,18 +36,7 @@ from twisted.internet.error import DNSLookupError
 from twisted.internet.interfaces import IResolverSimple
 from zope.interface import implementer
 
-from aggregator.netpolicy import RefusedAddress, netloc
-
-
-def is_non_public_address(address: str) -> bool:
-    """True for an IP address (as a string) that is not globally routable."""
-    try:
-        ip = ipaddress.ip_address(address.strip("[]"))
-    except ValueError:
-        return True  # not an address at all: never trusted
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
-    return not ip.is_global
+from aggregator.netpolicy import RefusedAddress, is_non_public_address, netloc
 
 
 def allowed_hosts(netlocs: Iterable[str]) -> frozenset[str]:
