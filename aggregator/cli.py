@@ -32,6 +32,7 @@ from aggregator.export import (
 )
 from aggregator.runstats import EXIT_FAILED, EXIT_LOCKED, EXIT_USAGE, RunStats
 from aggregator.store import DatabaseError
+from aggregator.text import count
 from aggregator.timespec import parse_since
 
 RELEVANCE_WINDOW = 5000  # mirrors aggregator.store.RELEVANCE_WINDOW (cli imports store lazily)
@@ -417,7 +418,7 @@ def retag_command(ctx: Context) -> None:
     with run_lock(ctx.db_path), _open_for_export(ctx) as store:
         changed = store.retag(lambda row: taxonomy.tag(row, source_topics.get(row["source"], ())))
         total = store.count_articles()
-    click.echo(f"{changed} of {total} articles re-tagged ({len(taxonomy.topics)} topics)")
+    click.echo(f"{changed} of {count(total, 'article')} re-tagged ({len(taxonomy.topics)} topics)")
 
 
 @cli.command("serve")
@@ -559,13 +560,13 @@ def query_command(
             when = (row["published_at"] or row["first_seen_at"])[:16].replace("T", " ")
             title = marker(row["title"]) if marker else row["title"]
             if stories:
-                title += f"  ({row['articles']} articles: {', '.join(row['sources'])})"
+                title += f"  ({count(row['articles'], 'article')}: {', '.join(row['sources'])})"
             click.echo(
                 f"{when}  {row['source']:<16} {title}\n{'':18}{row['canonical_url']}",
                 color=bool(marker),  # click drops colour codes when piped unless told
             )
-    noun = "stories" if stories else "articles"
-    click.echo(f"{len(rows)} {noun}", err=fmt != "table")
+    noun = ("story", "stories") if stories else ("article", "articles")
+    click.echo(count(len(rows), *noun), err=fmt != "table")
     sys.exit(0 if rows else 1)
 
 
@@ -664,8 +665,8 @@ def prune_command(ctx: Context, older_than: str) -> None:
     with Store(ctx.db_path) as store:
         counts = store.prune(before)
     click.echo(
-        f"pruned before {before}: {counts['articles']} articles, {counts['runs']} runs, "
-        f"{counts['pages']} pages"
+        f"pruned before {before}: {count(counts['articles'], 'article')}, "
+        f"{count(counts['runs'], 'run')}, {count(counts['pages'], 'page')}"
     )
 
 
@@ -737,7 +738,7 @@ def sources_list_command(ctx: Context) -> None:
             f"{source.name:<20} {source.kind:<5} {row.get('articles', 0):>6} articles  "
             f"last ok {row.get('last_ok_at') or '-':<20}  {'; '.join(states)}"
         )
-    click.echo(f"{len(configured)} sources, {failing} failing")
+    click.echo(f"{count(len(configured), 'source')}, {failing} failing")
 
 
 def source_states(source: Source, row: dict[str, Any], now: Any) -> list[str]:
@@ -972,7 +973,7 @@ def demo_command(ctx: Context, base_url: str) -> None:
             f"  {name:<16} {stats.items:>3} items, {stats.new:>3} new, {stats.updated:>3} updated, "
             f"{stats.articles_fetched:>3} article pages fetched  {state}"
         )
-    ctx.say(f"Database: {result.db_path.resolve()} ({result.articles} articles)")
+    ctx.say(f"Database: {result.db_path.resolve()} ({count(result.articles, 'article')})")
     ctx.say(f"Feeds:    {result.export.out_dir.resolve()}/ ({len(result.export.feeds)} files)")
     ctx.say("Try:      newsagg query 光伏")
     ctx.say(f"          sqlite3 {result.db_path} 'select title from articles limit 5'")

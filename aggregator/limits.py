@@ -10,8 +10,9 @@ cap is passed, not inflated first). This module adds what Scrapy does not have:
   request is given at most the time left as its ``download_timeout``; once a deadline has passed
   the source's remaining requests are refused at once. Each cut is recorded in the run record
   (``cut``, and the source's ``errors``), so a run that was cut says so.
-* :class:`LyingEncodingMiddleware`: a response whose ``Content-Encoding`` says gzip while the
-  body is not gzip fails with that reason in our words, not ``gzip``'s "Not a gzipped file".
+* :class:`LyingEncodingMiddleware`: a response whose ``Content-Encoding`` says gzip, deflate,
+  br or zstd while the body is not fails with that reason in our words, not the decoder's
+  ("Not a gzipped file", "Error -3 while decompressing data").
 * :class:`NestedGzipMiddleware`: a body that is still gzip after Scrapy decoded its
   ``Content-Encoding`` (servers that compress twice) is inflated once more, under the same cap.
 """
@@ -130,10 +131,12 @@ def inflate_gzip(data: bytes, max_size: int) -> bytes:
 
 
 NOT_GZIP = "response says gzip but the body is not gzip"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_PROBE = 1 << 14  # bytes of the body tried, and of output asked for: enough to tell
 
 
-class NotGzip(IgnoreRequest):
-    """``Content-Encoding: gzip`` on a body that is not gzip."""
+class WrongEncoding(IgnoreRequest):
+    """A body that is not what its ``Content-Encoding`` says (gzip, deflate, br or zstd)."""
 
 
 def outer_encoding(values: list[bytes]) -> str:
@@ -143,16 +146,55 @@ def outer_encoding(values: list[bytes]) -> str:
     return codings[-1] if codings else ""
 
 
+def _starts_as_deflate(body: bytes) -> bool:
+    for wbits in (zlib.MAX_WBITS, -zlib.MAX_WBITS):  # zlib-wrapped, then raw (as Scrapy tries)
+        try:
+            zlib.decompressobj(wbits).decompress(body[:_PROBE], _PROBE)
+            return True
+        except zlib.error:
+            continue
+    return False
+
+
+def _starts_as_brotli(body: bytes) -> bool:
+    try:
+        import brotli
+    except ImportError:  # Scrapy then does not ask for br, and cannot decode it either
+        return True
+    try:
+        brotli.Decompressor().process(body[:_PROBE], output_buffer_limit=_PROBE)
+        return True
+    except brotli.error:
+        return False
+
+
+def body_matches_coding(body: bytes, coding: str) -> bool:
+    """Whether ``body`` begins as ``coding`` says (only its first bytes are tried, so a bomb
+    costs nothing here). Codings this does not know are not judged."""
+    if coding in ("gzip", "x-gzip"):
+        return body.startswith(GZIP_MAGIC)
+    if coding == "deflate":
+        return _starts_as_deflate(body)
+    if coding == "br":
+        return _starts_as_brotli(body)
+    if coding == "zstd":
+        return body.startswith(ZSTD_MAGIC)
+    return True
+
+
 class LyingEncodingMiddleware:
-    """Before HttpCompressionMiddleware (590) in the response chain: a body that
-    ``Content-Encoding`` calls gzip must start with gzip's magic bytes."""
+    """Before HttpCompressionMiddleware (590) in the response chain: a body must begin the way
+    its ``Content-Encoding`` says, or the response fails with that reason in our words."""
 
     def process_response(self, request: Request, response: Response) -> Response:
         if request.method == "HEAD" or not response.body:
             return response
         coding = outer_encoding(response.headers.getlist("Content-Encoding"))
-        if coding in ("gzip", "x-gzip") and not response.body.startswith(GZIP_MAGIC):
-            raise NotGzip(f"{NOT_GZIP} ({coding}): {response.url}")
+        if not body_matches_coding(response.body, coding):
+            named = "gzip" if coding == "x-gzip" else coding
+            raise WrongEncoding(
+                f"response says {named} but the body is not {named} ({coding}): {response.url}"
+            )
         return response
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from aggregator.text import count
+
 # Exit codes of `newsagg crawl` / `newsagg run`, for cron and monitoring.
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -101,7 +103,7 @@ class RunStats:
     def summary_line(self) -> str:
         """'3 sources, 58 new, 4 updated, 1 failed: example_gbk (HTTP 503)'."""
         line = (
-            f"{len(self.sources)} sources, {self.total('new')} new, "
+            f"{count(len(self.sources), 'source')}, {self.total('new')} new, "
             f"{self.total('updated')} updated, {len(self.failed)} failed"
         )
         if self.failed:

@@ -77,3 +77,8 @@ def cap(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[: limit - 1].rstrip() + ELLIPSIS
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 article``, ``2 articles``, ``0 stories``: a count with its noun in the right number."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"

@@ -330,7 +330,7 @@ def test_query_stories_groups_by_story_id(filled_db: Path) -> None:
     assert story["sources"] == ["alpha", "beta"]
     table = invoke("--db", str(filled_db), "query", "光伏", "--stories")
     assert "(2 articles: alpha, beta)" in table.output
-    assert table.output.splitlines()[-1] == "1 stories"
+    assert table.output.splitlines()[-1] == "1 story"
 
 
 def test_query_new_since_last_run_uses_first_seen(filled_db: Path) -> None:
@@ -413,3 +413,9 @@ def test_preview_auto_on_a_page_without_lists(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["preview", str(page), "--auto", "--format", "json"])
     assert result.exit_code == 0
     assert json.loads(result.output) == {"kind": "list", "blocks": [], "items": []}
+
+
+def test_counts_are_singular_for_one(filled_db: Path) -> None:
+    one = invoke("--db", str(filled_db), "query", "风电装机")
+    assert one.exit_code == 0
+    assert one.output.splitlines()[-1] == "1 article"

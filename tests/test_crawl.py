@@ -206,7 +206,7 @@ def test_run_works_from_any_directory(tmp_path: Path, sources_file: Path) -> Non
     result = run_newsagg("run", "--only", "feed_rss", *FAST, cwd=home, env=env)
     assert result.returncode == 0, result.stderr
     line = result.stdout.strip().splitlines()[-1]
-    assert line.startswith("1 sources, 5 new, 0 updated, 0 failed; ")
+    assert line.startswith("1 source, 5 new, 0 updated, 0 failed; ")
     assert (tmp_path / "srv" / "feeds" / "all.xml").is_file()
     assert (tmp_path / "srv" / "feeds" / "sources" / "feed_rss.xml").is_file()
     assert not list(home.iterdir())

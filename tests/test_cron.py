@@ -86,7 +86,7 @@ def test_verbose_logs_without_colour_when_not_a_tty(tmp_path: Path, farm: SiteFa
     assert "[scrapy.core.engine] INFO: Spider opened" in result.stderr
     assert "\x1b[" not in result.stderr + result.stdout
     assert "\r" not in result.stderr  # no progress line off a terminal
-    assert result.stdout.strip() == "1 sources, 5 new, 0 updated, 0 failed"
+    assert result.stdout.strip() == "1 source, 5 new, 0 updated, 0 failed"
 
 
 def test_quiet_and_verbose_exclude_each_other() -> None:
@@ -108,7 +108,7 @@ def test_overlapping_runs_exactly_one_crawls(tmp_path: Path, farm: SiteFarm) -> 
     assert f"{db}.lock is held by pid {first.pid}: another run is in progress" in second.stderr
     out, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
-    assert out.startswith("1 sources, 5 new")
+    assert out.startswith("1 source, 5 new")
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
     conn.close()
@@ -132,7 +132,7 @@ def test_a_run_killed_with_sigkill_leaves_no_stale_lock(tmp_path: Path, farm: Si
     assert lock_holder(db) is None  # but nobody holds it
     result = run_newsagg("--db", str(db), "--sources", str(sources), "run", "--only", "feed", *FAST)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("1 sources, 5 new")
+    assert result.stdout.startswith("1 source, 5 new")
 
 
 # -- doctor ------------------------------------------------------------------------------------

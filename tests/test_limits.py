@@ -164,7 +164,7 @@ def test_a_source_deadline_cuts_only_that_source(tmp_path: Path, farm: SiteFarm)
 def test_a_body_content_encoding_calls_gzip_must_be_gzip() -> None:
     import gzip as gzip_module
 
-    from aggregator.limits import NOT_GZIP, LyingEncodingMiddleware, NotGzip, outer_encoding
+    from aggregator.limits import NOT_GZIP, LyingEncodingMiddleware, WrongEncoding, outer_encoding
 
     assert outer_encoding([b"identity, GZIP"]) == "gzip"
     assert outer_encoding([b"gzip", b"br"]) == "br"
@@ -177,12 +177,27 @@ def test_a_body_content_encoding_calls_gzip_must_be_gzip() -> None:
         return HtmlResponse(request.url, body=body, headers=headers, request=request)
 
     plain = b"<html><body>not compressed</body></html>"
-    with pytest.raises(NotGzip, match=rf"^{NOT_GZIP} \(x-gzip\): http://news.example/$"):
+    with pytest.raises(WrongEncoding, match=rf"^{NOT_GZIP} \(x-gzip\): http://news.example/$"):
         middleware.process_response(request, answer(plain, "x-gzip"))
     packed = answer(gzip_module.compress(plain), "gzip")
     assert middleware.process_response(request, packed) is packed
-    for encoding in ("br", "deflate", "identity"):  # not ours to judge: Scrapy decodes those
-        response = answer(plain, encoding)
+    for encoding in ("deflate", "br", "zstd"):  # each lie is named in our words
+        with pytest.raises(WrongEncoding, match=rf"^response says {encoding} but the body is not"):
+            middleware.process_response(request, answer(plain, encoding))
+    import brotli
+
+    honest = {
+        "deflate": zlib.compress(plain),
+        "br": brotli.compress(plain),
+        "zstd": b"\x28\xb5\x2f\xfd" + b"frame",  # the magic is what is checked
+        "identity": plain,
+        "compress": plain,  # a coding we do not know is not ours to judge
+    }
+    for encoding, body in honest.items():
+        response = answer(body, encoding)
         assert middleware.process_response(request, response) is response
+    raw = zlib.compressobj(wbits=-15)  # raw deflate, as some servers send, is deflate too
+    raw_deflate = answer(raw.compress(plain) + raw.flush(), "deflate")
+    assert middleware.process_response(request, raw_deflate) is raw_deflate
     empty = answer(b"", "gzip")  # a 204 or 304 has no body to lie about
     assert middleware.process_response(request, empty) is empty
