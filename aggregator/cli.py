@@ -421,6 +421,37 @@ def retag_command(ctx: Context) -> None:
     click.echo(f"{changed} of {count(total, 'article')} re-tagged ({len(taxonomy.topics)} topics)")
 
 
+@cli.command("recanon")
+@click.option(
+    "--force", is_flag=True, help="Recompute even when the URL rules are the ones recorded."
+)
+@click.pass_obj
+@guarded
+def recanon_command(ctx: Context, force: bool) -> None:
+    """Apply changed URL rules ([urls], host_aliases) now: recompute canonical URLs and merge the
+    rows that now name one article (crawl and run do this first by themselves).
+
+    Example: newsagg --sources data/sources.toml recanon
+    """
+    from aggregator.crawl import url_rules_of
+    from aggregator.lock import run_lock
+
+    rules = url_rules_of(ctx.load_sources())
+    with run_lock(ctx.db_path), _open_for_export(ctx) as store:
+        result = store.apply_url_rules(rules, force=force)
+        total = store.count_articles()
+    if not result.changed:
+        click.echo(
+            f"URL rules unchanged: {count(total, 'article')} as they were (--force recomputes)"
+        )
+        return
+    click.echo(
+        f"{count(result.renamed, 'canonical URL')} changed, {count(result.merged, 'row')} merged "
+        f"(kept in merged_articles), {count(result.stories_joined, 'story', 'stories')} joined; "
+        f"{count(total, 'article')}"
+    )
+
+
 @cli.command("serve")
 @click.option(
     "--out",

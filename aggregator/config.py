@@ -27,6 +27,7 @@ from aggregator.health import (
     format_duration,
     parse_duration,
 )
+from aggregator.urls import NO_URL_RULES, UrlRules, build_url_rules, is_host_name
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 KINDS = ("html", "feed", "auto")
@@ -58,9 +59,12 @@ SOURCE_KEYS = {
     "backoff_base",
     "backoff_max",
     "date_format",
+    "host_aliases",
 }
 # sources.toml's optional top-level [backoff] table: defaults for every source
 BACKOFF_KEYS = {"base", "max"}
+# sources.toml's optional top-level [urls] table: configured URL rules (see aggregator/urls.py)
+URLS_KEYS = {"host_aliases", "strip_www"}
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 _PROBE = Selector(text="<html><body></body></html>")
@@ -128,6 +132,10 @@ class Source:
     backoff_max: timedelta = BACKOFF_MAX
     # strptime format of the site's date texts, tried first on list and article pages
     date_format: str | None = None
+    # other hosts of this site (www., m.): their links are canonicalised to the host of `url`
+    host_aliases: tuple[str, ...] = ()
+    # the URL rules in force for every source (sources.toml's [urls] and all host_aliases)
+    url_rules: UrlRules = NO_URL_RULES
 
     @property
     def url(self) -> str:
@@ -192,7 +200,7 @@ def load_sources(path: str | Path) -> list[Source]:
 
 def parse_sources(data: dict[str, Any], where: str = "<sources>") -> list[Source]:
     """Validate the parsed TOML document (``{"source": [...]}``)."""
-    unknown = set(data) - {"source", "backoff"}
+    unknown = set(data) - {"source", "backoff", "urls"}
     if unknown:
         raise ConfigError(
             f"{where}: unknown top-level key(s) {sorted(unknown)}; expected [[source]]"
@@ -212,7 +220,49 @@ def parse_sources(data: dict[str, Any], where: str = "<sources>") -> list[Source
             )
         seen.add(source.name)
         sources.append(source)
-    return sources
+    rules = _parse_url_rules(data.get("urls", {}), sources, where)
+    return [replace(source, url_rules=rules) for source in sources]
+
+
+def _parse_url_rules(raw: Any, sources: list[Source], where: str) -> UrlRules:
+    """The ``[urls]`` table (``host_aliases`` groups, ``strip_www``) with every source's own
+    ``host_aliases``, as one set of rules."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: 'urls' must be a table ([urls] with host_aliases, strip_www)")
+    unknown = set(raw) - URLS_KEYS
+    if unknown:
+        raise ConfigError(
+            f"{where}: [urls]: field {sorted(unknown)[0]!r}: unknown key "
+            f"(known keys: {', '.join(sorted(URLS_KEYS))})"
+        )
+    strip_www = raw.get("strip_www", False)
+    if not isinstance(strip_www, bool):
+        raise ConfigError(f"{where}: [urls]: field 'strip_www': must be true or false")
+    groups = raw.get("host_aliases", [])
+    if not isinstance(groups, list) or not all(
+        isinstance(g, list) and len(g) >= 2 and all(is_host_name(h) for h in g) for g in groups
+    ):
+        raise ConfigError(
+            f"{where}: [urls]: field 'host_aliases': must be a list of host groups, each of two "
+            'or more lower-case host names, the chosen one first: [["example.com", '
+            '"www.example.com", "m.example.com"]]'
+        )
+    try:
+        rules = build_url_rules(groups, strip_www=strip_www)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: [urls]: field 'host_aliases': {exc}") from None
+    sites: list[tuple[str, tuple[str, ...]]] = []
+    for source in sources:
+        if not source.host_aliases:
+            continue
+        sites.append((urlsplit(source.url).hostname or "", source.host_aliases))
+        try:  # one source more at a time, so an error names the source
+            rules = build_url_rules(groups, sites, strip_www=strip_www)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{where}: source {source.name!r}: field 'host_aliases': {exc}"
+            ) from None
+    return rules
 
 
 def _parse_backoff_defaults(raw: Any, where: str) -> tuple[timedelta, timedelta]:
@@ -356,6 +406,12 @@ def _parse_source(
         _check_date_format(date_format, "date_format", fail)
     article = _parse_article(table.get("article"), fail)
     pagination = _parse_pagination(table.get("pagination"), kind, fail)
+    host_aliases = table.get("host_aliases", [])
+    if not isinstance(host_aliases, list) or not all(is_host_name(h) for h in host_aliases):
+        raise fail(
+            "host_aliases",
+            'must be a list of lower-case host names, e.g. ["www.example.com", "m.example.com"]',
+        )
     return Source(
         name=name,
         title=title.strip(),
@@ -377,6 +433,7 @@ def _parse_source(
         backoff_base=backoff_base,
         backoff_max=backoff_max,
         date_format=date_format,
+        host_aliases=tuple(host_aliases),
     )
 
 

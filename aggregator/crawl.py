@@ -14,6 +14,7 @@ from aggregator.health import is_due, stale_reason
 from aggregator.netpolicy import netloc
 from aggregator.runstats import RunStats
 from aggregator.store import Store
+from aggregator.urls import UrlRules
 
 
 def select_sources(sources: Iterable[Source], only: Iterable[str] = ()) -> list[Source]:
@@ -50,6 +51,7 @@ def crawl(
 
     from spiders.news import NewsSpider
 
+    sources = list(sources)
     selected = select_sources(sources, only)
     run = RunStats()
     scrapy_settings = Settings()
@@ -69,6 +71,10 @@ def crawl(
         scrapy_settings.set(name, value, priority="cmdline")
     store = Store(db_path)
     try:
+        # Changed URL rules (sources.toml's [urls], host_aliases) first: the crawl matches its
+        # links against canonical URLs that follow them.
+        if sources:
+            run.url_rules = store.apply_url_rules(url_rules_of(sources)).to_dict()
         health = {row["name"]: row for row in store.sources()}
         now = utc_now()
         due = [s for s in selected if only or is_due(health.get(s.name), now)]
@@ -87,6 +93,14 @@ def crawl(
     if run.fatal:
         raise StoreError(run.fatal)
     return run
+
+
+def url_rules_of(sources: Iterable[Source]) -> UrlRules:
+    """The configured URL rules (every source loaded from one file carries the same)."""
+    found = {source.url_rules for source in sources}
+    if len(found) > 1:
+        raise ConfigError("the sources carry different URL rules; load them from one file")
+    return found.pop() if found else UrlRules()
 
 
 def _mark_stale(run: RunStats, store: Store, sources: list[Source]) -> None:

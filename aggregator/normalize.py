@@ -10,7 +10,7 @@ from aggregator.config import Source
 from aggregator.dates import check_published, to_utc_string
 from aggregator.items import Article
 from aggregator.text import SNIPPET_MAX, TITLE_MAX, cap, clean_text, strip_markup
-from aggregator.urls import canonical_url
+from aggregator.urls import UrlRules, canonical_url
 
 
 def article_key(
@@ -20,11 +20,12 @@ def article_key(
     title: str,
     published: str | None,
     basis: str = "",
+    rules: UrlRules | None = None,
 ) -> str:
     """The canonical URL, or for an entry without a link a stable ``urn:`` key: by guid, else
     by title and date, or by ``basis`` (a hash of the content of an entry with no title)."""
     if url:
-        return canonical_url(url)
+        return canonical_url(url, rules)
     if guid:
         return f"urn:newsagg:{source}:guid:{guid}"
     if basis:
@@ -58,6 +59,7 @@ def normalize(article: Article, source: Source | None, now: datetime) -> dict[st
             title,
             published_at if published_from != "fetch_time" else None,
             article.key_basis,
+            source.url_rules if source else None,
         ),
         "source": article.source,
         "guid": guid,

@@ -67,6 +67,8 @@ class RunStats:
     fatal: str | None = None
     # What story clustering did (aggregator.dedupe.ClusterStats.to_dict()).
     dedupe: dict[str, Any] = field(default_factory=dict)
+    # What applying changed URL rules did before the crawl (aggregator.store.UrlRulesResult).
+    url_rules: dict[str, Any] = field(default_factory=dict)
 
     def source(self, name: str) -> SourceStats:
         return self.sources.setdefault(name, SourceStats())
@@ -158,4 +160,5 @@ class RunStats:
                 for name, stats in self.sources.items()
             },
             "dedupe": self.dedupe,
+            "url_rules": self.url_rules,
         }

@@ -12,7 +12,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from aggregator.querysyntax import parse_query
 from aggregator.search import BM25_WEIGHTS, FTS_COLUMNS, fts_query, index_terms
 from aggregator.stories import representative
 from aggregator.text import is_truncated, strip_cut_marker
-from aggregator.urls import canonical_url, url_identity, url_variants
+from aggregator.urls import UrlRules, canonical_url, url_identity, url_variants
 
 # Gives an article's topics from its row (title, snippet, source...): see aggregator.topics.
 Tagger = Callable[[Mapping[str, Any]], list[str]]
@@ -453,26 +453,49 @@ def _migration_10(db: sqlite_utils.Database) -> None:
     merge_url_duplicates(db.conn)
 
 
-def merge_url_duplicates(conn: sqlite3.Connection, now: datetime | None = None) -> int:
-    """Recompute every ``canonical_url`` with :func:`aggregator.urls.canonical_url` and merge
-    the rows that then name one article (:func:`aggregator.urls.url_identity`) into the oldest
-    (lowest id), in an open write transaction. Returns how many rows were merged away."""
+@dataclass
+class UrlRulesResult:
+    """What applying URL rules did: ``renamed`` rows got another canonical URL, ``merged``
+    rows were folded into the row they now collide with (kept in ``merged_articles``),
+    ``stories_joined`` stories were joined to the story of the row they merged into."""
+
+    changed: bool = False
+    renamed: int = 0
+    merged: int = 0
+    stories_joined: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def merge_url_duplicates(
+    conn: sqlite3.Connection, now: datetime | None = None, rules: UrlRules | None = None
+) -> UrlRulesResult:
+    """Recompute every ``canonical_url`` with :func:`aggregator.urls.canonical_url` (and the
+    configured ``rules``) and merge the rows that then name one article
+    (:func:`aggregator.urls.url_identity`) into the oldest (lowest id), in an open write
+    transaction. A merged row's story joins the kept row's (the older story id stays), and the
+    pages' article keys follow the new URLs."""
     stamp = to_utc_string(now or utc_now())
-    groups: dict[str, list[tuple[int, str, str]]] = {}
-    for id, url in conn.execute("SELECT id, canonical_url FROM articles ORDER BY id"):
-        new = canonical_url(url) if url.startswith(("http://", "https://")) else url
-        groups.setdefault(url_identity(new), []).append((id, url, new))
-    merged = 0
+    result = UrlRulesResult(changed=True)
+    groups: dict[str, list[tuple[int, str, str, int]]] = {}
+    for id, url, story_id in conn.execute(
+        "SELECT id, canonical_url, story_id FROM articles ORDER BY id"
+    ):
+        new = _recanon(url, rules)
+        groups.setdefault(url_identity(new), []).append((id, url, new, story_id))
     renames: list[tuple[str, int]] = []
     key_map: dict[str, str] = {}
+    joined: list[tuple[int, int]] = []
     conn.row_factory = sqlite3.Row
     try:
         for members in groups.values():
-            keep_id, keep_url, keep_new = members[0]
-            for _id, url, _new in members:
+            keep_id, keep_url, keep_new, keep_story = members[0]
+            for _id, url, _new, _story in members:
                 key_map[url] = keep_new
             if len(members) > 1:
                 ids = [m[0] for m in members]
+                joined += [(keep_story, m[3]) for m in members[1:] if m[3] != keep_story]
                 rows = {
                     r["id"]: dict(r)
                     for r in conn.execute(
@@ -490,7 +513,7 @@ def merge_url_duplicates(conn: sqlite3.Connection, now: datetime | None = None) 
                     kept = _fold(kept, other)
                     conn.execute("DELETE FROM dedupe_texts WHERE article_id = ?", (other_id,))
                     conn.execute("DELETE FROM articles WHERE id = ?", (other_id,))
-                    merged += 1
+                    result.merged += 1
                 columns = ("title", "snippet", "published_at", "published_precision",
                            "published_from", "flags", "guid", "first_seen_at", "last_seen_at",
                            "topics")  # fmt: skip
@@ -508,16 +531,49 @@ def merge_url_duplicates(conn: sqlite3.Connection, now: datetime | None = None) 
     finally:
         conn.row_factory = None
     conn.executemany("UPDATE articles SET canonical_url = ? WHERE id = ?", renames)
-    if renames or merged:
-        pages = conn.execute("SELECT url, article_keys FROM pages").fetchall()
-        conn.executemany(
-            "UPDATE pages SET article_keys = ? WHERE url = ?",
-            [
-                (json.dumps([key_map.get(k, k) for k in json.loads(keys)], ensure_ascii=False), u)
-                for u, keys in pages
-            ],
-        )
-    return merged
+    result.renamed = len(renames)
+    result.stories_joined = _join_stories(conn, joined)
+    pages = conn.execute("SELECT url, article_keys FROM pages").fetchall()
+    updates = []
+    for url, keys in pages:
+        old_keys = json.loads(keys)
+        new_keys = [key_map.get(k) or _recanon(k, rules) for k in old_keys]
+        if new_keys != old_keys:
+            updates.append((json.dumps(new_keys, ensure_ascii=False), url))
+    conn.executemany("UPDATE pages SET article_keys = ? WHERE url = ?", updates)
+    # An article page read before is remembered under its canonical URL ('followed').
+    for (url,) in conn.execute("SELECT url FROM pages WHERE fingerprint = 'followed'").fetchall():
+        new = _recanon(url, rules)
+        if new != url:
+            conn.execute("UPDATE OR IGNORE pages SET url = ? WHERE url = ?", (new, url))
+            conn.execute("DELETE FROM pages WHERE url = ?", (url,))  # when the new one existed
+    return result
+
+
+def _recanon(key: str, rules: UrlRules | None) -> str:
+    """An article key under the current URL rules (``urn:`` keys have none)."""
+    return canonical_url(key, rules) if key.startswith(("http://", "https://")) else key
+
+
+def _join_stories(conn: sqlite3.Connection, pairs: Sequence[tuple[int, int]]) -> int:
+    """Join each pair of stories (the same article was in both) into the older story id;
+    returns how many stories were joined away."""
+    parent: dict[int, int] = {}
+
+    def find(story: int) -> int:
+        parent.setdefault(story, story)
+        while parent[story] != story:
+            story = parent[story]
+        return story
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    moves = [(find(story), story) for story in parent if find(story) != story]
+    conn.executemany("UPDATE articles SET story_id = ? WHERE story_id = ?", moves)
+    conn.executemany("UPDATE dedupe_texts SET story_id = ? WHERE story_id = ?", moves)
+    return len(moves)
 
 
 def _fold(kept: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
@@ -536,6 +592,17 @@ def _fold(kept: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
     return folded
 
 
+def _migration_11(db: sqlite_utils.Database) -> None:
+    """``meta``: the database's own settings. ``url_rules`` records the URL rules the stored
+    canonical URLs follow: the configured ones (sources.toml's ``[urls]`` and ``host_aliases``)
+    with the code's version, so a change is applied once (:meth:`Store.apply_url_rules`).
+    Migration 10 applied the code's rules with nothing configured."""
+    db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('url_rules', ?)", [UrlRules().to_json()]
+    )
+
+
 # Append only: each function upgrades the schema by one version, in order.
 MIGRATIONS = (
     _migration_1,
@@ -548,6 +615,7 @@ MIGRATIONS = (
     _migration_8,
     _migration_9,
     _migration_10,
+    _migration_11,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -720,6 +788,40 @@ class Store:
         """Rebuild the search index from the articles (after a repair or a change of terms)."""
         with self.write() as conn:
             _requeue_all(conn)
+
+    # -- URL rules -------------------------------------------------------------------------
+
+    def url_rules(self) -> UrlRules:
+        """The URL rules the stored canonical URLs follow (see :meth:`apply_url_rules`)."""
+        found = self._recorded_url_rules()
+        return UrlRules.from_json(found) if found else UrlRules()
+
+    def _recorded_url_rules(self) -> str | None:
+        found = self.conn.execute("SELECT value FROM meta WHERE key = 'url_rules'").fetchone()
+        return found[0] if found else None
+
+    def apply_url_rules(
+        self, rules: UrlRules, *, force: bool = False, now: datetime | None = None
+    ) -> UrlRulesResult:
+        """Make the stored canonical URLs follow ``rules`` (the configured URL rules): when
+        they differ from the ones recorded (or ``force``), recompute every ``canonical_url`` and
+        merge the rows that now collide, as a schema migration of the URL rules does (the merged
+        rows are kept in ``merged_articles``; their stories join). One transaction; a no-op when
+        nothing changed. ``newsagg crawl`` and ``run`` call it first; ``newsagg recanon`` too."""
+        wanted = rules.to_json()
+        if not force and self._recorded_url_rules() == wanted:  # without the write lock
+            return UrlRulesResult()
+        with self.write() as conn:
+            found = conn.execute("SELECT value FROM meta WHERE key = 'url_rules'").fetchone()
+            if not force and found is not None and found[0] == wanted:
+                return UrlRulesResult()
+            result = merge_url_duplicates(conn, now, rules)
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('url_rules', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (wanted,),
+            )
+        return result
 
     # -- articles --------------------------------------------------------------------------
 
@@ -949,13 +1051,15 @@ class Store:
     def known_complete(self, canonical_urls: Iterable[str]) -> set[str]:
         """Of these URLs, those stored with an uncut title and a minute- or second-precise date,
         and those whose article page was read before (a ``pages`` row with the fingerprint
-        ``followed``): their article pages need not be fetched again."""
-        urls = list(canonical_urls)
+        ``followed``): their article pages need not be fetched again. A URL matches its
+        article under the other scheme too (:func:`aggregator.urls.url_identity`); host
+        aliases are the same host already (the stored URLs follow the configured rules)."""
+        wanted = {v: url for url in canonical_urls for v in url_variants(url)}
         complete: set[str] = set()
-        for chunk in _chunks(urls, CHUNK):
+        for chunk in _chunks(list(wanted), CHUNK):
             marks = ",".join("?" * len(chunk))
             complete.update(
-                row[0]
+                wanted[row[0]]
                 for row in self.conn.execute(
                     f"SELECT url FROM pages WHERE fingerprint = 'followed' AND url IN ({marks})",
                     chunk,
@@ -967,7 +1071,7 @@ class Store:
                 chunk,
             ):
                 if not is_truncated(title):
-                    complete.add(url)
+                    complete.add(wanted[url])
         return complete
 
     def articles(

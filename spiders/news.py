@@ -87,7 +87,13 @@ class NewsSpider(scrapy.Spider):
             path = resolve_sources_path(settings.get("NEWSAGG_SOURCES"))
             sources = [s for s in load_sources(path) if s.enabled]
         spider.sources = sources
-        spider.store = store or Store(resolve_db_path(settings.get("NEWSAGG_DB")))
+        if store is None:
+            from aggregator.crawl import url_rules_of
+
+            store = Store(resolve_db_path(settings.get("NEWSAGG_DB")))
+            if sources:  # as `newsagg crawl` does: the stored URLs follow the configured rules
+                store.apply_url_rules(url_rules_of(sources))
+        spider.store = store
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
@@ -179,7 +185,9 @@ class NewsSpider(scrapy.Spider):
         if not items and source.kind != "feed":  # drift on this page (the source may have more)
             stats.empty_pages.append(response.url)
         for article in items:
-            article.canonical_url = canonical_url(article.url) if article.url else None
+            article.canonical_url = (
+                canonical_url(article.url, source.url_rules) if article.url else None
+            )
         followed = False
         wanted = {id(a): a.canonical_url for a in items if needs_follow(a, source.follow)}
         complete = self.store.known_complete(k for k in wanted.values() if k) if wanted else set()

@@ -419,3 +419,43 @@ def test_counts_are_singular_for_one(filled_db: Path) -> None:
     one = invoke("--db", str(filled_db), "query", "风电装机")
     assert one.exit_code == 0
     assert one.output.splitlines()[-1] == "1 article"
+
+
+def test_recanon_applies_changed_url_rules_once(tmp_path: Path) -> None:
+    db_path = tmp_path / "news.db"
+    with Store(db_path) as store:
+        store.upsert_articles(
+            [
+                {**row, "canonical_url": url}
+                for row, url in zip(
+                    _rows(2), ["https://www.e.cn/1.html", "https://m.e.cn/1.html"], strict=True
+                )
+            ],
+            NOW,
+        )
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        '[[source]]\nname = "e"\nkind = "feed"\nurls = ["https://e.cn/rss"]\n'
+        'host_aliases = ["www.e.cn", "m.e.cn"]\n',
+        "utf-8",
+    )
+    args = ["--db", str(db_path), "--sources", str(sources), "recanon"]
+    first = invoke(*args)
+    assert first.exit_code == 0, first.output
+    assert first.output.startswith("1 canonical URL changed, 1 row merged")
+    second = invoke(*args)
+    assert second.output.startswith("URL rules unchanged: 1 article as")
+    assert invoke(*args, "--force").output.startswith("0 canonical URLs changed, 0 rows merged")
+    with Store(db_path) as store:
+        assert [r["canonical_url"] for r in store.db.query("SELECT * FROM articles")] == [
+            "https://e.cn/1.html"
+        ]
+
+
+def _rows(n: int) -> list[dict[str, object]]:
+    return [
+        normalize(
+            Article(source="e", title=f"储能项目{i}", url=f"https://e.cn/{i}.html"), None, NOW
+        )
+        for i in range(n)
+    ]

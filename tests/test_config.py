@@ -495,3 +495,78 @@ def test_shipped_demo_sources_file_loads() -> None:
     sources = parse_sources(tomllib.loads(text), str(path))
     assert sources
     assert all(source.url.startswith("http://127.0.0.1:8765/") for source in sources)
+
+
+# -- [urls] and host_aliases: configured URL rules --------------------------------------------
+
+ALIASED = """\
+[urls]
+host_aliases = [["bjx.com.cn", "www.bjx.com.cn"]]
+strip_www = true
+
+[[source]]
+name = "a"
+kind = "feed"
+urls = ["https://news.bjx.com.cn/rss"]
+host_aliases = ["m.news.bjx.com.cn", "wap.news.bjx.com.cn"]
+
+[[source]]
+name = "b"
+kind = "feed"
+urls = ["https://www.cnenergynews.cn/rss"]
+"""
+
+
+def test_url_rules_are_parsed_and_carried_by_every_source() -> None:
+    a, b = parse_sources(tomllib.loads(ALIASED))
+    assert a.host_aliases == ("m.news.bjx.com.cn", "wap.news.bjx.com.cn")
+    assert b.host_aliases == ()
+    assert a.url_rules == b.url_rules
+    assert a.url_rules.strip_www is True
+    assert dict(a.url_rules.aliases) == {
+        "www.bjx.com.cn": "bjx.com.cn",
+        "m.news.bjx.com.cn": "news.bjx.com.cn",
+        "wap.news.bjx.com.cn": "news.bjx.com.cn",
+    }
+
+
+def test_without_url_rules_sources_carry_none() -> None:
+    (source,) = parse_sources(tomllib.loads(ALIASED.split("\n\n")[2]))
+    assert source.name == "b"
+    assert source.url_rules.aliases == () and not source.url_rules.strip_www
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [  # (old, new, old, new...) replacements in ALIASED
+        (("strip_www = true", "strip_www = 1"), r"\[urls\]: field 'strip_www': must be true"),
+        (("strip_www = true", "strip = true"), r"\[urls\]: field 'strip': unknown key"),
+        (('[["bjx.com.cn", "www.bjx.com.cn"]]', '["bjx.com.cn"]'), "list of host groups"),
+        (('[["bjx.com.cn", "www.bjx.com.cn"]]', '[["bjx.com.cn"]]'), "two or more"),
+        (('"www.bjx.com.cn"]]', '"https://www.bjx.com.cn/"]]'), "lower-case host names"),
+        (
+            ('"www.bjx.com.cn"]]', '"www.bjx.com.cn"], ["news.bjx.com.cn", "bjx.com.cn"]]'),
+            r"\[urls\]: field 'host_aliases': 'bjx.com.cn' and 'news.bjx.com.cn'",
+        ),
+        (
+            ('"wap.news.bjx.com.cn"]', '"WAP.bjx.com.cn"]'),
+            r"source 'a': field 'host_aliases': must be a list of lower-case host names",
+        ),
+        (  # a source's aliases linking two groups' chosen hosts
+            (
+                '"www.bjx.com.cn"]]',
+                '"www.bjx.com.cn"], ["bjx.cn", "m.bjx.cn"]]',
+                '"wap.news',
+                '"www.bjx.com.cn", "m.bjx.cn", "wap.news',
+            ),
+            r"source 'a': field 'host_aliases': 'bjx.com.cn' and 'bjx.cn'",
+        ),
+    ],
+)
+def test_bad_url_rules_name_the_table_or_source(change: tuple[str, ...], message: str) -> None:
+    text = ALIASED
+    for old, new in zip(change[::2], change[1::2], strict=True):
+        text = text.replace(old, new)
+    assert text != ALIASED
+    with pytest.raises(ConfigError, match=message):
+        parse_sources(tomllib.loads(text), "sources.toml")

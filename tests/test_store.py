@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from aggregator.store import ARTICLE_COLUMNS, SCHEMA_VERSION, Store
+from aggregator.items import PageSeen
+from aggregator.store import ARTICLE_COLUMNS, SCHEMA_VERSION, Store, UrlRulesResult
+from aggregator.urls import UrlRules, build_url_rules
 from tests.conftest import NOW
 
 
@@ -878,3 +880,72 @@ def test_a_url_rule_change_merges_the_rows_that_now_collide(db_path: Path) -> No
             "SELECT topic FROM article_topics WHERE article_id = 1 ORDER BY topic"
         ).fetchall()
         assert [t[0] for t in topics] == ["a", "b"]
+
+
+# -- configured URL rules (Store.apply_url_rules) ---------------------------------------------
+
+
+def test_known_complete_matches_the_other_scheme(db: Store) -> None:
+    db.upsert_articles([row(canonical_url="http://example.com/a/1.html")], NOW)
+    db.save_pages([PageSeen("http://e.com/read", "example", "followed", ["http://e.com/read"])])
+    asked = ["https://example.com/a/1.html", "https://e.com/read", "https://e.com/other"]
+    assert db.known_complete(asked) == {"https://example.com/a/1.html", "https://e.com/read"}
+    assert db.known_complete(["http://example.com/a/1.html"]) == {"http://example.com/a/1.html"}
+
+
+def test_a_new_database_records_the_default_url_rules(db: Store) -> None:
+    assert db.url_rules() == UrlRules()
+    assert db.apply_url_rules(UrlRules()) == UrlRulesResult(changed=False)
+
+
+def test_changed_url_rules_merge_rows_join_stories_and_keep_everything(db: Store) -> None:
+    db.upsert_articles(
+        [
+            row(canonical_url="https://www.e.cn/a/1.html", title="风电项目并网...", topics=["a"]),
+            row(canonical_url="https://e.cn/b", title="另一条新闻"),
+            row(canonical_url="http://m.e.cn/a/1.html", title="风电项目并网发电", topics=["b"]),
+            row(canonical_url="https://x.org/repost", title="转载:风电项目并网发电"),
+            row(canonical_url="urn:newsagg:example:guid:7", title="没有链接"),
+        ],
+        NOW,
+    )
+    join_stories = "UPDATE articles SET story_id = 3 WHERE id = 4"  # the repost joined 3
+    with db.write() as conn:
+        conn.execute(join_stories)
+    db.save_pages(
+        [
+            PageSeen("https://list.cn/", "example", "fp", ["https://www.e.cn/a/1.html"]),
+            PageSeen("https://m.e.cn/a/1.html", "example", "followed", ["https://m.e.cn/a/1.html"]),
+        ]
+    )
+    before = list(db.db.query("SELECT * FROM articles ORDER BY id"))
+    rules = build_url_rules([["e.cn", "www.e.cn", "m.e.cn"]])
+    result = db.apply_url_rules(rules, now=NOW)
+    assert result == UrlRulesResult(changed=True, renamed=1, merged=1, stories_joined=1)
+    rows = {r["id"]: r for r in db.db.query("SELECT * FROM articles")}
+    assert sorted(rows) == [1, 2, 4, 5]
+    assert rows[1]["canonical_url"] == "https://e.cn/a/1.html"
+    assert rows[1]["title"] == "风电项目并网发电"  # the uncut title of the merged row
+    assert json.loads(rows[1]["topics"]) == ["a", "b"]
+    assert rows[4]["story_id"] == 1  # the merged row's story joined the kept row's
+    assert rows[5]["canonical_url"] == "urn:newsagg:example:guid:7"
+    (merged,) = db.db.query("SELECT * FROM merged_articles")
+    assert (merged["id"], merged["into_id"]) == (3, 1)
+    assert json.loads(merged["row"]) == before[2]  # kept whole
+    assert db.keys_of_page("https://list.cn/") == ["https://e.cn/a/1.html"]
+    assert db.known_complete(["https://e.cn/a/1.html"]) == {"https://e.cn/a/1.html"}
+    assert db.url_rules() == rules
+    assert db.apply_url_rules(rules) == UrlRulesResult(changed=False)  # once
+    again = db.apply_url_rules(rules, force=True)
+    assert (again.changed, again.renamed, again.merged) == (True, 0, 0)
+
+
+def test_url_rules_survive_reopening_and_a_new_row_joins_the_merged_one(db_path: Path) -> None:
+    rules = build_url_rules([["e.cn", "www.e.cn"]])
+    with Store(db_path) as store:
+        store.upsert_articles([row(canonical_url="https://www.e.cn/1")], NOW)
+        store.apply_url_rules(rules)
+    with Store(db_path) as store:
+        assert store.url_rules() == rules
+        result = store.upsert_articles([row(canonical_url="http://e.cn/1", title="新标题")], NOW)
+        assert (result.new, store.count_articles()) == (0, 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aggregator.urls import absolute_url, canonical_url
+from aggregator.urls import UrlRules, absolute_url, build_url_rules, canonical_url, is_host_name
 
 BASE = "https://www.example.com/news/list/index.html"
 
@@ -190,3 +190,73 @@ def test_http_and_https_are_one_article() -> None:
     assert url_identity(a) == url_identity(b)
     assert set(url_variants(a)) == {a, b}
     assert url_variants("urn:newsagg:s:guid:1") == ("urn:newsagg:s:guid:1",)
+
+
+# -- configured rules: host aliases, strip_www ------------------------------------------------
+
+RULES = build_url_rules([["example.com", "www.example.com", "m.example.com"]])
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://www.example.com/a.html", "https://example.com/a.html"),
+        ("http://M.Example.com/news/index.html", "http://example.com/news"),
+        ("https://example.com/a.html", "https://example.com/a.html"),
+        ("https://www.example.com:8080/a", "https://example.com:8080/a"),  # the port stays
+        ("https://news.example.com/a", "https://news.example.com/a"),  # not an alias
+        ("https://www.other.org/a", "https://www.other.org/a"),  # strip_www is off
+    ],
+)
+def test_host_aliases_map_to_the_group_s_first_host(url: str, expected: str) -> None:
+    assert canonical_url(url, RULES) == expected
+
+
+def test_without_rules_hosts_stay_as_they_are() -> None:
+    assert canonical_url("https://www.example.com/a") == "https://www.example.com/a"
+    assert canonical_url("https://www.example.com/a", UrlRules()) == "https://www.example.com/a"
+
+
+def test_strip_www_drops_the_prefix_but_an_alias_group_wins() -> None:
+    rules = build_url_rules([["www.keep.cn", "keep.cn"]], strip_www=True)
+    assert canonical_url("https://www.other.org/a", rules) == "https://other.org/a"
+    assert canonical_url("https://keep.cn/a", rules) == "https://www.keep.cn/a"
+    assert canonical_url("https://www.com/a", rules) == "https://www.com/a"  # no host left
+
+
+def test_site_aliases_join_groups_and_the_first_chosen_host_stands() -> None:
+    rules = build_url_rules(
+        [["example.com", "www.example.com"]],
+        [("www.example.com", ["m.example.com"]), ("b.cn", ["c.cn"]), ("a.cn", ["b.cn"])],
+    )
+    assert dict(rules.aliases) == {
+        "www.example.com": "example.com",
+        "m.example.com": "example.com",  # the group's choice, not the source's host
+        "c.cn": "b.cn",
+        "a.cn": "b.cn",  # linked through b.cn: the first source's host stands
+    }
+
+
+def test_two_groups_sharing_a_host_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"'a\.cn' and 'b\.cn'"):
+        build_url_rules([["a.cn", "x.cn"], ["b.cn", "x.cn"]])
+
+
+def test_the_fingerprint_changes_with_the_rules_and_survives_storage() -> None:
+    other = build_url_rules([["example.com", "www.example.com"]])
+    assert RULES.fingerprint != other.fingerprint != UrlRules().fingerprint
+    assert UrlRules(strip_www=True).fingerprint != UrlRules().fingerprint
+    assert UrlRules.from_json(RULES.to_json()) == RULES
+    assert build_url_rules([["example.com", "m.example.com", "www.example.com"]]) == RULES
+
+
+@pytest.mark.parametrize("host", ["example.com", "m.example.com", "a_b.example.cn", "localhost"])
+def test_is_host_name(host: str) -> None:
+    assert is_host_name(host)
+
+
+@pytest.mark.parametrize(
+    "host", ["", "Example.com", "https://example.com", "example.com/", "example.com:80", 3, None]
+)
+def test_is_not_host_name(host: object) -> None:
+    assert not is_host_name(host)
