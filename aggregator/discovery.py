@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from html import escape
 from urllib.parse import quote
 
+from aggregator.opml import OpmlFeed, OpmlFolder, write_opml
+
 MEDIA_TYPES = {
     "rss": "application/rss+xml",
     "atom": "application/atom+xml",
@@ -42,29 +44,19 @@ def _section(link: FeedLink) -> str:
 
 
 def render_opml(links: Sequence[FeedLink], *, title: str, base_url: str) -> bytes:
-    """OPML 2.0: one outline per feed (its RSS version), grouped like the index page."""
-    lines = [
-        '<?xml version="1.0" encoding="UTF-8"?>',
-        '<opml version="2.0">',
-        "  <head>",
-        f"    <title>{escape(title, quote=False)} · feeds</title>",
-        "  </head>",
-        "  <body>",
+    """OPML 2.0: one outline per feed (its RSS version), in folders like the index page's."""
+    folders = [
+        OpmlFolder(
+            section,
+            [
+                OpmlFeed(link.title, base_url + link.href(), base_url, link.description)
+                for link in links
+                if _section(link) == section
+            ],
+        )
+        for _prefix, section in SECTIONS
     ]
-    for _prefix, section in SECTIONS:
-        members = [link for link in links if _section(link) == section]
-        if not members:
-            continue
-        lines.append(f'    <outline text="{escape(section)}" title="{escape(section)}">')
-        for link in members:
-            lines.append(
-                f'      <outline type="rss" text="{escape(link.title)}" '
-                f'title="{escape(link.title)}" description="{escape(link.description)}" '
-                f'xmlUrl="{escape(base_url + link.href())}" htmlUrl="{escape(base_url)}"/>'
-            )
-        lines.append("    </outline>")
-    lines += ["  </body>", "</opml>", ""]
-    return "\n".join(lines).encode()
+    return write_opml(folders, title=f"{title} · feeds")
 
 
 def render_index(links: Sequence[FeedLink], *, title: str) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 from xml.etree import ElementTree
@@ -25,6 +25,15 @@ class OpmlFeed:
     title: str
     xml_url: str
     html_url: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class OpmlFolder:
+    """An ``<outline>`` that groups feeds (a category, in a reader's terms)."""
+
+    title: str
+    feeds: Sequence[OpmlFeed]
 
 
 def read_opml(data: bytes, where: str = "<opml>") -> list[OpmlFeed]:
@@ -51,19 +60,37 @@ def read_opml(data: bytes, where: str = "<opml>") -> list[OpmlFeed]:
     return feeds
 
 
-def write_opml(feeds: Iterable[OpmlFeed], title: str = "energy-news aggregator feeds") -> bytes:
-    """An OPML 2.0 document listing ``feeds`` (UTF-8, with an XML declaration)."""
+def write_opml(
+    outlines: Iterable[OpmlFeed | OpmlFolder], title: str = "energy-news aggregator feeds"
+) -> bytes:
+    """An OPML 2.0 document listing ``outlines``, feeds and folders of feeds (UTF-8, with an XML
+    declaration). Empty folders are left out."""
     root = ElementTree.Element("opml", version="2.0")
     head = ElementTree.SubElement(root, "head")
     ElementTree.SubElement(head, "title").text = title
     body = ElementTree.SubElement(root, "body")
-    for feed in feeds:
-        attrs = {"type": "rss", "text": feed.title, "title": feed.title, "xmlUrl": feed.xml_url}
-        if feed.html_url:
-            attrs["htmlUrl"] = feed.html_url
-        ElementTree.SubElement(body, "outline", attrs)
+    for outline in outlines:
+        if isinstance(outline, OpmlFolder):
+            if outline.feeds:
+                folder = ElementTree.SubElement(
+                    body, "outline", {"text": outline.title, "title": outline.title}
+                )
+                for feed in outline.feeds:
+                    _feed_outline(folder, feed)
+        else:
+            _feed_outline(body, outline)
     ElementTree.indent(root)
     return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def _feed_outline(parent: ElementTree.Element, feed: OpmlFeed) -> None:
+    attrs = {"type": "rss", "text": feed.title, "title": feed.title}
+    if feed.description:
+        attrs["description"] = feed.description
+    attrs["xmlUrl"] = feed.xml_url
+    if feed.html_url:
+        attrs["htmlUrl"] = feed.html_url
+    ElementTree.SubElement(parent, "outline", attrs)
 
 
 def source_name(feed: OpmlFeed, taken: set[str]) -> str:
