@@ -22,7 +22,7 @@ import re
 import unicodedata
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from difflib import SequenceMatcher
 from typing import Any
@@ -177,9 +177,13 @@ class Fingerprint:
     ``keys`` are the index keys (empty until :func:`fingerprints` computes them); shingles and
     numbers are computed when a verification first needs them."""
 
-    __slots__ = ("_number_set", "_numbers", "_shingles", "cut", "keys", "latin", "probes", "text")
+    __slots__ = (
+        "_bloom", "_number_set", "_numbers", "_shingles", "cut", "keys", "latin", "probes", "text",
+    )  # fmt: skip
 
-    def __init__(self, text: str, cut: bool, latin: bool | None = None) -> None:
+    def __init__(
+        self, text: str, cut: bool, latin: bool | None = None, bloom: int | None = None
+    ) -> None:
         self.text = text
         self.cut = cut
         self.latin = is_latin(text) if latin is None else latin
@@ -190,6 +194,7 @@ class Fingerprint:
         self._shingles: frozenset[str] | None = None
         self._numbers: tuple[str, ...] | None = None
         self._number_set: frozenset[str] | None = None
+        self._bloom = bloom
 
     @classmethod
     def of(cls, title: str) -> Fingerprint:
@@ -237,6 +242,33 @@ class Fingerprint:
         if self._number_set is None:
             self._number_set = frozenset(self.numbers)
         return self._number_set
+
+    @property
+    def bloom(self) -> int:
+        """:attr:`numbers` as a 63-bit set of bits (see :func:`number_bloom`)."""
+        if self._bloom is None:
+            self._bloom = number_bloom(self.numbers)
+        return self._bloom
+
+
+def number_bloom(numbers: Sequence[str]) -> int:
+    """One bit (of 63: a non-negative SQLite INTEGER) per decisive token. Two headlines whose bits
+    say that each has a token the other lacks (:func:`blooms_conflict`) are never the same story,
+    which rejects most template look-alikes without reading their text. The store keeps each
+    clustered article's bits (``dedupe_texts.nums``): changing what :attr:`Fingerprint.numbers`
+    finds needs a migration that recomputes them."""
+    bits = 0
+    for token in numbers:
+        bits |= 1 << (zlib.crc32(token.encode()) % 63)
+    return bits
+
+
+def blooms_conflict(bloom_a: int, cut_a: bool, bloom_b: int, cut_b: bool) -> bool:
+    """True when :func:`numbers_conflict` is certainly true for headlines with these bits (a bit
+    set in one and not in the other is a token the other lacks); False means "look closer"."""
+    if cut_a == cut_b:
+        return bool(bloom_a & ~bloom_b) and bool(bloom_b & ~bloom_a)
+    return bool(bloom_a & ~bloom_b) if cut_a else bool(bloom_b & ~bloom_a)
 
 
 def _stem(word: str) -> str:
@@ -306,9 +338,31 @@ def _band_keys(hashes: np.ndarray, starts: np.ndarray) -> list[list[int]]:
     return keys.view(np.int64).tolist()
 
 
+def _latin_flags(texts: Sequence[str]) -> list[bool]:
+    """:func:`is_latin` of many texts, in array operations."""
+    if not texts:
+        return []
+    points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    cjk = np.zeros(len(points) + 1, dtype=np.int64)
+    cjk[1:] = np.cumsum(
+        ((points >= 0x3400) & (points <= 0x9FFF)) | ((points >= 0xF900) & (points <= 0xFAFF))
+    )
+    spaces = np.zeros(len(points) + 1, dtype=np.int64)
+    spaces[1:] = np.cumsum(points == 0x20)
+    ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
+    starts = ends - np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    letters = (ends - starts) - (spaces[ends] - spaces[starts])
+    return ((cjk[ends] - cjk[starts]) * 4 < letters).tolist()
+
+
 def fingerprints(titles: Sequence[str]) -> list[Fingerprint]:
     """Fingerprints of many headlines, with index keys (MinHash runs once for the batch)."""
-    prints = [Fingerprint.of(title) for title in titles]
+    matched = [match_text(title) for title in titles]
+    latin = _latin_flags([text for text, _cut in matched])
+    prints = [
+        Fingerprint(text, cut, is_latin)
+        for (text, cut), is_latin in zip(matched, latin, strict=True)
+    ]
     cjk = [i for i, fp in enumerate(prints) if not fp.latin]
     latin = [i for i, fp in enumerate(prints) if fp.latin]
     bands: dict[int, list[int]] = {}
@@ -356,6 +410,128 @@ def shortlist(
         found.sort(key=lambda other: (shared[other], other), reverse=True)
         del found[options.max_candidates :]
     return found
+
+
+def shortlist_batch(
+    probes: Sequence[Sequence[tuple[int, bool]]],
+    buckets: Mapping[int, bytes],
+    options: DedupeOptions,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`shortlist` for many fingerprints' probes at once, in array operations. ``buckets``
+    holds packed ids (little-endian signed 64-bit, as the store keeps them). Returns two aligned
+    arrays: the position (in ``probes``) of a fingerprint and an article on its shortlist."""
+    parts: list[bytes] = []
+    owners: list[int] = []
+    lengths: list[int] = []
+    weights: list[int] = []
+    enough = options.min_shared_keys
+    for position, keyed in enumerate(probes):
+        for key, alone in keyed:
+            held = buckets.get(key)
+            if held:
+                parts.append(held)
+                owners.append(position)
+                lengths.append(len(held) // 8)
+                weights.append(enough if alone else 1)
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    ids = np.frombuffer(b"".join(parts), dtype="<i8").astype(np.int64)
+    counts = np.array(lengths, dtype=np.int64)
+    owner = np.repeat(np.array(owners, dtype=np.int64), counts)
+    weight = np.repeat(np.array(weights, dtype=np.int64), counts)
+    return _rank_pairs(owner, ids, weight, options)
+
+
+def _rank_pairs(
+    owner: np.ndarray, other: np.ndarray, weight: np.ndarray, options: DedupeOptions
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sum the weights of each (owner, other) pair; keep the pairs reaching ``min_shared_keys``
+    and, per owner, the ``max_candidates`` sharing the most (then the highest ``other``)."""
+    span = int(other.max()) + 1 if len(other) else 1
+    if other.min(initial=0) < 0 or span * (int(owner.max(initial=0)) + 1) >= 1 << 62:
+        distinct, dense = np.unique(other, return_inverse=True)  # ids too large to combine
+        span, other = len(distinct), dense.ravel()
+    else:
+        distinct = None
+    pairs, inverse = np.unique(owner * span + other, return_inverse=True)
+    shared = np.bincount(inverse.ravel(), weights=weight).astype(np.int64)
+    keep = shared >= options.min_shared_keys
+    pairs, shared = pairs[keep], shared[keep]
+    owner, other = pairs // span, pairs % span
+    if distinct is not None:
+        other = distinct[other]
+    order = np.lexsort((-other, -shared, owner))
+    owner, other = owner[order], other[order]
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    rank = np.arange(len(owner)) - np.repeat(starts, np.diff(np.r_[starts, len(owner)]))
+    keep = rank < options.max_candidates
+    return owner[keep], other[keep]
+
+
+def local_shortlist_batch(
+    prints: Sequence[Fingerprint], options: DedupeOptions
+) -> tuple[np.ndarray, np.ndarray]:
+    """What :func:`cluster_batch` shortlists for each of a batch's fingerprints (in id order)
+    among the batch's earlier ones — those filed before it under its probes, at most
+    ``bucket_cap`` a key — in array operations. Returns aligned positions: (later, earlier)."""
+    empty = np.zeros(0, dtype=np.int64)
+    filed = [(key, position) for position, fp in enumerate(prints) for key in fp.keys]
+    if not filed:
+        return empty, empty
+    filed_keys = np.array([key for key, _ in filed], dtype=np.int64)
+    filed_at = np.array([position for _, position in filed], dtype=np.int64)
+    distinct, dense = np.unique(filed_keys, return_inverse=True)
+    span = len(prints) + 1
+    codes = np.sort(dense.ravel() * span + filed_at)
+    enough = options.min_shared_keys
+    probed = [
+        (key, position, enough if alone else 1)
+        for position, fp in enumerate(prints)
+        for key, alone in fp.probes
+    ]
+    probe_keys = np.array([key for key, _, _ in probed], dtype=np.int64)
+    probe_at = np.array([position for _, position, _ in probed], dtype=np.int64)
+    probe_weight = np.array([weight for _, _, weight in probed], dtype=np.int64)
+    slot = np.minimum(np.searchsorted(distinct, probe_keys), len(distinct) - 1)
+    hit = distinct[slot] == probe_keys
+    slot, probe_at, probe_weight = slot[hit], probe_at[hit], probe_weight[hit]
+    # Filed before this fingerprint under the key: the last bucket_cap of them.
+    high = np.searchsorted(codes, slot * span + probe_at)
+    low = np.maximum(np.searchsorted(codes, slot * span), high - options.bucket_cap)
+    counts = np.maximum(high - low, 0)
+    total = int(counts.sum())
+    if not total:
+        return empty, empty
+    starts = np.repeat(low - np.cumsum(counts) + counts, counts)
+    earlier = codes[starts + np.arange(total)] % span
+    later = np.repeat(probe_at, counts)
+    return _rank_pairs(later, earlier, np.repeat(probe_weight, counts), options)
+
+
+def prefilter(
+    new_when: np.ndarray,
+    new_bloom: np.ndarray,
+    new_cut: np.ndarray,
+    other_when: np.ndarray,
+    other_bloom: np.ndarray,
+    other_cut: np.ndarray,
+    options: DedupeOptions,
+) -> np.ndarray:
+    """For aligned arrays of pairs (times as POSIX seconds, NaN for none; :func:`number_bloom`
+    bits; cut flags), True where the pair still needs :func:`match_score`: False only where
+    ``cluster_batch`` would refuse it anyway (outside ``window_days``, or :func:`blooms_conflict`).
+    """
+    within = np.ones(len(new_when), dtype=bool)
+    if options.window_days > 0:
+        with np.errstate(invalid="ignore"):
+            within = ~(np.abs(new_when - other_when) > options.window_days * 86400)
+    a, b = new_bloom.astype(np.int64), other_bloom.astype(np.int64)
+    a_extra, b_extra = (a & ~b) != 0, (b & ~a) != 0
+    conflict = np.where(
+        new_cut == other_cut, a_extra & b_extra, np.where(new_cut, a_extra, b_extra)
+    )
+    return within & ~conflict
 
 
 # ---------------------------------------------------------------------------------------------
@@ -598,8 +774,21 @@ class ClusterStats:
 @dataclass
 class BatchResult:
     stories: dict[int, int]  # article id -> story id, for articles that joined a story
-    filed: dict[int, list[int]]  # key -> the articles the index holds under it from now on
+    added: dict[int, list[int]]  # key -> the batch's articles filed under it (newest bucket_cap)
     stats: ClusterStats
+    buckets: Mapping[int, Sequence[int]] = field(default_factory=dict, repr=False)
+    bucket_cap: int = DedupeOptions.bucket_cap
+    # The buckets as the store read them (packed little-endian 64-bit ids), when it did.
+    packed: Mapping[int, bytes] = field(default_factory=dict, repr=False)
+
+    @property
+    def filed(self) -> dict[int, list[int]]:
+        """Key -> the articles the index holds under it from now on (a full bucket keeps its
+        newest ``bucket_cap``)."""
+        return {
+            key: [*map(int, self.buckets.get(key, ())), *added][-self.bucket_cap :]
+            for key, added in self.added.items()
+        }
 
 
 def _within(a: float | None, b: float | None, days: float) -> bool:
@@ -614,17 +803,22 @@ def cluster_batch(
     known: Mapping[int, Member],
     options: DedupeOptions,
     shortlists: Mapping[int, Sequence[int]] | None = None,
+    local_shortlists: Mapping[int, Sequence[int]] | None = None,
 ) -> BatchResult:
     """Assign stories to ``new`` articles (in id order: the earlier one founds a story).
 
     ``buckets`` is what the index holds under each of their keys; ``known`` the stored articles
     those buckets name and the founders of their stories; ``shortlists`` each new article's
-    :func:`shortlist` against ``buckets`` when the caller has computed it already. A new article
+    :func:`shortlist` against ``buckets`` when the caller has computed it already, and
+    ``local_shortlists`` its shortlist among the batch's earlier articles
+    (:func:`local_shortlist_batch`; default: computed here). A caller may leave out of either
+    what it knows would be refused (:func:`prefilter`). A new article
     joins the story of its best-scoring verified candidate (ties: the lower story id); with none
     it keeps its own story (its id).
     Stored articles never change story, so a story id, once given, is stable.
     """
     stats = ClusterStats(articles=len(new))
+    cap = options.bucket_cap
     stories: dict[int, int] = {}
     local: dict[int, list[int]] = {}
     members: dict[int, Member] = dict(known)
@@ -635,13 +829,20 @@ def cluster_batch(
         else:
             stored = list(shortlists.get(member.id, ()))
         best: tuple[float, int] | None = None
-        for other_id in stored + shortlist(fp, local, options):
+        if local_shortlists is None:
+            earlier = shortlist(fp, local, options)
+        else:
+            earlier = list(local_shortlists.get(member.id, ()))
+        for other_id in stored + earlier:
             other = members.get(other_id)
             if other is None or other_id == member.id:
                 continue
             stats.candidates += 1
             score = None
-            if _within(member.when, other.when, options.window_days):
+            theirs = other.fingerprint
+            if blooms_conflict(fp.bloom, fp.cut, theirs.bloom, theirs.cut):
+                pass  # a number, code or place each lacks: the same as numbers_conflict()
+            elif _within(member.when, other.when, options.window_days):
                 score = match_score(fp, other.fingerprint, options, member.title, other.title)
             if score is not None and other.fingerprint.cut and not fp.cut:
                 # A cut headline fits several stories: the story's founder must fit too.
@@ -664,18 +865,12 @@ def cluster_batch(
             stories[member.id] = best[1]
             stats.joined += 1
         members[member.id] = member
-        cap = options.bucket_cap
         for key in fp.keys:
             added = local.setdefault(key, [])
             added.append(member.id)
             if len(added) > cap:
                 del added[0]
                 stats.capped += 1
-    filed: dict[int, list[int]] = {}
-    for key, added in local.items():
-        held = [*buckets.get(key, ()), *added]
-        if len(held) > options.bucket_cap:  # a full bucket keeps its newest articles
-            stats.capped += len(held) - options.bucket_cap
-            held = held[-options.bucket_cap :]
-        filed[key] = held
-    return BatchResult(stories=stories, filed=filed, stats=stats)
+    for key, added in local.items():  # a full bucket keeps its newest articles
+        stats.capped += max(0, len(buckets.get(key, ())) + len(added) - cap)
+    return BatchResult(stories, local, stats, buckets, cap)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import struct
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import sqlite_utils
 
 from aggregator.dates import to_utc_string, utc_now
@@ -28,7 +30,9 @@ from aggregator.dedupe import (
     Member,
     cluster_batch,
     fingerprints,
-    shortlist,
+    local_shortlist_batch,
+    prefilter,
+    shortlist_batch,
     timestamp,
 )
 from aggregator.errors import StoreError
@@ -425,15 +429,7 @@ def _migration_9(db: sqlite_utils.Database) -> None:
         )
         """
     )
-    ids = [
-        row[0]
-        for row in db.execute(
-            "SELECT id FROM articles WHERE id NOT IN (SELECT article_id FROM dedupe_texts) "
-            "ORDER BY id"
-        )
-    ]
-    for chunk in _chunks(ids, CLUSTER_CHUNK):
-        _assign_stories(db.conn, chunk, DedupeOptions())
+    # The stored articles are indexed and clustered by _migration_12, on its tables.
 
 
 def _migration_10(db: sqlite_utils.Database) -> None:
@@ -603,6 +599,77 @@ def _migration_11(db: sqlite_utils.Database) -> None:
     )
 
 
+_DEDUPE_INDEX_SQL = """
+CREATE TABLE dedupe_index (
+    key INTEGER PRIMARY KEY,
+    n INTEGER NOT NULL,
+    article_ids BLOB NOT NULL
+)
+"""
+_DEDUPE_TEXTS_SQL = """
+CREATE TABLE dedupe_texts (
+    article_id INTEGER PRIMARY KEY,
+    story_id INTEGER NOT NULL,
+    seen REAL,
+    nums INTEGER NOT NULL,
+    cut INTEGER NOT NULL,
+    latin INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    title TEXT NOT NULL
+)
+"""
+# A bucket's article ids: little-endian signed 64-bit, oldest first.
+_IDS = np.dtype("<i8")
+
+
+def _migration_12(db: sqlite_utils.Database) -> None:
+    """A faster near-duplicate index: a bucket's ids packed as 64-bit integers (a BLOB, appended
+    to in SQL rather than rewritten from Python), and each clustered article's decisive-token
+    bits (``dedupe_texts.nums``, :func:`aggregator.dedupe.number_bloom`) for a first check that
+    needs no text. Existing buckets and texts are converted; articles not yet clustered (a file
+    from before stories) are then indexed and clustered once, in id order."""
+    conn = db.conn
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(dedupe_texts)")}
+    if "nums" not in columns:
+        conn.execute("ALTER TABLE dedupe_index RENAME TO dedupe_index_v10")
+        conn.execute("ALTER TABLE dedupe_texts RENAME TO dedupe_texts_v10")
+        conn.execute(_DEDUPE_INDEX_SQL)
+        conn.execute(_DEDUPE_TEXTS_SQL)
+        old = conn.execute("SELECT key, n, article_ids FROM dedupe_index_v10")
+        while rows := old.fetchmany(CLUSTER_CHUNK):
+            conn.executemany(
+                "INSERT INTO dedupe_index (key, n, article_ids) VALUES (?, ?, ?)",
+                [
+                    (key, n, np.array(ids.split(","), dtype=np.int64).astype(_IDS).tobytes())
+                    for key, n, ids in rows
+                ],
+            )
+        old = conn.execute(
+            "SELECT article_id, story_id, seen, cut, latin, text, title FROM dedupe_texts_v10"
+        )
+        while rows := old.fetchmany(CLUSTER_CHUNK):
+            conn.executemany(
+                "INSERT INTO dedupe_texts (article_id, story_id, seen, nums, cut, latin, text, "
+                "title) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (id, story, seen, Fingerprint(text, bool(cut), bool(latin)).bloom, cut,
+                     latin, text, title)
+                    for id, story, seen, cut, latin, text, title in rows
+                ],
+            )  # fmt: skip
+        conn.execute("DROP TABLE dedupe_index_v10")
+        conn.execute("DROP TABLE dedupe_texts_v10")
+    ids = [
+        row[0]
+        for row in conn.execute(
+            "SELECT id FROM articles WHERE id NOT IN (SELECT article_id FROM dedupe_texts) "
+            "ORDER BY id"
+        )
+    ]
+    for chunk in _chunks(ids, CLUSTER_CHUNK):
+        _assign_stories(conn, chunk, DedupeOptions())
+
+
 # Append only: each function upgrades the schema by one version, in order.
 MIGRATIONS = (
     _migration_1,
@@ -616,6 +683,7 @@ MIGRATIONS = (
     _migration_9,
     _migration_10,
     _migration_11,
+    _migration_12,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -1584,13 +1652,11 @@ def _sync_topics(conn: sqlite3.Connection, rows: Sequence[tuple[int, list[str]]]
 
 def _new_members(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Member]:
     """New articles by id, fingerprinted (with index keys) for clustering."""
-    rows: list[tuple[int, int, str, str | None]] = []
-    for chunk in _chunks(ids, CHUNK):
-        rows += conn.execute(
-            f"SELECT id, story_id, title, coalesce(published_at, first_seen_at) FROM articles "
-            f"WHERE id IN ({','.join('?' * len(chunk))})",
-            chunk,
-        ).fetchall()
+    rows = conn.execute(
+        "SELECT id, story_id, title, coalesce(published_at, first_seen_at) FROM articles "
+        "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+        (json.dumps(list(ids)),),
+    ).fetchall()
     prints = fingerprints([row[2] for row in rows])
     return [
         Member(id=row[0], story_id=row[1], title=row[2], when=timestamp(row[3]), fingerprint=fp)
@@ -1598,17 +1664,27 @@ def _new_members(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Member]:
     ]
 
 
-def _known_members(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, Member]:
+def _known_members(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, Member]:
     """Clustered articles by id, as filed (a stored article never changes story)."""
-    found: dict[int, Member] = {}
-    for chunk in _chunks(ids, CHUNK):
-        for id, story_id, seen, text, cut, latin, title in conn.execute(
-            "SELECT article_id, story_id, seen, text, cut, latin, title FROM dedupe_texts "
-            f"WHERE article_id IN ({','.join('?' * len(chunk))})",
-            chunk,
-        ):
-            found[id] = Member(id, story_id, title, seen, Fingerprint(text, bool(cut), bool(latin)))
-    return found
+    return {
+        id: Member(id, story_id, title, seen, Fingerprint(text, bool(cut), bool(latin), nums))
+        for id, story_id, seen, nums, cut, latin, text, title in conn.execute(
+            "SELECT article_id, story_id, seen, nums, cut, latin, text, title FROM dedupe_texts "
+            "WHERE article_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(ids)),),
+        )
+    }
+
+
+def _read_buckets(conn: sqlite3.Connection, keys: Iterable[int]) -> dict[int, bytes]:
+    """What the index holds under these keys (one query), as packed ids (``_IDS``)."""
+    return dict(
+        conn.execute(
+            "SELECT key, article_ids FROM dedupe_index "
+            "WHERE key IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(keys)),),
+        ).fetchall()
+    )
 
 
 def _assign_stories(
@@ -1625,23 +1701,63 @@ def _assign_stories(
 def _plan_stories(
     conn: sqlite3.Connection, ids: Sequence[int], options: DedupeOptions
 ) -> tuple[list[Member], BatchResult]:
-    """Read what clustering the articles ``ids`` needs and decide their stories."""
+    """Read what clustering the articles ``ids`` needs and decide their stories.
+
+    One query reads every bucket the batch probes; the shortlists are computed in arrays; one
+    query reads the shortlisted articles' times, cut flags and decisive-token bits, which refuse
+    most pairs (:func:`aggregator.dedupe.prefilter`); only the pairs left are verified in
+    :func:`aggregator.dedupe.cluster_batch`, with the texts of those articles and their founders.
+    """
     new = _new_members(conn, ids)
-    keys = sorted({key for member in new for key, _alone in member.fingerprint.probes})
-    buckets: dict[int, list[int]] = {}
-    for chunk in _chunks(keys, CHUNK):
-        for key, article_ids in conn.execute(
-            "SELECT key, article_ids FROM dedupe_index "
-            f"WHERE key IN ({','.join('?' * len(chunk))})",
-            chunk,
-        ):
-            buckets[key] = [int(i) for i in article_ids.split(",")]
-    shortlists = {m.id: shortlist(m.fingerprint, buckets, options) for m in new}
-    wanted = sorted({i for ids in shortlists.values() for i in ids} - set(shortlists))
-    known = _known_members(conn, wanted)
-    founders = sorted({m.story_id for m in known.values()} - set(known) - set(shortlists))
+    keys = {key for member in new for key, _alone in member.fingerprint.probes}
+    packed = _read_buckets(conn, keys)
+    owner, other = shortlist_batch([m.fingerprint.probes for m in new], packed, options)
+    found = conn.execute(
+        "SELECT article_id, seen, nums, cut FROM dedupe_texts "
+        "WHERE article_id IN (SELECT value FROM json_each(?)) ORDER BY article_id",
+        (json.dumps(np.unique(other).tolist()),),
+    ).fetchall()
+    if found:
+        found_ids, seen, nums, cut = (np.array(column) for column in zip(*found, strict=True))
+        seen = seen.astype(np.float64)  # None (no time) is NaN
+        at = np.minimum(np.searchsorted(found_ids, other), len(found_ids) - 1)
+        present = found_ids[at] == other  # a shortlisted article deleted since is no candidate
+        owner, other, at = owner[present], other[present], at[present]
+    else:
+        owner = other = at = np.zeros(0, dtype=np.int64)
+        seen = np.zeros(0)
+        nums = cut = np.zeros(0, dtype=np.int64)
+    new_when = np.array([m.when for m in new], dtype=np.float64)
+    new_bloom = np.array([m.fingerprint.bloom for m in new], dtype=np.int64)
+    new_cut = np.array([m.fingerprint.cut for m in new], dtype=bool)
+    keep = prefilter(
+        new_when[owner], new_bloom[owner], new_cut[owner],
+        seen[at], nums[at], cut[at].astype(bool), options,
+    )  # fmt: skip
+    later, earlier = local_shortlist_batch([m.fingerprint for m in new], options)
+    keep_local = prefilter(
+        new_when[later], new_bloom[later], new_cut[later],
+        new_when[earlier], new_bloom[earlier], new_cut[earlier], options,
+    )  # fmt: skip
+    refused = int(len(keep) - keep.sum() + len(keep_local) - keep_local.sum())
+    ids_of = [m.id for m in new]
+    shortlists: dict[int, list[int]] = {}
+    for position, article_id in zip(owner[keep].tolist(), other[keep].tolist(), strict=True):
+        shortlists.setdefault(ids_of[position], []).append(article_id)
+    local_shortlists: dict[int, list[int]] = {}
+    for position, before in zip(
+        later[keep_local].tolist(), earlier[keep_local].tolist(), strict=True
+    ):
+        local_shortlists.setdefault(ids_of[position], []).append(ids_of[before])
+    known = _known_members(conn, other[keep].tolist())
+    founders = {m.story_id for m in known.values()} - set(known) - {m.id for m in new}
     known.update(_known_members(conn, founders))
-    return new, cluster_batch(new, buckets, known, options, shortlists)
+    buckets = {key: np.frombuffer(ids, dtype=_IDS) for key, ids in packed.items()}
+    result = cluster_batch(new, buckets, known, options, shortlists, local_shortlists)
+    result.packed = packed
+    result.stats.candidates += refused
+    result.stats.rejected += refused
+    return new, result
 
 
 def _write_stories(conn: sqlite3.Connection, new: Sequence[Member], result: BatchResult) -> None:
@@ -1651,21 +1767,32 @@ def _write_stories(conn: sqlite3.Connection, new: Sequence[Member], result: Batc
             "UPDATE articles SET story_id = ? WHERE id = ?",
             [(story, article) for article, story in result.stories.items()],
         )
+    # A bucket keeps its newest bucket_cap ids: the last 8 * cap bytes.
+    width = -_IDS.itemsize * result.bucket_cap
+    packed = result.packed
     conn.executemany(
-        "INSERT OR REPLACE INTO dedupe_index (key, n, article_ids) VALUES (?, ?, ?)",
-        [(key, len(held), ",".join(map(str, held))) for key, held in sorted(result.filed.items())],
+        "INSERT INTO dedupe_index (key, n, article_ids) VALUES (?, ?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET n = excluded.n, article_ids = excluded.article_ids",
+        [
+            (key, len(ids) // _IDS.itemsize, ids)
+            for key, ids in (
+                (key, (packed.get(key, b"") + struct.pack(f"<{len(added)}q", *added))[width:])
+                for key, added in sorted(result.added.items())
+            )
+        ],
     )
     conn.executemany(
-        "INSERT OR REPLACE INTO dedupe_texts (article_id, story_id, seen, text, cut, latin, "
-        "title) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO dedupe_texts (article_id, story_id, seen, nums, cut, latin, "
+        "text, title) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 m.id,
                 m.story_id,
                 m.when,
-                m.fingerprint.text,
+                m.fingerprint.bloom,
                 int(m.fingerprint.cut),
                 int(m.fingerprint.latin),
+                m.fingerprint.text,
                 m.title if m.fingerprint.latin else "",
             )
             for m in new

@@ -175,3 +175,108 @@ def test_options_from_settings() -> None:
     assert options.bucket_cap == OPTIONS.bucket_cap
     with pytest.raises(ConfigError, match="NEWSAGG_DEDUPE_BUCKET_CAP"):
         options_from_settings({"NEWSAGG_DEDUPE_BUCKET_CAP": "many"})
+
+
+# -- the batch paths the store takes: the same decisions as the per-article ones -------------
+
+
+def _corpus_titles() -> list[str]:
+    import json
+    from pathlib import Path
+
+    pairs = Path(__file__).resolve().parent / "dedupe_pairs.jsonl"
+    titles = []
+    for line in pairs.read_text("utf-8").splitlines():
+        if line:
+            pair = json.loads(line)
+            titles += [pair["a"], pair["b"]]
+    return titles
+
+
+def test_the_bloom_check_never_refuses_what_verification_would_accept() -> None:
+    from aggregator.dedupe import blooms_conflict, numbers_conflict
+
+    titles = _corpus_titles()
+    titles += [t[: len(t) * 2 // 3] + "..." for t in titles[::3]]  # cut ones too
+    prints = fingerprints(titles)
+    refused = 0
+    for i, a in enumerate(prints):
+        for b in prints[max(0, i - 40) : i]:
+            if blooms_conflict(a.bloom, a.cut, b.bloom, b.cut):
+                refused += 1
+                assert numbers_conflict(a, b), (a.text, b.text)
+                assert match_score(a, b, OPTIONS) is None
+    assert refused > 1000  # it does refuse most template look-alikes
+
+
+def test_shortlists_in_arrays_are_the_per_article_ones() -> None:
+    import random
+    import struct
+
+    from aggregator.dedupe import local_shortlist_batch, shortlist, shortlist_batch
+
+    rng = random.Random(4)
+    titles = _corpus_titles()[:300]
+    prints = fingerprints(titles)
+    options = DedupeOptions(bucket_cap=5, max_candidates=3)
+    # Stored: buckets of random earlier ids under the batch's probe keys (some over the cap).
+    buckets = {
+        key: rng.sample(range(1, 60), rng.randrange(1, 12))
+        for fp in prints
+        for key, _alone in fp.probes
+        if rng.random() < 0.5
+    }
+    packed = {key: struct.pack(f"<{len(ids)}q", *ids) for key, ids in buckets.items()}
+    owner, other = shortlist_batch([fp.probes for fp in prints], packed, options)
+    got: dict[int, set[int]] = {}
+    for position, article in zip(owner.tolist(), other.tolist(), strict=True):
+        got.setdefault(position, set()).add(article)
+    expected = {i: set(shortlist(fp, buckets, options)) for i, fp in enumerate(prints)}
+    assert got == {i: ids for i, ids in expected.items() if ids}
+    # Local: what cluster_batch's own buckets (filled as it goes, capped) shortlist.
+    later, earlier = local_shortlist_batch(prints, options)
+    got = {}
+    for position, before in zip(later.tolist(), earlier.tolist(), strict=True):
+        got.setdefault(position, set()).add(before)
+    local: dict[int, list[int]] = {}
+    expected = {}
+    for i, fp in enumerate(prints):
+        expected[i] = set(shortlist(fp, local, options))
+        for key in fp.keys:
+            local.setdefault(key, []).append(i)
+            del local[key][: -options.bucket_cap]
+    assert got == {i: ids for i, ids in expected.items() if ids}
+    assert sum(map(len, got.values())) > 50
+
+
+def test_prefilter_is_the_window_and_bloom_checks() -> None:
+    import numpy as np
+
+    from aggregator.dedupe import blooms_conflict, prefilter
+
+    prints = fingerprints(_corpus_titles()[:200] + ["国家能源局发布2026年能源工作指导...", "无"])
+    when = [None if i % 7 == 0 else 1.7e9 + i * 86400 for i in range(len(prints))]
+    pairs = [(i, j) for i in range(len(prints)) for j in range(max(0, i - 30), i)]
+    a, b = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+    w = np.array(when, dtype=np.float64)
+    bloom = np.array([fp.bloom for fp in prints], dtype=np.int64)
+    cut = np.array([fp.cut for fp in prints])
+    keep = prefilter(w[a], bloom[a], cut[a], w[b], bloom[b], cut[b], OPTIONS).tolist()
+    for (i, j), kept in zip(pairs, keep, strict=True):
+        x, y = prints[i], prints[j]
+        near = when[i] is None or when[j] is None or abs(when[i] - when[j]) <= 14 * 86400
+        assert kept == (near and not blooms_conflict(x.bloom, x.cut, y.bloom, y.cut))
+    assert 0 < sum(keep) < len(keep)
+
+
+def test_latin_flags_in_arrays_are_is_latin() -> None:
+    from aggregator.dedupe import _latin_flags, is_latin
+
+    texts = [match_text(t)[0] for t in _corpus_titles()] + [
+        "",
+        " ",
+        "abc 光伏",
+        "光伏 储能 abcdefghi",
+    ]
+    assert _latin_flags(texts) == [is_latin(t) for t in texts]
+    assert 0 < sum(_latin_flags(texts)) < len(texts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import struct
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -949,3 +950,54 @@ def test_url_rules_survive_reopening_and_a_new_row_joins_the_merged_one(db_path:
         assert store.url_rules() == rules
         result = store.upsert_articles([row(canonical_url="http://e.cn/1", title="新标题")], NOW)
         assert (result.new, store.count_articles()) == (0, 1)
+
+
+def test_a_version_11_index_is_converted(db_path: Path) -> None:
+    """Schema 11 kept buckets as comma-separated text and no decisive-token bits: the upgrade
+    packs the buckets, computes the bits, and the converted index still finds the story."""
+    import sqlite_utils
+
+    from aggregator.dedupe import fingerprints, timestamp
+    from aggregator.store import MIGRATIONS, _migration_12
+
+    title = "江苏一200MW/400MWh独立储能电站全容量并网"
+    old = sqlite_utils.Database(db_path)
+    for migration in MIGRATIONS[: MIGRATIONS.index(_migration_12)]:
+        migration(old)
+    old["articles"].insert(
+        {
+            "id": 7,
+            "url": "https://a.example/7",
+            "canonical_url": "https://a.example/7",
+            "source": "a",
+            "title": title,
+            "first_seen_at": "2026-02-24T00:00:00Z",
+            "last_seen_at": "2026-02-24T00:00:00Z",
+            "story_id": 7,
+        }
+    )
+    (fp,) = fingerprints([title])
+    old.conn.executemany(
+        "INSERT INTO dedupe_index (key, n, article_ids) VALUES (?, ?, ?)",
+        [(key, 2, "3,7") for key in fp.keys],
+    )
+    old.conn.execute(
+        "INSERT INTO dedupe_texts (article_id, story_id, seen, text, cut, latin, title) "
+        "VALUES (7, 7, ?, ?, 0, 0, '')",
+        (timestamp("2026-02-24T00:00:00Z"), fp.text),
+    )
+    old.execute(f"PRAGMA user_version = {MIGRATIONS.index(_migration_12)}")
+    old.conn.commit()
+    old.close()
+    with Store(db_path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        blobs = [r[0] for r in store.conn.execute("SELECT article_ids FROM dedupe_index")]
+        assert blobs and all(b == struct.pack("<2q", 3, 7) for b in blobs)
+        assert store.conn.execute("SELECT nums FROM dedupe_texts").fetchone()[0] == fp.bloom
+        assert fp.bloom != 0  # 200, 400 and 江苏 set bits
+        (new,) = store_batch(store, ("【视频】" + title, "b"), now=NOW)
+        assert stored(store, f"https://b.example/a/【视频】{title}")["story_id"] == 7
+        filed = store.conn.execute(
+            "SELECT n, article_ids FROM dedupe_index WHERE key = ?", (fp.keys[0],)
+        ).fetchone()
+        assert filed == (3, struct.pack("<3q", 3, 7, new))
