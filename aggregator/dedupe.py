@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from difflib import SequenceMatcher
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -412,35 +413,86 @@ def shortlist(
     return found
 
 
+@dataclass
+class BatchKeys:
+    """A batch's index keys as arrays, its fingerprints taken by position (in id order)."""
+
+    size: int  # fingerprints in the batch
+    distinct: np.ndarray  # the keys the batch files under, sorted
+    filed: np.ndarray  # sorted codes: index in ``distinct`` * (size + 1) + position
+    probe_keys: np.ndarray  # each probe: its key, the position probing, its weight
+    probe_at: np.ndarray
+    probe_weight: np.ndarray
+
+
+def batch_keys(prints: Sequence[Fingerprint], options: DedupeOptions) -> BatchKeys:
+    """The keys of a batch's fingerprints (:attr:`Fingerprint.keys`, :attr:`~Fingerprint.probes`)
+    as arrays, for :func:`shortlist_batch`, :func:`local_shortlist_batch` and :func:`file_batch`."""
+    counts = np.fromiter((len(fp.keys) for fp in prints), dtype=np.int64, count=len(prints))
+    keys = np.fromiter(chain.from_iterable(fp.keys for fp in prints), dtype=np.int64)
+    at = np.repeat(np.arange(len(prints), dtype=np.int64), counts)
+    distinct, dense = np.unique(keys, return_inverse=True)
+    span = len(prints) + 1
+    probes = list(chain.from_iterable(fp.probes for fp in prints))
+    counts = np.fromiter((len(fp.probes) for fp in prints), dtype=np.int64, count=len(prints))
+    enough, single = options.min_shared_keys, 1
+    return BatchKeys(
+        size=len(prints),
+        distinct=distinct,
+        filed=np.sort(dense.ravel() * span + at),
+        probe_keys=np.fromiter((key for key, _ in probes), dtype=np.int64, count=len(probes)),
+        probe_at=np.repeat(np.arange(len(prints), dtype=np.int64), counts),
+        probe_weight=np.fromiter(
+            (enough if alone else single for _, alone in probes), dtype=np.int64, count=len(probes)
+        ),
+    )
+
+
+def _expand(low: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The indices ``low[i] .. low[i] + counts[i] - 1`` for every i, concatenated."""
+    total = int(counts.sum())
+    return np.repeat(low - np.cumsum(counts) + counts, counts) + np.arange(total)
+
+
+def _lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of ``keys`` is in ``sorted_keys``, and whether it is there at all."""
+    if not len(sorted_keys):
+        return np.zeros(len(keys), dtype=np.int64), np.zeros(len(keys), dtype=bool)
+    slot = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return slot, sorted_keys[slot] == keys
+
+
+class Buckets:
+    """What the index holds under some keys (packed little-endian signed 64-bit ids, oldest
+    first, as the store keeps them), as arrays: one sorted key array, one id array."""
+
+    def __init__(self, packed: Mapping[int, bytes]) -> None:
+        self.packed = packed
+        ordered = sorted(packed.items())
+        self.keys = np.fromiter((k for k, _ in ordered), dtype=np.int64, count=len(ordered))
+        self.counts = np.fromiter(
+            (len(v) // 8 for _, v in ordered), dtype=np.int64, count=len(ordered)
+        )
+        self.starts = np.cumsum(self.counts) - self.counts
+        self.ids = np.frombuffer(b"".join(v for _, v in ordered), dtype="<i8").astype(np.int64)
+
+    def __len__(self) -> int:
+        return len(self.packed)
+
+
 def shortlist_batch(
-    probes: Sequence[Sequence[tuple[int, bool]]],
-    buckets: Mapping[int, bytes],
-    options: DedupeOptions,
+    keys: BatchKeys, buckets: Buckets, options: DedupeOptions
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`shortlist` for many fingerprints' probes at once, in array operations. ``buckets``
-    holds packed ids (little-endian signed 64-bit, as the store keeps them). Returns two aligned
-    arrays: the position (in ``probes``) of a fingerprint and an article on its shortlist."""
-    parts: list[bytes] = []
-    owners: list[int] = []
-    lengths: list[int] = []
-    weights: list[int] = []
-    enough = options.min_shared_keys
-    for position, keyed in enumerate(probes):
-        for key, alone in keyed:
-            held = buckets.get(key)
-            if held:
-                parts.append(held)
-                owners.append(position)
-                lengths.append(len(held) // 8)
-                weights.append(enough if alone else 1)
-    if not parts:
+    """:func:`shortlist` for every fingerprint of a batch at once, in array operations. Returns
+    two aligned arrays: the position of a fingerprint and an article on its shortlist."""
+    slot, hit = _lookup(buckets.keys, keys.probe_keys)
+    slot, owner, weight = slot[hit], keys.probe_at[hit], keys.probe_weight[hit]
+    counts = buckets.counts[slot]
+    if not counts.sum():
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
-    ids = np.frombuffer(b"".join(parts), dtype="<i8").astype(np.int64)
-    counts = np.array(lengths, dtype=np.int64)
-    owner = np.repeat(np.array(owners, dtype=np.int64), counts)
-    weight = np.repeat(np.array(weights, dtype=np.int64), counts)
-    return _rank_pairs(owner, ids, weight, options)
+    ids = buckets.ids[_expand(buckets.starts[slot], counts)]
+    return _rank_pairs(np.repeat(owner, counts), ids, np.repeat(weight, counts), options)
 
 
 def _rank_pairs(
@@ -469,44 +521,54 @@ def _rank_pairs(
     return owner[keep], other[keep]
 
 
-def local_shortlist_batch(
-    prints: Sequence[Fingerprint], options: DedupeOptions
-) -> tuple[np.ndarray, np.ndarray]:
-    """What :func:`cluster_batch` shortlists for each of a batch's fingerprints (in id order)
-    among the batch's earlier ones — those filed before it under its probes, at most
-    ``bucket_cap`` a key — in array operations. Returns aligned positions: (later, earlier)."""
+def local_shortlist_batch(keys: BatchKeys, options: DedupeOptions) -> tuple[np.ndarray, np.ndarray]:
+    """What :func:`cluster_batch` shortlists for each of a batch's fingerprints among the
+    batch's earlier ones — those filed before it under its probes, at most ``bucket_cap`` a
+    key — in array operations. Returns aligned positions: (later, earlier)."""
     empty = np.zeros(0, dtype=np.int64)
-    filed = [(key, position) for position, fp in enumerate(prints) for key in fp.keys]
-    if not filed:
-        return empty, empty
-    filed_keys = np.array([key for key, _ in filed], dtype=np.int64)
-    filed_at = np.array([position for _, position in filed], dtype=np.int64)
-    distinct, dense = np.unique(filed_keys, return_inverse=True)
-    span = len(prints) + 1
-    codes = np.sort(dense.ravel() * span + filed_at)
-    enough = options.min_shared_keys
-    probed = [
-        (key, position, enough if alone else 1)
-        for position, fp in enumerate(prints)
-        for key, alone in fp.probes
-    ]
-    probe_keys = np.array([key for key, _, _ in probed], dtype=np.int64)
-    probe_at = np.array([position for _, position, _ in probed], dtype=np.int64)
-    probe_weight = np.array([weight for _, _, weight in probed], dtype=np.int64)
-    slot = np.minimum(np.searchsorted(distinct, probe_keys), len(distinct) - 1)
-    hit = distinct[slot] == probe_keys
-    slot, probe_at, probe_weight = slot[hit], probe_at[hit], probe_weight[hit]
+    span = keys.size + 1
+    slot, hit = _lookup(keys.distinct, keys.probe_keys)
+    slot, probe_at, weight = slot[hit], keys.probe_at[hit], keys.probe_weight[hit]
     # Filed before this fingerprint under the key: the last bucket_cap of them.
-    high = np.searchsorted(codes, slot * span + probe_at)
-    low = np.maximum(np.searchsorted(codes, slot * span), high - options.bucket_cap)
+    high = np.searchsorted(keys.filed, slot * span + probe_at)
+    low = np.maximum(np.searchsorted(keys.filed, slot * span), high - options.bucket_cap)
     counts = np.maximum(high - low, 0)
-    total = int(counts.sum())
-    if not total:
+    if not counts.sum():
         return empty, empty
-    starts = np.repeat(low - np.cumsum(counts) + counts, counts)
-    earlier = codes[starts + np.arange(total)] % span
+    earlier = keys.filed[_expand(low, counts)] % span
     later = np.repeat(probe_at, counts)
-    return _rank_pairs(later, earlier, np.repeat(probe_weight, counts), options)
+    return _rank_pairs(later, earlier, np.repeat(weight, counts), options)
+
+
+def file_batch(
+    keys: BatchKeys, ids: Sequence[int], buckets: Buckets, options: DedupeOptions
+) -> tuple[list[tuple[int, int, bytes]], int]:
+    """The index rows a batch leaves — ``(key, n, packed ids)`` for every key it files under,
+    a full bucket keeping its newest ``bucket_cap`` — and how many articles that cap dropped.
+    ``ids`` are the batch's article ids by position (ascending)."""
+    if not len(keys.distinct):
+        return [], 0
+    span = keys.size + 1
+    cap = options.bucket_cap
+    at = keys.filed % span
+    packed = np.asarray(ids, dtype="<i8")[at].tobytes()
+    groups = np.flatnonzero(np.r_[True, np.diff(keys.filed // span) != 0])
+    ends = np.r_[groups[1:], len(at)]
+    slot, hit = _lookup(buckets.keys, keys.distinct)
+    old = np.zeros(len(slot), dtype=np.int64)
+    old[hit] = buckets.counts[slot[hit]]
+    capped = int(np.maximum(old + (ends - groups) - cap, 0).sum())
+    rows: list[tuple[int, int, bytes]] = []
+    held = buckets.packed
+    width = 8 * cap
+    for key, start, end, before in zip(
+        keys.distinct.tolist(), (groups * 8).tolist(), (ends * 8).tolist(), old.tolist(),
+        strict=True,
+    ):  # fmt: skip
+        added = packed[max(start, end - width) : end]
+        blob = (held[key] + added)[-width:] if before else added
+        rows.append((key, len(blob) // 8, blob))
+    return rows, capped
 
 
 def prefilter(
@@ -778,8 +840,6 @@ class BatchResult:
     stats: ClusterStats
     buckets: Mapping[int, Sequence[int]] = field(default_factory=dict, repr=False)
     bucket_cap: int = DedupeOptions.bucket_cap
-    # The buckets as the store read them (packed little-endian 64-bit ids), when it did.
-    packed: Mapping[int, bytes] = field(default_factory=dict, repr=False)
 
     @property
     def filed(self) -> dict[int, list[int]]:
@@ -811,11 +871,12 @@ def cluster_batch(
     those buckets name and the founders of their stories; ``shortlists`` each new article's
     :func:`shortlist` against ``buckets`` when the caller has computed it already, and
     ``local_shortlists`` its shortlist among the batch's earlier articles
-    (:func:`local_shortlist_batch`; default: computed here). A caller may leave out of either
-    what it knows would be refused (:func:`prefilter`). A new article
-    joins the story of its best-scoring verified candidate (ties: the lower story id); with none
-    it keeps its own story (its id).
-    Stored articles never change story, so a story id, once given, is stable.
+    (:func:`local_shortlist_batch`; default: computed here, and the batch filed in
+    ``BatchResult.added``; given, the filing is the caller's: :func:`file_batch`). A caller may
+    leave out of either what it knows would be refused (:func:`prefilter`). A new article joins
+    the story of its best-scoring verified candidate (ties: the lower story id); with none it
+    keeps its own story (its id). Stored articles never change story, so a story id, once
+    given, is stable.
     """
     stats = ClusterStats(articles=len(new))
     cap = options.bucket_cap
@@ -865,6 +926,8 @@ def cluster_batch(
             stories[member.id] = best[1]
             stats.joined += 1
         members[member.id] = member
+        if local_shortlists is not None:
+            continue
         for key in fp.keys:
             added = local.setdefault(key, [])
             added.append(member.id)

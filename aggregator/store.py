@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import struct
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -24,11 +23,14 @@ import sqlite_utils
 from aggregator.dates import to_utc_string, utc_now
 from aggregator.dedupe import (
     BatchResult,
+    Buckets,
     ClusterStats,
     DedupeOptions,
     Fingerprint,
     Member,
+    batch_keys,
     cluster_batch,
+    file_batch,
     fingerprints,
     local_shortlist_batch,
     prefilter,
@@ -1012,9 +1014,9 @@ class Store:
             # Reading and verifying need no write lock (only clustering writes the index, and
             # one crawl runs at a time): the crawl's own writes wait only for the short write.
             started = time.perf_counter()
-            new, result = _plan_stories(self.conn, chunk, options)
+            new, result, rows = _plan_stories(self.conn, chunk, options)
             with self.write() as conn:
-                _write_stories(conn, new, result)
+                _write_stories(conn, new, result, rows)
             result.stats.seconds = time.perf_counter() - started
             stats.add(result.stats)
         return stats
@@ -1676,14 +1678,16 @@ def _known_members(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, Me
     }
 
 
-def _read_buckets(conn: sqlite3.Connection, keys: Iterable[int]) -> dict[int, bytes]:
-    """What the index holds under these keys (one query), as packed ids (``_IDS``)."""
-    return dict(
-        conn.execute(
-            "SELECT key, article_ids FROM dedupe_index "
-            "WHERE key IN (SELECT value FROM json_each(?))",
-            (json.dumps(sorted(keys)),),
-        ).fetchall()
+def _read_buckets(conn: sqlite3.Connection, keys: np.ndarray) -> Buckets:
+    """What the index holds under these keys, in one query."""
+    return Buckets(
+        dict(
+            conn.execute(
+                "SELECT key, article_ids FROM dedupe_index "
+                "WHERE key IN (SELECT value FROM json_each(?))",
+                (json.dumps(keys.tolist()),),
+            ).fetchall()
+        )
     )
 
 
@@ -1692,26 +1696,27 @@ def _assign_stories(
 ) -> ClusterStats:
     """Cluster the articles ``ids`` (new) against the index, in an open write transaction."""
     started = time.perf_counter()
-    new, result = _plan_stories(conn, ids, options)
-    _write_stories(conn, new, result)
+    new, result, rows = _plan_stories(conn, ids, options)
+    _write_stories(conn, new, result, rows)
     result.stats.seconds = time.perf_counter() - started
     return result.stats
 
 
 def _plan_stories(
     conn: sqlite3.Connection, ids: Sequence[int], options: DedupeOptions
-) -> tuple[list[Member], BatchResult]:
-    """Read what clustering the articles ``ids`` needs and decide their stories.
+) -> tuple[list[Member], BatchResult, list[tuple[int, int, bytes]]]:
+    """Read what clustering the articles ``ids`` needs, decide their stories and the index rows
+    they leave.
 
     One query reads every bucket the batch probes; the shortlists are computed in arrays; one
     query reads the shortlisted articles' times, cut flags and decisive-token bits, which refuse
     most pairs (:func:`aggregator.dedupe.prefilter`); only the pairs left are verified in
     :func:`aggregator.dedupe.cluster_batch`, with the texts of those articles and their founders.
     """
-    new = _new_members(conn, ids)
-    keys = {key for member in new for key, _alone in member.fingerprint.probes}
-    packed = _read_buckets(conn, keys)
-    owner, other = shortlist_batch([m.fingerprint.probes for m in new], packed, options)
+    new = _new_members(conn, ids)  # in id order
+    keys = batch_keys([m.fingerprint for m in new], options)
+    buckets = _read_buckets(conn, np.unique(keys.probe_keys))
+    owner, other = shortlist_batch(keys, buckets, options)
     found = conn.execute(
         "SELECT article_id, seen, nums, cut FROM dedupe_texts "
         "WHERE article_id IN (SELECT value FROM json_each(?)) ORDER BY article_id",
@@ -1734,7 +1739,7 @@ def _plan_stories(
         new_when[owner], new_bloom[owner], new_cut[owner],
         seen[at], nums[at], cut[at].astype(bool), options,
     )  # fmt: skip
-    later, earlier = local_shortlist_batch([m.fingerprint for m in new], options)
+    later, earlier = local_shortlist_batch(keys, options)
     keep_local = prefilter(
         new_when[later], new_bloom[later], new_cut[later],
         new_when[earlier], new_bloom[earlier], new_cut[earlier], options,
@@ -1750,36 +1755,32 @@ def _plan_stories(
     ):
         local_shortlists.setdefault(ids_of[position], []).append(ids_of[before])
     known = _known_members(conn, other[keep].tolist())
-    founders = {m.story_id for m in known.values()} - set(known) - {m.id for m in new}
+    founders = {m.story_id for m in known.values()} - set(known) - set(ids_of)
     known.update(_known_members(conn, founders))
-    buckets = {key: np.frombuffer(ids, dtype=_IDS) for key, ids in packed.items()}
-    result = cluster_batch(new, buckets, known, options, shortlists, local_shortlists)
-    result.packed = packed
+    result = cluster_batch(new, {}, known, options, shortlists, local_shortlists)
+    rows, capped = file_batch(keys, ids_of, buckets, options)
+    result.stats.capped += capped
     result.stats.candidates += refused
     result.stats.rejected += refused
-    return new, result
+    return new, result, rows
 
 
-def _write_stories(conn: sqlite3.Connection, new: Sequence[Member], result: BatchResult) -> None:
+def _write_stories(
+    conn: sqlite3.Connection,
+    new: Sequence[Member],
+    result: BatchResult,
+    rows: Sequence[tuple[int, int, bytes]],
+) -> None:
     """Store what :func:`_plan_stories` decided: stories, index buckets, normalised texts."""
     if result.stories:
         conn.executemany(
             "UPDATE articles SET story_id = ? WHERE id = ?",
             [(story, article) for article, story in result.stories.items()],
         )
-    # A bucket keeps its newest bucket_cap ids: the last 8 * cap bytes.
-    width = -_IDS.itemsize * result.bucket_cap
-    packed = result.packed
     conn.executemany(
         "INSERT INTO dedupe_index (key, n, article_ids) VALUES (?, ?, ?) "
         "ON CONFLICT (key) DO UPDATE SET n = excluded.n, article_ids = excluded.article_ids",
-        [
-            (key, len(ids) // _IDS.itemsize, ids)
-            for key, ids in (
-                (key, (packed.get(key, b"") + struct.pack(f"<{len(added)}q", *added))[width:])
-                for key, added in sorted(result.added.items())
-            )
-        ],
+        rows,
     )
     conn.executemany(
         "INSERT OR REPLACE INTO dedupe_texts (article_id, story_id, seen, nums, cut, latin, "

@@ -209,32 +209,41 @@ def test_the_bloom_check_never_refuses_what_verification_would_accept() -> None:
     assert refused > 1000  # it does refuse most template look-alikes
 
 
-def test_shortlists_in_arrays_are_the_per_article_ones() -> None:
+def test_shortlists_and_filing_in_arrays_are_the_per_article_ones() -> None:
     import random
     import struct
 
-    from aggregator.dedupe import local_shortlist_batch, shortlist, shortlist_batch
+    from aggregator.dedupe import (
+        Buckets,
+        batch_keys,
+        file_batch,
+        local_shortlist_batch,
+        shortlist,
+        shortlist_batch,
+    )
 
     rng = random.Random(4)
     titles = _corpus_titles()[:300]
+    titles += [titles[5]] * 8  # one key filed more often than the cap in one batch
     prints = fingerprints(titles)
     options = DedupeOptions(bucket_cap=5, max_candidates=3)
+    keys = batch_keys(prints, options)
     # Stored: buckets of random earlier ids under the batch's probe keys (some over the cap).
     buckets = {
-        key: rng.sample(range(1, 60), rng.randrange(1, 12))
+        key: rng.sample(range(1, 60), rng.randrange(1, 8))
         for fp in prints
         for key, _alone in fp.probes
         if rng.random() < 0.5
     }
-    packed = {key: struct.pack(f"<{len(ids)}q", *ids) for key, ids in buckets.items()}
-    owner, other = shortlist_batch([fp.probes for fp in prints], packed, options)
+    packed = Buckets({key: struct.pack(f"<{len(ids)}q", *ids) for key, ids in buckets.items()})
+    owner, other = shortlist_batch(keys, packed, options)
     got: dict[int, set[int]] = {}
     for position, article in zip(owner.tolist(), other.tolist(), strict=True):
         got.setdefault(position, set()).add(article)
     expected = {i: set(shortlist(fp, buckets, options)) for i, fp in enumerate(prints)}
     assert got == {i: ids for i, ids in expected.items() if ids}
     # Local: what cluster_batch's own buckets (filled as it goes, capped) shortlist.
-    later, earlier = local_shortlist_batch(prints, options)
+    later, earlier = local_shortlist_batch(keys, options)
     got = {}
     for position, before in zip(later.tolist(), earlier.tolist(), strict=True):
         got.setdefault(position, set()).add(before)
@@ -247,6 +256,13 @@ def test_shortlists_in_arrays_are_the_per_article_ones() -> None:
             del local[key][: -options.bucket_cap]
     assert got == {i: ids for i, ids in expected.items() if ids}
     assert sum(map(len, got.values())) > 50
+    # Filing: what cluster_batch files, as index rows, with the same capped count.
+    ids = [100 + i for i in range(len(prints))]
+    members = [Member(i, i, t, None, fp) for i, t, fp in zip(ids, titles, prints, strict=True)]
+    result = cluster_batch(members, buckets, {}, options)
+    rows, capped = file_batch(keys, ids, packed, options)
+    assert {key: list(struct.unpack(f"<{n}q", blob)) for key, n, blob in rows} == result.filed
+    assert capped == result.stats.capped > 0
 
 
 def test_prefilter_is_the_window_and_bloom_checks() -> None:
@@ -254,7 +270,7 @@ def test_prefilter_is_the_window_and_bloom_checks() -> None:
 
     from aggregator.dedupe import blooms_conflict, prefilter
 
-    prints = fingerprints(_corpus_titles()[:200] + ["国家能源局发布2026年能源工作指导...", "无"])
+    prints = fingerprints([*_corpus_titles()[:200], "国家能源局发布2026年能源工作指导...", "无"])
     when = [None if i % 7 == 0 else 1.7e9 + i * 86400 for i in range(len(prints))]
     pairs = [(i, j) for i in range(len(prints)) for j in range(max(0, i - 30), i)]
     a, b = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
