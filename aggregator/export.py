@@ -26,9 +26,10 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -37,6 +38,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import nh3
 from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
+from lxml import etree
 
 from aggregator import __version__
 from aggregator.discovery import FeedLink, render_index, render_opml
@@ -87,42 +89,62 @@ class ExportResult:
             f"{len(self.unchanged)} unchanged"
         )
 
-    _pending: list[tuple[Path, Path]] = field(default_factory=list, repr=False)
+    _jobs: list[tuple[Path, Future[Path | None]]] = field(default_factory=list, repr=False)
+    _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
 
     def record(self, path: Path, data: bytes) -> None:
         """Stage ``path`` to hold ``data``: unchanged, or written to a temporary file beside it
-        that :meth:`commit` moves into place."""
-        tmp = _stage(path, data)
-        if tmp is None:
-            self.unchanged.append(path)
-        else:
-            self._pending.append((tmp, path))
-            self.written.append(path)
+        and synced, which :meth:`commit` moves into place. The staging runs in a worker thread
+        while the caller renders the next feed (file I/O releases the GIL)."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="export-stage")
+        self._jobs.append((path, self._pool.submit(_stage_synced, path, data)))
 
     def commit(self) -> None:
-        """Make the staged files durable, then move each into place (each reader, and a crash,
-        sees the old or the new complete file). The fsyncs run together, so they share the
-        file system's journal commits instead of waiting for one each; then each folder is
-        synced once, for the renames."""
-        pending, self._pending = self._pending, []
+        """Wait until every staged file is durable, then move each into place (each reader, and a
+        crash, sees the old or the new complete file); then sync each folder once, for the
+        renames. The fsyncs of several files overlap, so they share the file system's journal
+        commits instead of waiting for one each."""
+        staged, error = self._settle()
         try:
-            with ThreadPoolExecutor(max_workers=8) as pool:
-                list(pool.map(_fsync_path, [tmp for tmp, _path in pending]))
-            for tmp, path in pending:
+            if error is not None:
+                raise error
+            for tmp, path in staged:
                 os.replace(tmp, path)
         except BaseException:
-            for tmp, _path in pending:
+            for tmp, _path in staged:
                 tmp.unlink(missing_ok=True)
             raise
-        for folder in dict.fromkeys(path.parent for _tmp, path in pending):
+        self.written.extend(path for _tmp, path in staged)
+        for folder in dict.fromkeys(path.parent for _tmp, path in staged):
             _fsync_path(folder)
 
     def discard(self) -> None:
         """Remove staged files that were not committed."""
-        for tmp, path in self._pending:
+        staged, _error = self._settle()
+        for tmp, _path in staged:
             tmp.unlink(missing_ok=True)
-            self.written.remove(path)
-        self._pending = []
+
+    def _settle(self) -> tuple[list[tuple[Path, Path]], BaseException | None]:
+        """Wait for every staging job (all of them, also after one failed, so that none is left
+        writing): the (temporary, path) pairs staged, and the first error."""
+        jobs, self._jobs = self._jobs, []
+        staged: list[tuple[Path, Path]] = []
+        error: BaseException | None = None
+        for path, job in jobs:
+            try:
+                tmp = job.result()
+            except BaseException as exc:  # re-raised by commit, after every job is done
+                error = error or exc
+                continue
+            if tmp is None:
+                self.unchanged.append(path)
+            else:
+                staged.append((tmp, path))
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        return staged, error
 
 
 @dataclass(frozen=True)
@@ -161,6 +183,24 @@ class Channel:
     language: str | None = None
     ttl: int | None = DEFAULT_TTL
     topic_names: Mapping[str, str] = field(default_factory=dict)
+
+
+# Serialised items by format, then by ``id(entry)`` (hashing a whole Entry, HTML body and all, for
+# every lookup costs more than the lookup saves), with the entry kept beside its bytes: the entry
+# stays alive as long as its key means it, and a hit is checked to be that same object.
+ItemCache = dict[str, dict[int, tuple[Entry, bytes]]]
+
+
+@dataclass
+class SharedWork:
+    """What the feeds of one export have in common, kept so that it is done once: a story is in
+    all.xml, its source's feed and its topics' feeds. ``members``: each story's articles (the
+    light rows); ``entries``: each story's entry, by the ids of the articles a feed selected;
+    ``items``: each entry's serialised item, by format (see :data:`ItemCache`)."""
+
+    members: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    entries: dict[tuple[int, tuple[int, ...]], Entry] = field(default_factory=dict)
+    items: ItemCache = field(default_factory=dict)
 
 
 # -- the front door -----------------------------------------------------------------------------
@@ -207,7 +247,7 @@ def export_feeds(
     titles = store.source_titles()
     links: list[FeedLink] = []
     recent = _RecentArticles(store)
-    cache: dict[tuple[bool, Entry], FeedEntry] = {}
+    shared = SharedWork()
     # the weekly digest's window holds the daily one's: read it once, for both
     weeks = digest_periods_with_stories(store, "week", zone, digest_periods, now)
     if weeks:
@@ -215,7 +255,9 @@ def export_feeds(
     try:
         for spec in feed_specs(store, taxonomy, titles):
             if spec.kind == "stories":
-                entries = story_entries(store, spec.filters, limit=limit, source_titles=titles)
+                entries = story_entries(
+                    store, spec.filters, limit=limit, source_titles=titles, shared=shared
+                )
             else:
                 period = "week" if spec.kind == "digest-weekly" else "day"
                 entries = digest_entries(
@@ -241,7 +283,9 @@ def export_feeds(
             )
             for fmt in formats:
                 rel = spec.path + EXTENSIONS[fmt]
-                body = render(entries, _with_self(channel, base_url + quote(rel)), fmt, cache)
+                body = render(
+                    entries, _with_self(channel, base_url + quote(rel)), fmt, shared.items
+                )
                 result.record(out / rel, body)
             links.append(FeedLink(spec.path, spec.title, spec.description, formats))
         result.record(out / "feeds.opml", render_opml(links, title=SITE_TITLE, base_url=base_url))
@@ -348,9 +392,11 @@ def story_entries(
     *,
     limit: int,
     source_titles: Mapping[str, str],
+    shared: SharedWork | None = None,
 ) -> list[Entry]:
     """The newest ``limit`` stories with an article matching ``filters``, one entry each.
-    Only a source and a topic filter take the light read (:meth:`Store.feed_articles`)."""
+    Only a source and a topic filter take the light read (:meth:`Store.feed_articles`); those
+    reuse what ``shared`` holds from the export's other feeds (stories' articles, entries)."""
     fetch = limit + limit // 4 + 8  # a few stories have several matching articles
     light = set(filters) <= {"source", "topic"}
     read = store.feed_articles if light else store.articles
@@ -363,13 +409,23 @@ def story_entries(
             break
         fetch *= 4
     story_ids = list(matched)[:limit]
-    others = store.story_members(
-        story_ids, exclude=[row["id"] for sid in story_ids for row in matched[sid]], light=light
-    )
-    entries = [
-        story_entry(matched[sid], matched[sid] + others.get(sid, []), source_titles)
-        for sid in story_ids
-    ]
+    shared = shared if shared is not None and light else SharedWork()
+    members = shared.members
+    missing = [sid for sid in story_ids if sid not in members]
+    if missing:
+        others = store.story_members(
+            missing, exclude=[row["id"] for sid in missing for row in matched[sid]], light=light
+        )
+        for sid in missing:
+            members[sid] = matched[sid] + others.get(sid, [])
+    entries = []
+    for sid in story_ids:
+        shown = matched[sid]
+        key = (sid, tuple(row["id"] for row in shown))
+        entry = shared.entries.get(key)
+        if entry is None:
+            entry = shared.entries[key] = story_entry(shown, members[sid], source_titles)
+        entries.append(entry)
     entries.sort(key=lambda e: (e.published, e.guid), reverse=True)
     return entries
 
@@ -571,21 +627,74 @@ def render(
     entries: Sequence[Entry],
     channel: Channel,
     fmt: str,
-    cache: dict[tuple[bool, Entry], FeedEntry] | None = None,
+    items: ItemCache | None = None,
 ) -> bytes:
-    """One feed document. ``cache`` keeps feedgen's entries across the feeds of one export (a
-    story is in all.xml, its source's feed and its topics' feeds: it is built once)."""
+    """One feed document: feedgen's channel with each entry's serialised item spliced in.
+    ``items`` keeps those across the feeds of one export (:class:`SharedWork`), so an item in
+    several feeds is built and serialised once."""
     if fmt == "json":
         return render_json_feed(entries, channel)
-    fg = _feed_generator(entries, channel, atom=fmt == "atom", cache=cache)
-    if fmt == "atom":
-        data = fg.atom_str(pretty=True)
+    atom = fmt == "atom"
+    fg = _feed_generator(entries, channel, atom=atom)
+    if atom:
+        head, tail = fg.atom_str(pretty=True), _ATOM_TAIL
     else:
-        data = fg.rss_str(pretty=True)
+        head, tail = fg.rss_str(pretty=True), _RSS_TAIL
         if not entries:  # feedgen stamps "now"; an empty feed has no build date to give
-            data = re.sub(rb"\s*<lastBuildDate>[^<]*</lastBuildDate>", b"", data)
-    # The validator warns on "&amp;"/"&lt;" in plain-text elements and accepts the numeric forms.
+            head = re.sub(rb"\s*<lastBuildDate>[^<]*</lastBuildDate>", b"", head)
+    if not head.endswith(tail):
+        raise AssertionError(f"feedgen's {fmt} document does not end with {tail!r}")
+    body = _serialised_items(entries, channel, fmt, {} if items is None else items)
+    return _numeric_refs(head[: -len(tail)]) + body + tail
+
+
+# How feedgen's pretty-printed documents end: the items go just before.
+_RSS_TAIL = b"  </channel>\n</rss>\n"
+_ATOM_TAIL = b"</feed>\n"
+# The namespaces feedgen declares on <rss>: items serialised under the same root read the same.
+_RSS_NAMESPACES = {
+    "atom": "http://www.w3.org/2005/Atom",
+    "content": "http://purl.org/rss/1.0/modules/content/",
+}
+
+
+def _numeric_refs(data: bytes) -> bytes:
+    """The validator warns on "&amp;"/"&lt;" in plain-text elements and accepts the numeric
+    forms."""
     return data.replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;")
+
+
+def _serialised_items(
+    entries: Sequence[Entry], channel: Channel, fmt: str, items: ItemCache
+) -> bytes:
+    """The entries' items as they read inside a pretty-printed feed (indented for their depth),
+    from ``items`` or built now: the new ones are serialised together under a root like the
+    feed's and cut apart at their end tags (text and attributes never hold a raw "<")."""
+    done = items.setdefault(fmt, {})
+    missing = []
+    for entry in entries:
+        hit = done.get(id(entry))
+        if hit is None or hit[0] is not entry:
+            missing.append(entry)
+            done[id(entry)] = (entry, b"")  # also marks an entry listed twice
+    if missing:
+        if fmt == "atom":
+            root = parent = etree.Element("feed")
+            parent.extend(_feed_entry(entry, channel).atom_entry() for entry in missing)
+            start, end, tail = b"<feed>\n", b"</entry>\n", _ATOM_TAIL
+        else:
+            root = etree.Element("rss", nsmap=_RSS_NAMESPACES)  # type: ignore[arg-type]
+            parent = etree.SubElement(root, "channel")
+            parent.extend(_rss_item(entry) for entry in missing)
+            start, end, tail = b"<channel>\n", b"</item>\n", _RSS_TAIL
+        data = etree.tostring(root, pretty_print=True, encoding="UTF-8")
+        first = data.index(start) + len(start)
+        pieces = data[first : len(data) - len(tail)].split(end)
+        if len(pieces) != len(missing) + 1 or pieces[-1]:
+            raise AssertionError(f"{fmt} items did not serialise one per entry")
+        for entry, piece in zip(missing, pieces, strict=False):
+            done[id(entry)] = (entry, _numeric_refs(piece + end))
+    return b"".join([done[id(entry)][1] for entry in entries])
 
 
 def render_rss(
@@ -603,13 +712,8 @@ def render_rss(
     return render(entries, channel, "rss")
 
 
-def _feed_generator(
-    entries: Sequence[Entry],
-    channel: Channel,
-    *,
-    atom: bool,
-    cache: dict[tuple[bool, Entry], FeedEntry] | None = None,
-) -> FeedGenerator:
+def _feed_generator(entries: Sequence[Entry], channel: Channel, *, atom: bool) -> FeedGenerator:
+    """feedgen's channel (RSS) or feed (Atom) element for these entries, without the items."""
     fg = FeedGenerator()
     fg.title(_plain_text(channel.title))
     if atom:
@@ -627,12 +731,6 @@ def _feed_generator(
     if channel.language:
         fg.language(channel.language)
     newest = max((entry.published for entry in entries), default=None)
-    cache = {} if cache is None else cache
-    for entry in entries:
-        built = cache.get((atom, entry))
-        if built is None:
-            built = cache[(atom, entry)] = _feed_entry(entry, channel, atom=atom)
-        fg.add_entry(built, order="append")
     if atom:
         fg.updated(newest or EMPTY_FEED_DATE)
     elif newest is not None:
@@ -640,33 +738,48 @@ def _feed_generator(
     return fg
 
 
-def _feed_entry(entry: Entry, channel: Channel, *, atom: bool) -> FeedEntry:
+def _rss_item(entry: Entry) -> etree._Element:
+    """The <item> that feedgen's ``FeedEntry.rss_entry()`` makes for the entry (the same
+    elements in the same order; tests/test_export.py compares the bytes), built with lxml
+    directly: feedgen's per-item setters (checking each link and category dictionary, switching
+    the locale for each date) were the largest part of an export's time."""
+    item = etree.Element("item")
+    title = _plain_text(entry.title)
+    if title or not entry.html:
+        etree.SubElement(item, "title").text = title
+    if entry.link:
+        etree.SubElement(item, "link").text = entry.link
+    if entry.html:
+        etree.SubElement(item, "description").text = entry.html
+    etree.SubElement(item, "guid", isPermaLink="false").text = entry.guid
+    for topic in entry.topics:
+        etree.SubElement(item, "category").text = topic
+    etree.SubElement(item, "pubDate").text = format_datetime(entry.published)
+    return item
+
+
+def _feed_entry(entry: Entry, channel: Channel) -> FeedEntry:
+    """feedgen's Atom entry for the entry."""
     item = FeedEntry()
     item.title(_plain_text(entry.title))
     if entry.link:
         item.link(href=entry.link, rel="alternate")
-    # An Atom id must be an IRI with a known scheme; RSS guids stay as they are.
+    # An Atom id must be an IRI with a known scheme.
     is_iri = entry.guid.startswith(("urn:", "http://", "https://"))
-    item.guid(entry.guid if is_iri or not atom else f"urn:newsagg:{entry.guid}")
+    item.guid(entry.guid if is_iri else f"urn:newsagg:{entry.guid}")
     if entry.html:
-        if atom:
-            item.content(entry.html, type="html")
-        else:
-            item.description(entry.html)
-    elif atom and not entry.link:
+        item.content(entry.html, type="html")
+    elif not entry.link:
         # Atom wants content or an alternate link: an entry with neither (a feed entry that had
         # no link) carries its text, or its title, as text content.
         item.content(_plain_text(entry.text or entry.title), type="text")
-    if atom:
-        item.updated(entry.published)
-        item.published(entry.published)
-        if entry.author:
-            item.author(name=_plain_text(entry.author))
-    else:
-        item.pubDate(entry.published)
+    item.updated(entry.published)
+    item.published(entry.published)
+    if entry.author:
+        item.author(name=_plain_text(entry.author))
     for topic in entry.topics:
         label = channel.topic_names.get(topic)
-        if atom and label:
+        if label:
             item.category(term=topic, label=_plain_text(label))
         else:
             item.category(term=topic)
@@ -807,6 +920,18 @@ def _stage(path: Path, data: bytes) -> Path | None:
         Path(tmp).unlink(missing_ok=True)
         raise
     return Path(tmp)
+
+
+def _stage_synced(path: Path, data: bytes) -> Path | None:
+    """:func:`_stage`, then the temporary file synced to disk."""
+    tmp = _stage(path, data)
+    if tmp is not None:
+        try:
+            _fsync_path(tmp)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    return tmp
 
 
 def _fsync_path(path: Path) -> None:

@@ -1190,13 +1190,19 @@ class Store:
         return self._feed_rows(sql, [*params, limit])
 
     def _feed_rows(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        """Rows as dicts, ``topics`` decoded once per distinct value: rows with the same topics
+        share one list (read-only to the caller)."""
         cursor = self.conn.execute(sql, params)
         names = [column[0] for column in cursor.description]
+        decoded: dict[str | None, list[str]] = {None: [], "": [], "[]": []}
         rows = []
         for values in cursor:
             row = dict(zip(names, values, strict=True))
             topics = row["topics"]
-            row["topics"] = json.loads(topics) if topics and topics != "[]" else []
+            found = decoded.get(topics)
+            if found is None:
+                found = decoded[topics] = json.loads(topics)
+            row["topics"] = found
             rows.append(row)
         return rows
 
