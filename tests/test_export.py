@@ -14,8 +14,16 @@ import feedparser
 import pytest
 from lxml import etree
 
+from aggregator import export
 from aggregator.config import Source
-from aggregator.export import export_feed, export_feeds, render_rss, write_if_changed
+from aggregator.export import (
+    Channel,
+    Entry,
+    export_feed,
+    export_feeds,
+    render_rss,
+    write_if_changed,
+)
 from aggregator.items import Article
 from aggregator.normalize import normalize
 from aggregator.store import Store
@@ -397,6 +405,47 @@ def test_ad_hoc_feed_uses_the_query_filters(db: Store, tmp_path: Path) -> None:
     feed = json.loads(as_json.read_text("utf-8"))
     assert [i["title"] for i in feed["items"]] == ["风电招标"]  # fill: odd rows are storage
     assert validate_json_feed(as_json.read_bytes(), BASE + "solar.json") == []
+
+
+def feedgen_rss(entries: list[Entry], channel: Channel) -> bytes:
+    """The same feed built the plain feedgen way: a FeedEntry per item, through its setters."""
+    fg = export._feed_generator(entries, channel, atom=False)
+    for entry in entries:
+        item = fg.add_entry(order="append")
+        item.title(export._plain_text(entry.title))
+        if entry.link:
+            item.link(href=entry.link, rel="alternate")
+        item.guid(entry.guid)
+        if entry.html:
+            item.description(entry.html)
+        item.pubDate(entry.published)
+        for topic in entry.topics:
+            item.category(term=topic)
+    return fg.rss_str(pretty=True).replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;")
+
+
+def test_rss_items_are_the_bytes_feedgen_makes_also_when_shared(db: Store) -> None:
+    db.sync_sources([Source("other", "«其他» & <b>", "feed", ("https://o.org/f",))])
+    ids = fill(db, [*HOSTILE_TITLES, "多行\n标题"], step=timedelta(hours=5))
+    other = fill(db, ["另一个来源 光伏", "no link here"], source="other", key="o")
+    join_story(db, ids[0], ids[0], *other)
+    with db.write() as conn:  # text with a line break inside the item, and an item with no link
+        conn.execute("UPDATE articles SET snippet = snippet || char(10) || '第二行' WHERE id % 2")
+        conn.execute("UPDATE articles SET canonical_url = 'urn:x:1' WHERE id = ?", [other[1]])
+    titles = db.source_titles()
+    items: export.ItemCache = {}
+    shared = export.SharedWork(items=items)
+    rendered = 0
+    for filters in ({}, {"source": "hostile"}, {"source": "other"}, {"topic": "solar"}):
+        entries = export.story_entries(db, filters, limit=50, source_titles=titles, shared=shared)
+        assert entries
+        rendered += len(entries)
+        channel = Channel("t & <i>", "d", "http://h/x.xml", "http://h/", "zh")
+        ours = export.render(entries, channel, "rss", items)
+        assert ours == feedgen_rss(entries, channel)
+        assert ours == export.render(entries, channel, "rss")  # shared or not: the same bytes
+        assert validate_rss(ours, "http://h/x.xml", now=CHECK_NOW) == []
+    assert len(items["rss"]) < rendered  # a story in several feeds was serialised once
 
 
 def test_entry_without_link_has_a_non_permalink_guid() -> None:
