@@ -532,7 +532,7 @@ def digest_entries(
     topic_names: Mapping[str, str],
     source_titles: Mapping[str, str],
     base_url: str,
-    recent: Callable[[str], list[dict[str, Any]]] | None = None,
+    recent: Callable[[str], list[RecentRow]] | None = None,
 ) -> list[Entry]:
     """One entry per day or week that has stories: its stories grouped by topic. ``recent``
     reads the articles dated since a stamp (default :meth:`Store.recent_articles`)."""
@@ -540,47 +540,48 @@ def digest_entries(
     if not bounds:
         return []
     since = _stamp(bounds[-1][1])
-    stories: dict[int, list[dict[str, Any]]] = {}
+    stories: dict[int, list[RecentRow]] = {}
     for row in (recent or store.recent_articles)(since):
-        stories.setdefault(row["story_id"], []).append(row)
+        stories.setdefault(row[1], []).append(row)
     kind = "digest-weekly" if period == "week" else "digest-daily"
     # Stored stamps are UTC ISO strings: they compare as the moments they name.
     starts = [_stamp(begin) for _label, begin, _end in reversed(bounds)]
     labels = [label for label, _begin, _end in reversed(bounds)]
     end = _stamp(bounds[0][2])
-    by_period: dict[str, list[tuple[str, Mapping[str, Any], list[str]]]] = {}
+    # (date, id, representative, members): ids are unique, so comparing two stops at the id
+    by_period: dict[str, list[tuple[str, int, RecentRow, list[RecentRow]]]] = {}
     for members in stories.values():
-        if len(members) == 1:
-            rep, sources = members[0], [members[0]["source"]]
-        else:
-            rep = representative(members)
-            sources = list(dict.fromkeys(m["source"] for m in sorted(members, key=_by_id)))
-        when = rep["published_at"] or rep["first_seen_at"]
+        rep = members[0] if len(members) == 1 else _representative_row(members)
+        when = rep[5] or rep[6]
         index = bisect.bisect_right(starts, when) - 1
         if index >= 0 and when < end:
-            by_period.setdefault(labels[index], []).append((when, rep, sources))
+            by_period.setdefault(labels[index], []).append((when, rep[0], rep, members))
     order = taxonomy.order
+    first_topics: dict[str | None, str] = {}  # stored topics (JSON text) -> the group's topic
     entries = []
     for label, _begin, _end in bounds:
         items = by_period.get(label)
         if not items:
             continue
-        items.sort(key=lambda item: (item[0], item[1]["id"]), reverse=True)
-        groups: dict[str, list[tuple[str, Mapping[str, Any], list[str]]]] = {}
+        items.sort(reverse=True)  # newest first; ties by id
+        groups: dict[str, list[tuple[str, int, RecentRow, list[RecentRow]]]] = {}
         for item in items:
-            stored = item[1].get("topics") or []
-            stored = json.loads(stored) if isinstance(stored, str) else stored
-            topics = sorted(stored, key=lambda t: (order.get(t, 999), t))
-            groups.setdefault(topics[0] if topics else "", []).append(item)
+            stored = item[2][7]
+            topic = first_topics.get(stored)
+            if topic is None:
+                topics = sorted(json.loads(stored or "[]"), key=lambda t: (order.get(t, 999), t))
+                topic = first_topics[stored] = topics[0] if topics else ""
+            groups.setdefault(topic, []).append(item)
         parts = []
         for topic in sorted(groups, key=lambda t: (t == "", order.get(t, 999), t)):
             group = groups[topic]
             heading = topic_names.get(topic, topic) if topic else "Other · 其他"
             parts.append(f"<h3>{html.escape(_xml_text(heading))}</h3><ul>")
-            for _when, rep, sources in group[:DIGEST_STORIES_PER_TOPIC]:
-                title = html.escape(_xml_text(rep["title"]))
-                url = rep["canonical_url"]
+            for _when, _id, rep, members in group[:DIGEST_STORIES_PER_TOPIC]:
+                title = html.escape(_xml_text(rep[3]))
+                url = rep[4]
                 link = f'<a href="{html.escape(url)}">{title}</a>' if _is_http(url) else title
+                sources = dict.fromkeys(m[2] for m in sorted(members))  # by id, first seen
                 names = ", ".join(_xml_text(source_titles.get(s, s)) for s in sources)
                 parts.append(f"<li>{link} — {html.escape(names)}</li>")
             parts.append("</ul>")
@@ -602,18 +603,31 @@ def digest_entries(
     return entries
 
 
+# What a digest reads of an article (:meth:`Store.recent_articles`): id, story_id, source, title,
+# canonical_url, published_at, first_seen_at, topics (the stored JSON text).
+RecentRow = tuple[int, int, str, str, str, str | None, str, str | None]
+
+
+def _representative_row(members: list[RecentRow]) -> RecentRow:
+    """:func:`aggregator.stories.representative` of a story's digest rows."""
+    chosen = representative(
+        [{"id": row[0], "title": row[3], "published_at": row[5], "row": row} for row in members]
+    )
+    return chosen["row"]
+
+
 class _RecentArticles:
     """Both digests from one read: the rows since the earliest stamp asked for, filtered."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.since: str | None = None
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[RecentRow] = []
 
-    def __call__(self, since: str) -> list[dict[str, Any]]:
+    def __call__(self, since: str) -> list[RecentRow]:
         if self.since is None or since < self.since:
             self.rows, self.since = self.store.recent_articles(since), since
-        return [row for row in self.rows if (row["published_at"] or row["first_seen_at"]) >= since]
+        return [row for row in self.rows if (row[5] or row[6]) >= since]
 
 
 def _by_id(row: Mapping[str, Any]) -> int:
@@ -683,7 +697,7 @@ def _serialised_items(
             parent.extend(_feed_entry(entry, channel).atom_entry() for entry in missing)
             start, end, tail = b"<feed>\n", b"</entry>\n", _ATOM_TAIL
         else:
-            root = etree.Element("rss", nsmap=_RSS_NAMESPACES)  # type: ignore[arg-type]
+            root = etree.Element("rss", nsmap=_RSS_NAMESPACES)
             parent = etree.SubElement(root, "channel")
             parent.extend(_rss_item(entry) for entry in missing)
             start, end, tail = b"<channel>\n", b"</item>\n", _RSS_TAIL

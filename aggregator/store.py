@@ -1406,17 +1406,15 @@ class Store:
                 members.setdefault(row["story_id"], []).append(row)
         return members
 
-    def recent_articles(self, since: str) -> list[dict[str, Any]]:
-        """What a digest needs of every article dated ``since`` or later (a light read: id,
-        story_id, source, title, canonical_url, published_at, first_seen_at, and topics as the
-        stored JSON text, for the caller to decode where it needs them)."""
-        cursor = self.conn.execute(
+    def recent_articles(self, since: str) -> list[tuple[Any, ...]]:
+        """What a digest needs of every article dated ``since`` or later, as tuples (a light
+        read): (id, story_id, source, title, canonical_url, published_at, first_seen_at,
+        topics), topics as the stored JSON text, for the caller to decode where it needs them."""
+        return self.conn.execute(
             "SELECT id, story_id, source, title, canonical_url, published_at, first_seen_at, "
             "topics FROM articles WHERE coalesce(published_at, first_seen_at) >= ?",
             (since,),
-        )
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, values, strict=True)) for values in cursor]
+        ).fetchall()
 
     def newest_stamp_before(self, before: str) -> str | None:
         """The newest article date (``coalesce(published_at, first_seen_at)``) earlier than
