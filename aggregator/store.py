@@ -1176,18 +1176,18 @@ class Store:
             params.append(limit)
         return [_decode(row) for row in self.db.query(sql, params)]
 
-    def feed_articles(
+    def feed_article_keys(
         self, *, source: str | None = None, topic: str | None = None, limit: int
-    ) -> list[dict[str, Any]]:
-        """What a feed shows of the newest ``limit`` articles (of ``source``, about ``topic``),
-        newest first as :meth:`articles` orders them: only :data:`FEED_READ_COLUMNS`, ``topics``
-        decoded. A lighter read than :meth:`articles` for the export's many feeds."""
+    ) -> list[tuple[int, int]]:
+        """(id, story_id) of the newest ``limit`` articles (of ``source``, about ``topic``),
+        newest first as :meth:`articles` orders them: what a feed needs to know which stories
+        it shows before it reads any of their text (:meth:`story_members` with ``light``)."""
         where, params = self._article_filters(source, topic, None, None)
-        sql = f"SELECT {', '.join('a.' + c for c in FEED_READ_COLUMNS)} FROM articles a"
+        sql = "SELECT a.id, a.story_id FROM articles a"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY coalesce(a.published_at, a.first_seen_at) DESC, a.id DESC LIMIT ?"
-        return self._feed_rows(sql, [*params, limit])
+        return self.conn.execute(sql, [*params, limit]).fetchall()
 
     def _feed_rows(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         """Rows as dicts, ``topics`` decoded once per distinct value: rows with the same topics
@@ -1387,8 +1387,8 @@ class Store:
         self, story_ids: Iterable[int], *, exclude: Iterable[int] = (), light: bool = False
     ) -> dict[int, list[dict[str, Any]]]:
         """The articles of these stories, by story_id (JSON decoded), except the ids in
-        ``exclude`` (those the caller already holds). ``light``: only the columns
-        :meth:`feed_articles` reads."""
+        ``exclude`` (those the caller already holds). ``light``: only what a feed shows
+        (:data:`FEED_READ_COLUMNS`), each distinct topics value decoded once."""
         members: dict[int, list[dict[str, Any]]] = {}
         ids = list(dict.fromkeys(story_ids))
         skip = list(dict.fromkeys(exclude))
