@@ -97,6 +97,45 @@ def test_template_headlines_stay_apart(a: str, b: str) -> None:
     assert score(b, a) is None
 
 
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [  # found with the hand-written pairs (tests/dedupe_pairs_hand.jsonl, dev split)
+        ("国内成品油价格迎年内第三次上调", "国内成品油价格迎年内第三次下调"),
+        (
+            "动力煤价格周报:秦皇岛5500大卡报价上涨15元/吨",
+            "动力煤价格周报:秦皇岛5500大卡报价下跌15元/吨",
+        ),
+        ("全国首个“光伏+储能”智能微电网在青海投运", "全国首个“风电+储能”智能微电网在青海投运"),
+        (
+            "中国华能2026年光伏组件集中采购中标候选人公示",
+            "中国华电2026年光伏组件集中采购中标候选人公示",
+        ),
+        ("华为数字能源与沙特签署储能合作协议", "华为数字能源与阿联酋签署储能合作协议"),
+        (
+            "阳光电源获得发明专利授权:一种逆变器的控制方法及装置",
+            "阳光电源获得发明专利授权:一种储能变流器的控制方法及装置",
+        ),
+        ("海上风电平价时代来临 整机厂商加速大型化", "陆上风电平价时代来临 整机厂商加速大型化"),
+    ],
+)
+def test_a_swapped_kind_company_country_or_direction_is_another_story(a: str, b: str) -> None:
+    assert score(a, b) is None
+    assert score(b, a) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [  # the same names on both sides, or words added: still one story
+        ("广东电网最高负荷创历史新高 达1.58亿千瓦", "广东电网最高负荷达1.58亿千瓦 创历史新高"),
+        ("宁夏首个“沙戈荒”大基地光伏项目全容量并网", "宁夏首个沙戈荒大基地光伏项目实现全容量并网"),
+        ("国内首个百兆瓦级液流电池储能电站投运", "国内首个百兆瓦级液流电池储能电站正式投运"),
+    ],
+)
+def test_unchanged_names_and_added_words_still_match(a: str, b: str) -> None:
+    assert score(a, b) is not None
+    assert score(b, a) is not None
+
+
 def test_a_short_cut_headline_matches_nothing() -> None:
     assert score("全国多地...", "全国多地开展《可再生能源法》宣传教育活动") is None
 

@@ -1,4 +1,12 @@
-"""Precision and recall of story clustering on the labelled pairs (tests/dedupe_pairs.jsonl).
+"""Precision and recall of story clustering on the labelled pairs.
+
+Two sets, the same fields: tests/dedupe_pairs.jsonl (504 pairs, written by
+tests/make_dedupe_pairs.py from hand-written headlines and mechanical cuts, tags and templates:
+optimistic) and tests/dedupe_pairs_hand.jsonl (143 pairs written one by one, each with a
+``note`` on its style: sidebar cuts of 北极星/国际能源网/中国电力新闻网, 【来源】 and [视频]
+prefixes, Reuters/PV magazine headlines, rewordings; hard negatives such as 股市必读 and patent
+templates, the same company with another MW, date, unit or phase). Both are split 50/50 into dev
+and test by hand.
 
 Each pair goes the way a crawl takes it: ``b`` is stored and filed in an index, ``a`` arrives new
 and is clustered by :func:`aggregator.dedupe.cluster_batch` (index shortlist, then verification)
@@ -17,9 +25,17 @@ import pytest
 from aggregator.dedupe import DedupeOptions, Member, cluster_batch, fingerprints
 
 PAIRS_FILE = Path(__file__).resolve().parent / "dedupe_pairs.jsonl"
-PAIRS: list[dict[str, Any]] = [
-    json.loads(line) for line in PAIRS_FILE.read_text("utf-8").splitlines() if line
-]
+HAND_FILE = Path(__file__).resolve().parent / "dedupe_pairs_hand.jsonl"
+
+
+def _load(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
+
+
+GENERATED = _load(PAIRS_FILE)
+HAND = _load(HAND_FILE)
+PAIRS: list[dict[str, Any]] = GENERATED + HAND
+SETS = {"generated": GENERATED, "hand": HAND, "whole": PAIRS}
 HARD = ("template", "reword-neg")
 
 
@@ -31,10 +47,12 @@ def same_story(a: str, b: str, options: DedupeOptions) -> bool:
     return cluster_batch([new], buckets, {1: stored}, options).stories.get(2) == 1
 
 
-def scores(split: str, options: DedupeOptions) -> tuple[float, float, list[str]]:
+def scores(
+    split: str, options: DedupeOptions, pairs: list[dict[str, Any]] = PAIRS
+) -> tuple[float, float, list[str]]:
     tp = fp = fn = 0
     errors = []
-    for pair in PAIRS:
+    for pair in pairs:
         if pair["split"] != split:
             continue
         predicted = same_story(pair["a"], pair["b"], options)
@@ -61,16 +79,31 @@ def test_the_labelled_set_is_what_the_issue_asks_for() -> None:
     assert len({(p["a"], p["b"]) for p in PAIRS}) == len(PAIRS)
 
 
+def test_the_hand_written_set_is_realistic_and_apart() -> None:
+    assert len(HAND) >= 120
+    hard = sum(1 for p in HAND if p["kind"] in HARD)
+    assert hard / len(HAND) >= 0.4
+    assert Counter(p["lang"] for p in HAND)["en"] >= 30
+    splits = Counter(p["split"] for p in HAND)
+    assert abs(splits["dev"] - splits["test"]) <= 1
+    assert all(p["note"] for p in HAND)
+    assert not {(p["a"], p["b"]) for p in HAND} & {(p["a"], p["b"]) for p in GENERATED}
+
+
+@pytest.mark.parametrize("which", list(SETS))
 @pytest.mark.parametrize("split", ["dev", "test"])
-def test_precision_and_recall(split: str, capsys: pytest.CaptureFixture[str]) -> None:
-    precision, recall, errors = scores(split, DedupeOptions())
+def test_precision_and_recall(split: str, which: str, capsys: pytest.CaptureFixture[str]) -> None:
+    precision, recall, errors = scores(split, DedupeOptions(), SETS[which])
     with capsys.disabled():
-        print(f"\n{split}: precision {precision:.3f}, recall {recall:.3f}")
+        print(f"\n{which} {split}: precision {precision:.3f}, recall {recall:.3f}")
         for error in errors:
             print("  " + error)
-    if split == "test":
+    if split == "test" and which != "hand":
         assert precision >= 0.98, errors
         assert recall >= 0.90, errors
+    if split == "test" and which == "hand":  # realistic pairs: rewordings are missed more often
+        assert precision >= 0.98, errors
+        assert recall >= 0.80, errors
 
 
 def test_stricter_thresholds_trade_recall_for_precision() -> None:
