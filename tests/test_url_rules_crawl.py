@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from aggregator.sitefarm import SiteFarm
-from tests.conftest import run_newsagg
+from aggregator.store import Store
+from tests.conftest import NOW, run_newsagg
 from tests.feedcheck import validate_rss
 
 HOST = "newsfarm.example"
@@ -156,3 +157,85 @@ def test_aliases_added_after_data_exists_merge_the_rows_and_keep_them(
     assert all_feed.read_text("utf-8").count("<item>") == 3
     third = crawl(tmp_path, port, aliases=True)
     assert (third["totals"]["new"], third["url_rules"]["changed"]) == (0, False)
+
+
+def test_article_pages_read_before_are_not_fetched_again_under_another_scheme_or_alias(
+    tmp_path: Path,
+) -> None:
+    """``follow = "always"``: an article stored under https, listed under http, and article
+    pages read under ``www.``/``m.`` before the aliases were configured count as complete."""
+    root = tmp_path / "farm"
+    (root / "follow").mkdir(parents=True)
+    (root / "a").mkdir()
+    for n in range(1, 6):  # 2 has no date: only the "page read" mark spares fetching it again
+        when = f'<time datetime="2026-02-24T0{n}:00:00+08:00">2026-02-24 0{n}:00</time>'
+        (root / "a" / f"{n}.html").write_text(
+            f"<html><body><h1>文章{n}：光伏电站并网发电</h1>{when if n != 2 else ''}"
+            f"<p>{'正文内容。' * 10}</p></body></html>",
+            "utf-8",
+        )
+    with SiteFarm(root) as farm:
+        port = farm.url.rsplit(":", 1)[1].strip("/")
+        links = ["/a/1.html", f"http://m.{HOST}:{port}/a/2.html", "/a/4.html"]
+
+        def write_list() -> None:
+            lis = "".join(
+                f'<li><a href="{link}">文章{link[-6]}：光伏电站并网发电</a></li>' for link in links
+            )
+            (root / "follow" / "index.html").write_text(
+                f'<html><body><ul class="news">{lis}</ul></body></html>', "utf-8"
+            )
+
+        write_list()
+        sources = tmp_path / "sources.toml"
+        source = (
+            f'[[source]]\nname = "follow"\nkind = "html"\nurls = ["http://www.{HOST}:{port}/follow/"]\n'
+            f'follow = "always"\nhost_aliases = ["m.{HOST}", "{HOST}"]\n'
+            '[source.selectors]\nitem = "ul.news li"\ntitle = "a"\nlink = "a::attr(href)"\n'
+        )
+        db = tmp_path / "news.db"
+        with Store(db) as store:  # already stored, under https, whole title, minute date
+            key = f"https://www.{HOST}:{port}/a/4.html"
+            store.upsert_articles([{**_row(key), "title": "文章4：光伏电站并网发电"}], NOW)
+
+        def crawl_follow(config: str) -> set[str]:
+            sources.write_text(config, "utf-8")
+            seen = len(farm.requests)
+            pins = json.dumps({h: "127.0.0.1" for h in (HOST, *HOSTS.values())})
+            result = run_newsagg(
+                "--db", str(db), "--sources", str(sources), "crawl",
+                "-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "RETRY_TIMES=0",
+                "-s", f"NEWSAGG_RESOLVE={pins}",
+                "-s", "NEWSAGG_ALLOW_PRIVATE=1",  # m. is no source's host: the farm is loopback
+            )  # fmt: skip
+            assert result.returncode == 0, result.stderr
+            return {p for p in farm.requests[seen:] if p.startswith("/a/")}
+
+        without_aliases = source.replace(f'host_aliases = ["m.{HOST}", "{HOST}"]\n', "")
+        assert crawl_follow(without_aliases) == {"/a/1.html", "/a/2.html"}  # not 4: https
+        links.append("/a/5.html")  # a changed list page: its items are looked at again
+        write_list()
+        assert crawl_follow(source) == {"/a/5.html"}  # 1 and 2 were read under other hosts
+        conn = sqlite3.connect(db)
+        urls = sorted(row[0] for row in conn.execute("SELECT canonical_url FROM articles"))
+        conn.close()
+        assert urls == [f"http://www.{HOST}:{port}/a/{n}.html" for n in (1, 2, 5)] + [
+            f"https://www.{HOST}:{port}/a/4.html"
+        ]
+
+
+def _row(key: str) -> dict[str, Any]:
+    return {
+        "url": key,
+        "canonical_url": key,
+        "source": "follow",
+        "guid": None,
+        "title": "",
+        "snippet": "",
+        "published_at": "2026-02-23T20:00:00Z",
+        "published_precision": "minute",
+        "published_from": "list",
+        "flags": [],
+        "language": "zh",
+        "topics": [],
+    }
