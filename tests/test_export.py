@@ -518,6 +518,45 @@ def test_a_failed_export_replaces_no_file(
     assert not list(tmp_path.rglob("*.tmp"))
 
 
+def test_a_file_that_fails_to_stage_replaces_no_file(
+    db: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fill(db, ["光伏组件价格继续下行"])
+    export_feeds(db, tmp_path, now=NOW)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    fill(db, ["风电招标启动"], source="b")
+    real_stage = export._stage
+
+    def stage(path: Path, data: bytes) -> Path | None:
+        if path.name == "b.xml":  # one worker fails; the others have staged their files
+            raise OSError("disk full")
+        return real_stage(path, data)
+
+    monkeypatch.setattr(export, "_stage", stage)
+    with pytest.raises(OSError, match="disk full"):
+        export_feeds(db, tmp_path, now=NOW)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_source_and_topic_feeds_show_what_the_general_query_shows(db: Store) -> None:
+    db.sync_sources([Source("other", "其他", "feed", ("https://o.org/f",))])
+    ids = fill(db, [f"新闻{i} 光伏" for i in range(12)])
+    other = fill(db, ["另一个来源 光伏", "另一个来源 风电"], source="other", key="o")
+    join_story(db, ids[1], ids[1], ids[4], other[0])  # a story across both sources
+    join_story(db, ids[6], ids[6], ids[7])
+    titles = db.source_titles()
+    shared = export.SharedWork()
+    for filters in ({}, {"source": "hostile"}, {"source": "other"}, {"topic": "grid"}):
+        light = export.story_entries(db, filters, limit=5, source_titles=titles, shared=shared)
+        # a "since" filter takes the general path (Store.articles, every column)
+        general = export.story_entries(
+            db, {**filters, "since": "2000-01-01T00:00:00Z"}, limit=5, source_titles=titles
+        )
+        assert light == general, filters
+        assert len(light) == 5 or filters.get("source") == "other"
+
+
 def test_export_command_ad_hoc_and_formats(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
