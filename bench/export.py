@@ -3,6 +3,7 @@
     .venv/bin/python bench/export.py                 # 100k articles
     .venv/bin/python bench/export.py --articles 1000000
     .venv/bin/python bench/export.py --quick         # 10k: a smoke run
+    .venv/bin/python bench/export.py --repeat 3      # the four phases three times; medians
     .venv/bin/python bench/export.py --json out.json
 
 1. Builds a database of N synthetic articles through ``Store.upsert_articles`` (tagged at ingest
@@ -18,7 +19,8 @@
    - (b) the same export again with nothing new (the normal cron case);
    - (b') the same again after deleting the export's state file: every feed rendered and
      compared, none rewritten (what a change anywhere costs, minus the writes).
-3. Prints seconds, peak RSS and the ratios a/yardstick (target ≤ 1.5) and b/a (target ≤ 0.10).
+3. Prints wall and CPU seconds, peak RSS and the ratios a/yardstick (target ≤ 1.5; also by CPU
+   time, steadier on a shared machine) and b/a (target ≤ 0.10).
 """
 
 from __future__ import annotations
