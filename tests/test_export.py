@@ -494,48 +494,34 @@ def test_write_if_changed_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert [p.name for p in target.parent.iterdir()] == ["all.xml"]
 
 
+@pytest.mark.parametrize("failing", ["render", "stage"])
 def test_a_failed_export_replaces_no_file(
-    db: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
 ) -> None:
     fill(db, ["光伏组件价格继续下行"])
     export_feeds(db, tmp_path, now=NOW)
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     fill(db, ["风电招标启动"], source="b")
-    from aggregator import export
 
-    def broken_index(*args: object, **kwargs: object) -> bytes:
+    def broken(*args: object, **kwargs: object) -> bytes:
         raise OSError("disk full")
 
-    # the last file fails after every feed was staged: none is replaced, no temporary is left
-    monkeypatch.setattr(export, "render_index", broken_index)
+    real_stage = export._stage
+    if failing == "render":  # the last file fails after every feed was staged
+        monkeypatch.setattr(export, "render_index", broken)
+    else:  # one worker fails to stage its file while the others stage theirs
+        monkeypatch.setattr(
+            export, "_stage", lambda p, d: broken() if p.name == "b.xml" else real_stage(p, d)
+        )
     with pytest.raises(OSError, match="disk full"):
         export_feeds(db, tmp_path, now=NOW)
+    # none is replaced, no temporary is left
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    assert not list(tmp_path.rglob("*.tmp"))
     monkeypatch.undo()
     result = export_feeds(db, tmp_path, now=NOW)
     assert tmp_path / "all.xml" in result.written
     assert "风电招标启动" in (tmp_path / "all.xml").read_text("utf-8")
-    assert not list(tmp_path.rglob("*.tmp"))
-
-
-def test_a_file_that_fails_to_stage_replaces_no_file(
-    db: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    fill(db, ["光伏组件价格继续下行"])
-    export_feeds(db, tmp_path, now=NOW)
-    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    fill(db, ["风电招标启动"], source="b")
-    real_stage = export._stage
-
-    def stage(path: Path, data: bytes) -> Path | None:
-        if path.name == "b.xml":  # one worker fails; the others have staged their files
-            raise OSError("disk full")
-        return real_stage(path, data)
-
-    monkeypatch.setattr(export, "_stage", stage)
-    with pytest.raises(OSError, match="disk full"):
-        export_feeds(db, tmp_path, now=NOW)
-    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
     assert not list(tmp_path.rglob("*.tmp"))
 
 
