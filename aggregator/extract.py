@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
@@ -133,29 +135,56 @@ def set_list_date(
 MIN_FIXED_CUT = 3
 FIXED_CUT_SHARE = 0.3
 MIN_CUT_LENGTH = 8
+# The cut length must hold at least this many times as many texts as any other length.
+FIXED_CUT_SPIKE = 2
+# A text ending with one of these ends where its writer ended it (a bracket, a sentence).
+_WHOLE_ENDINGS = frozenset(")]}>\"'」』》〉】〗〕〙〛”’.!?。！？")
 
 
 def mark_fixed_length_cuts(articles: list[Article]) -> None:
     """Sites that cut headlines to N characters without a marker leave a tell: many titles of
-    exactly the longest length. Those (at least 3 and 30% of the list) are marked cut, and
-    likewise for snippets."""
+    exactly the longest length, and likewise for snippets. Those are marked cut (see
+    :func:`fixed_cut_length`)."""
     for text_of, mark in (
         (lambda a: a.title, "title_truncated"),
         (lambda a: a.snippet, "snippet_truncated"),
     ):
-        lengths = [len(text_of(a)) for a in articles if text_of(a)]
-        if len(lengths) < MIN_FIXED_CUT:
-            continue
-        longest = max(lengths)
-        at_longest = [a for a in articles if len(text_of(a)) == longest]
-        if (
-            longest >= MIN_CUT_LENGTH
-            and len(at_longest) >= MIN_FIXED_CUT
-            and len(at_longest) >= FIXED_CUT_SHARE * len(lengths)
-            and len(at_longest) < len(lengths)  # all equal: a layout, not a cut
-        ):
-            for article in at_longest:
-                setattr(article, mark, True)
+        cut = fixed_cut_length([text_of(a) for a in articles if text_of(a)])
+        if cut is not None:
+            for article in articles:
+                if len(text_of(article)) == cut:
+                    setattr(article, mark, True)
+
+
+def fixed_cut_length(texts: Sequence[str]) -> int | None:
+    """The length these texts were cut to, or None when they look whole.
+
+    A sidebar cutting at N characters makes every longer text exactly N while the shorter ones
+    keep their lengths, so N is the longest length and it stands out: at least 3 texts and 30%
+    of them, not all (all equal is a layout), and at least twice as many as at any other length.
+    Templated headlines ("…（第3期第12条）") also bunch near their longest length but do not
+    look cut: a cut stops at any character, so most texts at N ending with a closing bracket or
+    sentence mark, or sharing their last two characters, are whole.
+    """
+    if len(texts) < MIN_FIXED_CUT:
+        return None
+    counts = Counter(len(t) for t in texts)
+    longest = max(counts)
+    at_longest = [t for t in texts if len(t) == longest]
+    n = len(at_longest)
+    if (
+        longest < MIN_CUT_LENGTH
+        or n < MIN_FIXED_CUT
+        or n < FIXED_CUT_SHARE * len(texts)
+        or n == len(texts)  # all equal: a layout, not a cut
+        or any(FIXED_CUT_SPIKE * c > n for length, c in counts.items() if length != longest)
+    ):
+        return None
+    whole = sum(1 for t in at_longest if t[-1] in _WHOLE_ENDINGS)
+    shared_tail = max(Counter(t[-2:] for t in at_longest).values())
+    if 2 * whole > n or 2 * shared_tail > n:
+        return None
+    return longest
 
 
 _STRING = etree.XPath("string()")

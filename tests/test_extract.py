@@ -16,6 +16,7 @@ from aggregator.extract import (
     decode_html,
     extract_article,
     extract_list,
+    fixed_cut_length,
     merge_article,
     needs_follow,
     set_list_date,
@@ -649,6 +650,68 @@ def test_titles_of_varied_length_are_not_marked_cut() -> None:
     titles = ["储能电站投运", "风电装机创新高了", "光伏组件价格继续下行", "电网投资增长加快步伐啊"]
     items = list_items(fixed_cut_page(titles), Selectors(item="li", title="a", link="a"))
     assert not any(a.title_truncated for a in items)
+
+
+def test_a_sidebar_cutting_twenty_headlines_at_sixteen_characters_is_found() -> None:
+    whole = [
+        "国家能源局发布第二批新型储能试点示范项目名单",  # 22 characters
+        "广东阳江海上风电项目全容量并网发电",  # 17
+        "光伏组件出口数据同比增长三成以上",  # 16: whole, but no different from a cut one
+        "氢能示范城市群建设提速",  # 11
+        "电网投资增长",  # 6
+        "内蒙古至山东特高压外送通道工程今日开工建设",  # 21
+        "全国碳市场扩容纳入钢铁水泥电解铝行业",  # 18
+        "抽水蓄能电站核准规模创新高",  # 13
+        "分布式光伏接网新规将于明年一月起正式实施",  # 20
+        "新疆风光大基地二期项目集中签约",  # 15
+    ] * 2
+    titles = [t[:16] for t in whole]
+    cut = fixed_cut_length(titles)
+    assert cut == 16
+    items = list_items(fixed_cut_page(titles), Selectors(item="li", title="a", link="a"))
+    assert [a.title_truncated for a in items] == [len(t) >= 16 for t in whole]
+
+
+def test_templated_headlines_bunched_at_their_longest_length_are_whole() -> None:
+    # bench/crawl.py's headlines: many share the longest length, but each ends with ")".
+    titles = [
+        f"江苏{mw}兆瓦光伏项目开工建设(第12期第{i}条)"
+        for i, mw in enumerate([100, 120, 1500, 1200, 1300, 1400, 1600, 90, 80, 1800], start=10)
+    ]
+    assert sorted({len(t) for t in titles}) == [24, 25, 26]
+    assert fixed_cut_length(titles) is None
+    # The same lengths without the closing bracket would read as a cut.
+    assert fixed_cut_length([t[:-1] for t in titles]) == 25
+    items = list_items(fixed_cut_page(titles), Selectors(item="li", title="a", link="a"))
+    assert not any(a.title_truncated for a in items)
+
+
+def test_titles_sharing_a_template_tail_at_the_longest_length_are_whole() -> None:
+    titles = ["国家电网新闻发布会实录", "南方电网新闻发布会实录", "华能集团新闻发布会实录", "光伏"]
+    assert fixed_cut_length(titles) is None
+
+
+def test_longest_length_must_stand_out_from_the_others() -> None:
+    # As many titles one character shorter as at the longest: lengths bunch, nothing was cut.
+    titles = [
+        "储能电站投运仪式举行",
+        "风电装机规模创新高了",
+        "光伏组件价格继续下行",
+        "电网投资增长加快啊",
+    ]
+    titles += ["氢能产业园区签约仪", "核电机组并网发电成", "特高压工程开工建设"]
+    assert [len(t) for t in titles] == [10, 10, 10, 9, 9, 9, 9]
+    assert fixed_cut_length(titles) is None
+
+
+def test_snippets_ending_sentences_at_one_length_are_not_marked_cut() -> None:
+    snippets = [
+        f"{n}号机组今日完成满负荷试运行并正式投产{end}。"
+        for n, end in zip("123", "电网站", strict=True)
+    ]
+    snippets.append("今年以来装机较快增长。")
+    assert fixed_cut_length(snippets) is None
+    assert fixed_cut_length([s[:-1] for s in snippets]) == len(snippets[0]) - 1
 
 
 def test_impossible_list_date_is_flagged_and_left_empty() -> None:
