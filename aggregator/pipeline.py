@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from scrapy.crawler import Crawler
@@ -13,9 +12,10 @@ from aggregator.dedupe import DedupeOptions, options_from_settings
 from aggregator.items import Article, PageSeen
 from aggregator.normalize import normalize
 from aggregator.runstats import RunStats, SourceStats
-from aggregator.store import Store
+from aggregator.store import Store, UpsertResult
 from aggregator.storeguard import stops_crawl_on_store_error
-from aggregator.topics import Taxonomy, load_taxonomy, resolve_topics_path
+from aggregator.storewriter import StoreWriter, source_tagger
+from aggregator.topics import load_taxonomy, resolve_topics_path
 
 BATCH_SIZE = 500
 # New articles are put into stories this many at a time (fewer, larger index transactions).
@@ -59,6 +59,7 @@ class StorePipeline:
         self.pages: list[PageSeen] = []
         self.dedupe: DedupeOptions = options_from_settings(crawler.settings)
         self.unclustered: list[int] = []
+        self.writer: StoreWriter | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -70,8 +71,9 @@ class StorePipeline:
         self.store: Store = spider.store
         self.sources = {source.name: source for source in spider.sources}
         self.run: RunStats = spider.run
-        topics_file = self.crawler.settings.get("NEWSAGG_TOPICS_FILE")
-        self.taxonomy: Taxonomy = load_taxonomy(resolve_topics_path(topics_file))
+        topics_file = resolve_topics_path(self.crawler.settings.get("NEWSAGG_TOPICS_FILE"))
+        source_topics = {source.name: source.topics for source in spider.sources}
+        self.tag = source_tagger(load_taxonomy(topics_file), source_topics)
         self.now = utc_now()
         self.run.started_at = to_utc_string(self.now)
         self.run.db = self.store.path
@@ -82,6 +84,12 @@ class StorePipeline:
             self.dedupe,
             worker=self.crawler.settings.getbool("NEWSAGG_DEDUPE_WORKER", True),
         )
+        # Batches are written by a process beside the crawl (aggregator/storewriter.py), unless
+        # turned off or the database is in memory (another connection would not see it).
+        if self.crawler.settings.getbool("NEWSAGG_STORE_WRITER", True) and (
+            self.store.path != ":memory:"
+        ):
+            self.writer = StoreWriter(self.store.path, topics_file, source_topics)
 
     def process_item(self, item: Article | PageSeen) -> Article | PageSeen:
         if isinstance(item, PageSeen):
@@ -103,34 +111,59 @@ class StorePipeline:
             self.flush()
         return item
 
-    def tag(self, row: Mapping[str, Any]) -> list[str]:
-        """Topics at ingest: the source's topics ∪ the taxonomy's matches."""
-        source = self.sources.get(row["source"])
-        return self.taxonomy.tag(row, source.topics if source else ())
-
     @stops_crawl_on_store_error
     def flush(self) -> None:
         batch, self.batch = self.batch, []
         pages, self.pages = self.pages, []
+        if self.writer is not None:
+            self.stored(self.writer.submit(batch, pages, self.now))
+            return
         result = self.store.upsert_articles(batch, self.now, tagger=self.tag)
-        for source, counts in result.by_source.items():
-            stats = self.run.source(source)
-            stats.new += counts["new"]
-            stats.updated += counts["updated"]
-            stats.unchanged += counts["unchanged"]
         self.store.save_pages(pages, self.now)
-        self.unclustered += result.new_ids
+        self.stored([result])
+
+    def stored(self, done: list[UpsertResult | BaseException]) -> None:
+        """Count what the written batches did; their new articles go to clustering. A batch's
+        error is raised once the others are counted."""
+        error: BaseException | None = None
+        for result in done:
+            if isinstance(result, BaseException):
+                error = error or result
+                continue
+            for source, counts in result.by_source.items():
+                stats = self.run.source(source)
+                stats.new += counts["new"]
+                stats.updated += counts["updated"]
+                stats.unchanged += counts["unchanged"]
+            self.unclustered += result.new_ids
         if len(self.unclustered) >= CLUSTER_BATCH:
             self.cluster()
+        if error is not None:
+            raise error
 
     def cluster(self) -> None:
         """New articles join the stories they repeat (same or near-duplicate headlines)."""
         ids, self.unclustered = self.unclustered, []
         self.clusterer.submit(ids)
 
-    @stops_crawl_on_store_error
     def close_spider(self) -> None:
+        try:
+            self._close()
+        finally:
+            if self.writer is not None:  # the crawl failed before its last batch was written
+                self.writer.abandon()
+
+    @stops_crawl_on_store_error
+    def _drain(self) -> None:
+        """Write the last batch and wait for the writer to finish."""
         self.flush()
+        if self.writer is not None:
+            writer, self.writer = self.writer, None
+            self.stored(writer.close())
+
+    @stops_crawl_on_store_error
+    def _close(self) -> None:
+        self._drain()
         self.cluster()
         self.run.dedupe = self.clusterer.finish()
         finished = utc_now()

@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 from aggregator.items import PageSeen
-from aggregator.store import ARTICLE_COLUMNS, SCHEMA_VERSION, Store, UrlRulesResult
+from aggregator.store import (
+    ARTICLE_COLUMNS,
+    REDUNDANT_INDEXES,
+    SCHEMA_VERSION,
+    Store,
+    UrlRulesResult,
+)
 from aggregator.urls import UrlRules, build_url_rules
 from tests.conftest import NOW
 
@@ -567,6 +573,26 @@ def test_common_queries_use_indexes(db: Store) -> None:
     assert "story" in plan("SELECT * FROM articles WHERE story_id = 3")
     assert "articles_day" in plan("SELECT * FROM daily_counts")
     assert "TEMP B-TREE" not in plan(f"SELECT * FROM articles {newest}")
+
+
+def test_redundant_article_indexes_are_dropped_and_queries_keep_an_index(db: Store) -> None:
+    indexes = {
+        row[0]
+        for row in db.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'articles'"
+        )
+    }
+    assert not indexes & set(REDUNDANT_INDEXES)
+    assert {"articles_newest", "articles_story_newest", "idx_articles_source_guid"} <= indexes
+
+    def plan(sql: str) -> str:
+        return " ".join(r[3] for r in db.conn.execute("EXPLAIN QUERY PLAN " + sql))
+
+    # What the dropped ones served: a story's members, a source's newest, a date range.
+    assert "articles_story_newest" in plan("SELECT * FROM articles WHERE story_id IN (1, 2)")
+    assert "articles_source_newest" in plan("SELECT count(*) FROM articles WHERE source = 'x'")
+    since = "SELECT id FROM articles WHERE coalesce(published_at, first_seen_at) >= '2026'"
+    assert "articles_newest" in plan(since)
 
 
 def test_prune_deletes_old_articles_runs_and_pages_and_unindexes_them(db: Store) -> None:
