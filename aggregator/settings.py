@@ -64,6 +64,8 @@ DOWNLOADER_MIDDLEWARES = {
 ITEM_PIPELINES = {"aggregator.pipeline.StorePipeline": 300}
 
 LOG_LEVEL = "WARNING"
+# Scrapy's per-response and per-item DEBUG lines only when they would be shown (see the module).
+LOG_FORMATTER = "aggregator.crawllog.CrawlLogFormatter"
 # Where `scrapy crawl news` (not `newsagg`) finds its files; `newsagg` passes its own.
 NEWSAGG_DB = None
 NEWSAGG_SOURCES = None
