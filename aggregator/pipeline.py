@@ -10,11 +10,10 @@ from aggregator.clusterer import Clusterer
 from aggregator.dates import to_utc_string, utc_now
 from aggregator.dedupe import DedupeOptions, options_from_settings
 from aggregator.items import Article, PageSeen
-from aggregator.normalize import normalize
 from aggregator.runstats import RunStats, SourceStats
-from aggregator.store import Store, UpsertResult
+from aggregator.store import Store
 from aggregator.storeguard import stops_crawl_on_store_error
-from aggregator.storewriter import StoreWriter, source_tagger
+from aggregator.storewriter import StoreWriter, Written, source_tagger, write_batch
 from aggregator.topics import load_taxonomy, resolve_topics_path
 
 BATCH_SIZE = 500
@@ -55,7 +54,7 @@ class StorePipeline:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.batch: list[dict[str, Any]] = []
+        self.batch: list[Article] = []
         self.pages: list[PageSeen] = []
         self.dedupe: DedupeOptions = options_from_settings(crawler.settings)
         self.unclustered: list[int] = []
@@ -89,7 +88,7 @@ class StorePipeline:
         if self.crawler.settings.getbool("NEWSAGG_STORE_WRITER", True) and (
             self.store.path != ":memory:"
         ):
-            self.writer = StoreWriter(self.store.path, topics_file, source_topics)
+            self.writer = StoreWriter(self.store.path, topics_file, spider.sources)
 
     def process_item(self, item: Article | PageSeen) -> Article | PageSeen:
         if isinstance(item, PageSeen):
@@ -100,13 +99,9 @@ class StorePipeline:
                 stats.items += len(item.keys)
                 stats.unchanged += len(item.keys)
             return item
-        row = normalize(item, self.sources.get(item.source), self.now)
-        stats = self.run.source(item.source)
-        stats.items += 1
-        if row is None:
-            stats.dropped += 1
-            return item
-        self.batch.append(row)
+        # Normalised where it is stored (aggregator/storewriter.py: write_batch).
+        self.run.source(item.source).items += 1
+        self.batch.append(item)
         if len(self.batch) + len(self.pages) >= BATCH_SIZE:
             self.flush()
         return item
@@ -118,18 +113,19 @@ class StorePipeline:
         if self.writer is not None:
             self.stored(self.writer.submit(batch, pages, self.now))
             return
-        result = self.store.upsert_articles(batch, self.now, tagger=self.tag)
-        self.store.save_pages(pages, self.now)
-        self.stored([result])
+        self.stored([write_batch(self.store, batch, pages, self.now, self.sources, self.tag)])
 
-    def stored(self, done: list[UpsertResult | BaseException]) -> None:
+    def stored(self, done: list[Written | BaseException]) -> None:
         """Count what the written batches did; their new articles go to clustering. A batch's
         error is raised once the others are counted."""
         error: BaseException | None = None
-        for result in done:
-            if isinstance(result, BaseException):
-                error = error or result
+        for written in done:
+            if isinstance(written, BaseException):
+                error = error or written
                 continue
+            for source, dropped in written.dropped.items():
+                self.run.source(source).dropped += dropped
+            result = written.result
             for source, counts in result.by_source.items():
                 stats = self.run.source(source)
                 stats.new += counts["new"]

@@ -1,18 +1,19 @@
 """Storing beside the crawl: the pipeline's batches are written by a process of their own.
 
-The crawl runs in one thread (Twisted's reactor) and is CPU-bound. Writing a batch costs about
-as much again per article (topics, eleven index updates and two triggers a row, search terms,
-FTS5 inserts and segment writes at ``COMMIT``), so the batches go to a writer process
-(``python -m aggregator.storewriter DB OPTIONS``) with its own connection to the same SQLite file
+The crawl runs in one thread (Twisted's reactor) and is CPU-bound. Storing a batch costs half
+as much again per article (normalising, topics, index updates and two triggers a row, search
+terms, FTS5 inserts and segment writes at ``COMMIT``), so the batches go to a writer process
+(``python -m aggregator.storewriter DB``) with its own connection to the same SQLite file
 (WAL), and the reactor goes on parsing pages on the other core, as clustering does
 (:mod:`aggregator.clusterer`).
 
-- Order is kept: the process takes the batches first in, first out, each in one transaction
-  (:meth:`aggregator.store.Store.upsert_articles`, then :meth:`~aggregator.store.Store.save_pages`
-  for the pages whose articles those were), exactly as the pipeline did in process.
-- What each batch did (an :class:`~aggregator.store.UpsertResult`) comes back to the reactor's
-  thread (:meth:`StoreWriter.results`), which counts it and hands the new ids to clustering:
-  they are committed by then. ``newsagg query`` finds a batch's articles once it is committed.
+- Order is kept: the process takes the batches first in, first out, and writes each as the
+  pipeline does in process (:func:`write_batch`: :func:`~aggregator.normalize.normalize`, then
+  :meth:`aggregator.store.Store.upsert_articles` in one transaction, then
+  :meth:`~aggregator.store.Store.save_pages` for the pages whose articles those were).
+- What each batch did (a :class:`Written`) comes back to the reactor's thread
+  (:meth:`StoreWriter.results`), which counts it and hands the new ids to clustering: they are
+  committed by then. ``newsagg query`` finds a batch's articles once it is committed.
 - A failed batch is reported in the reactor's thread, at the next call, by its error (a
   :class:`~aggregator.errors.StoreError` for the database file: disk full, read-only, corrupt;
   the process then writes nothing more). A writer process that dies is a ``StoreError`` too.
@@ -21,14 +22,14 @@ FTS5 inserts and segment writes at ``COMMIT``), so the batches go to a writer pr
   batch it holds and exits at the end of its input; batches not yet sent are lost, as an
   unflushed batch always was.
 
-Messages are pickled (rows of plain values, :class:`~aggregator.items.PageSeen` records) over
-the process's stdin and stdout, between two processes of this program.
+Messages are pickled (the sources, then :class:`~aggregator.items.Article` and
+:class:`~aggregator.items.PageSeen` records) over the process's stdin and stdout, between two
+processes of this program.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import pickle
 import queue
@@ -36,11 +37,15 @@ import subprocess
 import sys
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from aggregator.config import Source
 from aggregator.errors import StoreError
+from aggregator.items import Article
+from aggregator.normalize import normalize
 from aggregator.store import Store, Tagger, UpsertResult
 from aggregator.topics import Taxonomy, load_taxonomy
 
@@ -56,6 +61,37 @@ def source_tagger(taxonomy: Taxonomy, source_topics: Mapping[str, Sequence[str]]
     return tag
 
 
+@dataclass
+class Written:
+    """What storing one batch did: the upsert's result, and the items dropped per source (no
+    usable title)."""
+
+    result: UpsertResult
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+def write_batch(
+    store: Store,
+    articles: Sequence[Article],
+    pages: Sequence[Any],
+    now: datetime,
+    sources: Mapping[str, Source],
+    tagger: Tagger | None,
+) -> Written:
+    """Normalise and store a batch of extracted articles, then the pages that listed them."""
+    rows: list[dict[str, Any]] = []
+    dropped: dict[str, int] = {}
+    for article in articles:
+        row = normalize(article, sources.get(article.source), now)
+        if row is None:
+            dropped[article.source] = dropped.get(article.source, 0) + 1
+        else:
+            rows.append(row)
+    result = store.upsert_articles(rows, now, tagger=tagger)
+    store.save_pages(pages, now)
+    return Written(result, dropped)
+
+
 class WriterFailed(Exception):
     """A batch failed in the writer process with an error that is not about the file."""
 
@@ -67,51 +103,53 @@ class StoreWriter:
         self,
         path: str,
         taxonomy_file: Path | None,
-        source_topics: Mapping[str, Sequence[str]],
+        sources: Sequence[Source],
         *,
         depth: int = DEPTH,
     ) -> None:
         """``taxonomy_file``: the topics file the crawl read (resolved), or None for none."""
         self.path = path
-        options = {
+        setup = {
             "taxonomy_file": str(taxonomy_file.resolve()) if taxonomy_file else None,
-            "source_topics": {name: list(topics) for name, topics in source_topics.items()},
+            "sources": list(sources),
         }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "aggregator.storewriter", path, json.dumps(options)],
+            [sys.executable, "-m", "aggregator.storewriter", path],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
         self.sent = 0
         self.answered = 0
         self._outbox: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
-        self._done: queue.SimpleQueue[UpsertResult | BaseException] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[Written | BaseException] = queue.SimpleQueue()
         self._closed = False
         self._sender = threading.Thread(target=self._send, name="newsagg-store-send", daemon=True)
         self._reader = threading.Thread(target=self._read, name="newsagg-store-read", daemon=True)
+        self._outbox.put(pickle.dumps(setup, pickle.HIGHEST_PROTOCOL))
         self._sender.start()
         self._reader.start()
 
     def submit(
-        self, rows: Sequence[dict[str, Any]], pages: Sequence[Any], now: datetime
-    ) -> list[UpsertResult | BaseException]:
+        self, articles: Sequence[Article], pages: Sequence[Any], now: datetime
+    ) -> list[Written | BaseException]:
         """Send a batch (waits while ``depth`` are waiting); returns what is done so far."""
-        if (rows or pages) and not self._closed:
+        if (articles or pages) and not self._closed:
             self.sent += 1
-            self._outbox.put(pickle.dumps((list(rows), list(pages), now), pickle.HIGHEST_PROTOCOL))
+            message = (list(articles), list(pages), now)
+            self._outbox.put(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
         return self.results()
 
-    def results(self) -> list[UpsertResult | BaseException]:
+    def results(self) -> list[Written | BaseException]:
         """What the batches written since the last call did, in order: a result, or the error
         a batch raised (for the caller to raise once it has counted the others)."""
-        ready: list[UpsertResult | BaseException] = []
+        ready: list[Written | BaseException] = []
         while True:
             try:
                 ready.append(self._done.get_nowait())
             except queue.Empty:
                 return ready
 
-    def close(self) -> list[UpsertResult | BaseException]:
+    def close(self) -> list[Written | BaseException]:
         """Write what is queued, wait for the process and return what is left of
         :meth:`results`."""
         if not self._closed:
@@ -162,7 +200,13 @@ class StoreWriter:
     def _read(self) -> None:
         stdout = self.process.stdout
         assert stdout is not None
-        while (message := _receive(stdout)) is not None:
+        while True:
+            try:
+                message = _receive(stdout)
+            except Exception:  # an unreadable answer: the process is not one of ours any more
+                message = None
+            if message is None:
+                return
             self.answered += 1
             kind, value = message
             if kind == "ok":
@@ -185,51 +229,58 @@ def _receive(stream: IO[bytes]) -> Any:
     return pickle.loads(body)
 
 
-def work(path: str, tagger: Tagger, stdin: IO[bytes], stdout: IO[bytes]) -> None:
-    """The writer's loop: store each batch and answer with its result or its error."""
+def work(stdin: IO[bytes], stdout: IO[bytes], path: str) -> None:
+    """The writer's loop: the sources first, then each batch, answered with what it did or
+    with its error."""
+    setup = _receive(stdin)
+    if setup is None:
+        return
+    sources = {source.name: source for source in setup["sources"]}
+    taxonomy = load_taxonomy(setup["taxonomy_file"])
+    tagger = source_tagger(taxonomy, {name: s.topics for name, s in sources.items()})
+    try:
+        store = Store(path)
+    except StoreError as exc:  # the file cannot be used: every batch fails with this
+        while _receive(stdin) is not None:
+            _answer(stdout, ("store_error", str(exc)))
+        return
     failed, failed_message = False, ""
-    with Store(path) as store:
+    with store:
         while (message := _receive(stdin)) is not None:
-            rows, pages, now = message
+            articles, pages, now = message
             if failed:  # after a StoreError nothing more is written
                 answer: tuple[str, Any] = ("store_error", failed_message)
             else:
                 try:
-                    result = store.upsert_articles(rows, now, tagger=tagger)
-                    store.save_pages(pages, now)
-                    answer = ("ok", result)
+                    answer = ("ok", write_batch(store, articles, pages, now, sources, tagger))
                 except StoreError as exc:
                     failed, failed_message = True, str(exc)
                     answer = ("store_error", failed_message)
                 except Exception as exc:  # a batch's own failure: reported, the next one goes on
                     answer = ("error", f"storing a batch failed: {type(exc).__name__}: {exc}")
-            body = pickle.dumps(answer, pickle.HIGHEST_PROTOCOL)
-            stdout.write(len(body).to_bytes(8, "big") + body)
-            stdout.flush()
+            _answer(stdout, answer)
+
+
+def _answer(stream: IO[bytes], answer: tuple[str, Any]) -> None:
+    body = pickle.dumps(answer, pickle.HIGHEST_PROTOCOL)
+    stream.write(len(body).to_bytes(8, "big") + body)
+    stream.flush()
 
 
 def main() -> int:
-    path, options = sys.argv[1], json.loads(sys.argv[2])
     # The answers go to the real stdout; anything else printed goes to stderr.
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     sys.stdout = sys.stderr
-    taxonomy = load_taxonomy(options["taxonomy_file"])
-    tagger = source_tagger(taxonomy, options["source_topics"])
     try:
-        work(path, tagger, sys.stdin.buffer, answers)
-    except StoreError as exc:  # the file could not be opened: every batch fails with this
-        body = pickle.dumps(("store_error", str(exc)), pickle.HIGHEST_PROTOCOL)
-        try:
-            while _receive(sys.stdin.buffer) is not None:
-                answers.write(len(body).to_bytes(8, "big") + body)
-                answers.flush()
-        except OSError:
-            pass
-        return 1
-    except (BrokenPipeError, KeyboardInterrupt):
+        work(sys.stdin.buffer, answers, sys.argv[1])
+    except (BrokenPipeError, KeyboardInterrupt):  # the crawl is gone
         return 1
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, so that what it pickles (Written, UpsertResult) is named
+    # aggregator.storewriter.Written, not __main__.Written.
+    from aggregator import storewriter
+
+    sys.exit(storewriter.main())
