@@ -500,14 +500,21 @@ def _rank_pairs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sum the weights of each (owner, other) pair; keep the pairs reaching ``min_shared_keys``
     and, per owner, the ``max_candidates`` sharing the most (then the highest ``other``)."""
-    span = int(other.max()) + 1 if len(other) else 1
-    if other.min(initial=0) < 0 or span * (int(owner.max(initial=0)) + 1) >= 1 << 62:
+    if not len(other):
+        return owner, other
+    # One sort of (pair, weight) codes: equal pairs end up together, their weights summed.
+    top = int(weight.max()) + 1
+    span = int(other.max()) + 1
+    if other.min() < 0 or span * (int(owner.max()) + 1) * top >= 1 << 62:
         distinct, dense = np.unique(other, return_inverse=True)  # ids too large to combine
         span, other = len(distinct), dense.ravel()
     else:
         distinct = None
-    pairs, inverse = np.unique(owner * span + other, return_inverse=True)
-    shared = np.bincount(inverse.ravel(), weights=weight).astype(np.int64)
+    codes = np.sort((owner * span + other) * top + weight)
+    pairs = codes // top
+    starts = np.flatnonzero(np.r_[True, pairs[1:] != pairs[:-1]])
+    shared = np.add.reduceat(codes % top, starts)
+    pairs = pairs[starts]
     keep = shared >= options.min_shared_keys
     pairs, shared = pairs[keep], shared[keep]
     owner, other = pairs // span, pairs % span
@@ -569,6 +576,56 @@ def file_batch(
         blob = (held[key] + added)[-width:] if before else added
         rows.append((key, len(blob) // 8, blob))
     return rows, capped
+
+
+class RecentAttributes:
+    """What :func:`prefilter` needs of clustered articles — time, decisive-token bits, cut flag —
+    for the most recent ids, in arrays a batch indexes instead of reading them back. They never
+    change once an article is filed, so a long-lived clusterer keeps the ones it filed or read
+    (at most ``limit`` ids, the newest); ids not held are read from the store."""
+
+    def __init__(self, limit: int = 1 << 20) -> None:
+        self.limit = limit
+        self.low = 0  # ids low .. low + len(held) - 1
+        self.held = np.zeros(0, dtype=bool)
+        self.seen = np.zeros(0, dtype=np.float64)
+        self.nums = np.zeros(0, dtype=np.int64)
+        self.cut = np.zeros(0, dtype=bool)
+
+    def add(self, ids: np.ndarray, seen: np.ndarray, nums: np.ndarray, cut: np.ndarray) -> None:
+        if not len(ids):
+            return
+        if not self.held.any():
+            self.low = int(ids.min())
+        high = int(ids.max()) + 1
+        if high - self.low > len(self.held):  # grow (doubling), dropping the oldest past limit
+            size = min(max(high - self.low, 2 * len(self.held), 4096), self.limit)
+            low = max(self.low, high - size)
+            keep = slice(low - self.low, len(self.held))
+            for name, dtype in (("held", bool), ("seen", np.float64), ("nums", np.int64),
+                                ("cut", bool)):  # fmt: skip
+                grown = np.zeros(size, dtype=dtype)
+                old = getattr(self, name)[keep]
+                grown[: len(old)] = old
+                setattr(self, name, grown)
+            self.low = low
+        inside = ids >= self.low
+        at = ids[inside] - self.low
+        self.held[at] = True
+        self.seen[at] = seen[inside]
+        self.nums[at] = nums[inside]
+        self.cut[at] = cut[inside]
+
+    def get(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Whether each id is held, and its time, bits and cut flag (meaningless where not)."""
+        at = ids - self.low
+        inside = (at >= 0) & (at < len(self.held))
+        at = np.where(inside, at, 0)
+        if not len(self.held):
+            zero = np.zeros(len(ids))
+            return inside, zero, zero.astype(np.int64), zero.astype(bool)
+        held = inside & self.held[at]
+        return held, self.seen[at], self.nums[at], self.cut[at]
 
 
 def prefilter(

@@ -28,6 +28,7 @@ from aggregator.dedupe import (
     DedupeOptions,
     Fingerprint,
     Member,
+    RecentAttributes,
     batch_keys,
     cluster_batch,
     file_batch,
@@ -725,6 +726,9 @@ class UpsertResult:
 class Store:
     """The news database. ``Store(path)`` opens (and creates or upgrades) it."""
 
+    # What clustering knows of the articles it filed or read lately (they never change).
+    _recent: RecentAttributes
+
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = str(path)
         if self.path != ":memory:" and not readonly:
@@ -1017,6 +1021,8 @@ class Store:
         stats = ClusterStats()
         if not ids or not options.enabled:
             return stats
+        if not hasattr(self, "_recent"):
+            self._recent = RecentAttributes()
         try:
             return self._assign_stories(ids, options, stats)
         except sqlite3.DatabaseError as exc:
@@ -1031,9 +1037,10 @@ class Store:
             # Reading and verifying need no write lock (only clustering writes the index, and
             # one crawl runs at a time): the crawl's own writes wait only for the short write.
             started = time.perf_counter()
-            new, result, rows = _plan_stories(self.conn, chunk, options)
+            new, result, rows = _plan_stories(self.conn, chunk, options, self._recent)
             with self.write() as conn:
                 _write_stories(conn, new, result, rows)
+            self._recent.add(*_attributes(new))
             result.stats.seconds = time.perf_counter() - started
             stats.add(result.stats)
         return stats
@@ -1724,41 +1731,46 @@ def _assign_stories(
 
 
 def _plan_stories(
-    conn: sqlite3.Connection, ids: Sequence[int], options: DedupeOptions
+    conn: sqlite3.Connection,
+    ids: Sequence[int],
+    options: DedupeOptions,
+    recent: RecentAttributes | None = None,
 ) -> tuple[list[Member], BatchResult, list[tuple[int, int, bytes]]]:
     """Read what clustering the articles ``ids`` needs, decide their stories and the index rows
-    they leave.
+    they leave. ``recent`` holds what the process knows of recently filed articles.
 
     One query reads every bucket the batch probes; the shortlists are computed in arrays; one
     query reads the shortlisted articles' times, cut flags and decisive-token bits, which refuse
     most pairs (:func:`aggregator.dedupe.prefilter`); only the pairs left are verified in
     :func:`aggregator.dedupe.cluster_batch`, with the texts of those articles and their founders.
     """
+    recent = recent or RecentAttributes(0)
     new = _new_members(conn, ids)  # in id order
     keys = batch_keys([m.fingerprint for m in new], options)
     buckets = _read_buckets(conn, np.unique(keys.probe_keys))
     owner, other = shortlist_batch(keys, buckets, options)
-    found = conn.execute(
+    candidates = np.unique(other)
+    present, seen, nums, cut = recent.get(candidates)
+    found = conn.execute(  # those the process does not hold: from the store
         "SELECT article_id, seen, nums, cut FROM dedupe_texts "
         "WHERE article_id IN (SELECT value FROM json_each(?)) ORDER BY article_id",
-        (json.dumps(np.unique(other).tolist()),),
+        (json.dumps(candidates[~present].tolist()),),
     ).fetchall()
     if found:
-        found_ids, seen, nums, cut = (np.array(column) for column in zip(*found, strict=True))
-        seen = seen.astype(np.float64)  # None (no time) is NaN
-        at = np.minimum(np.searchsorted(found_ids, other), len(found_ids) - 1)
-        present = found_ids[at] == other  # a shortlisted article deleted since is no candidate
-        owner, other, at = owner[present], other[present], at[present]
-    else:
-        owner = other = at = np.zeros(0, dtype=np.int64)
-        seen = np.zeros(0)
-        nums = cut = np.zeros(0, dtype=np.int64)
-    new_when = np.array([m.when for m in new], dtype=np.float64)
-    new_bloom = np.array([m.fingerprint.bloom for m in new], dtype=np.int64)
-    new_cut = np.array([m.fingerprint.cut for m in new], dtype=bool)
+        columns = [np.array(column) for column in zip(*found, strict=True)]
+        found_ids, found_seen = columns[0], columns[1].astype(np.float64)  # None is NaN
+        found_cut = columns[3].astype(bool)
+        recent.add(found_ids, found_seen, columns[2], found_cut)
+        slot = np.searchsorted(candidates, found_ids)
+        present[slot] = True
+        seen[slot], nums[slot], cut[slot] = found_seen, columns[2], found_cut
+    at = np.searchsorted(candidates, other)
+    kept = present[at]  # a shortlisted article deleted since is no candidate
+    owner, other, at = owner[kept], other[kept], at[kept]
+    _ids, new_when, new_bloom, new_cut = _attributes(new)
     keep = prefilter(
         new_when[owner], new_bloom[owner], new_cut[owner],
-        seen[at], nums[at], cut[at].astype(bool), options,
+        seen[at], nums[at], cut[at], options,
     )  # fmt: skip
     later, earlier = local_shortlist_batch(keys, options)
     keep_local = prefilter(
@@ -1784,6 +1796,16 @@ def _plan_stories(
     result.stats.candidates += refused
     result.stats.rejected += refused
     return new, result, rows
+
+
+def _attributes(new: Sequence[Member]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Ids, times, decisive-token bits and cut flags of members, as arrays."""
+    return (
+        np.array([m.id for m in new], dtype=np.int64),
+        np.array([m.when for m in new], dtype=np.float64),
+        np.array([m.fingerprint.bloom for m in new], dtype=np.int64),
+        np.array([m.fingerprint.cut for m in new], dtype=bool),
+    )
 
 
 def _write_stories(

@@ -335,3 +335,22 @@ def test_latin_flags_in_arrays_are_is_latin() -> None:
     ]
     assert _latin_flags(texts) == [is_latin(t) for t in texts]
     assert 0 < sum(_latin_flags(texts)) < len(texts)
+
+
+def test_recent_attributes_hold_the_newest_ids() -> None:
+    import numpy as np
+
+    from aggregator.dedupe import RecentAttributes
+
+    recent = RecentAttributes(limit=5000)
+    for start in range(100, 20_100, 1000):
+        ids = np.arange(start, start + 1000)
+        recent.add(ids, ids * 1.5, ids * 2, ids % 2 == 0)
+    asked = np.array([50, 100, 14_999, 15_100, 20_099, 20_100, 99_999])
+    held, seen, nums, cut = recent.get(asked)
+    assert held.tolist() == [False, False, False, True, True, False, False]
+    assert seen[held].tolist() == [15_100 * 1.5, 20_099 * 1.5]
+    assert nums[held].tolist() == [30_200, 40_198]
+    assert cut[held].tolist() == [True, False]
+    assert len(recent.held) <= 5000
+    assert not RecentAttributes(0).get(asked)[0].any()

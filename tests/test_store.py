@@ -1027,3 +1027,38 @@ def test_a_version_11_index_is_converted(db_path: Path) -> None:
             "SELECT n, article_ids FROM dedupe_index WHERE key = ?", (fp.keys[0],)
         ).fetchone()
         assert filed == (3, struct.pack("<3q", 3, 7, new))
+
+
+def test_clustering_in_one_process_matches_a_fresh_one_per_batch(tmp_path: Path) -> None:
+    """The clusterer keeps what it filed (RecentAttributes): the stories must be the ones a
+    process that reads everything back from the file finds."""
+    titles = [
+        "江苏一200MW/400MWh独立储能电站全容量并网",
+        "【视频】江苏一200MW/400MWh独立储能电站全容量并网",
+        "广东一200MW/400MWh独立储能电站全容量并网",
+        "江苏一200MW/400MWh独立储能电站全容量...",
+        "江苏一300MW/600MWh独立储能电站全容量并网",
+        "国家能源局发布2026年能源工作指导意见",
+        "國家能源局發布2026年能源工作指導意見",
+        "国家能源局发布2025年能源工作指导意见",
+    ]
+    batches = [titles[i : i + 2] for i in range(0, len(titles), 2)] * 2
+
+    def run(path: Path, fresh: bool) -> list[tuple[int, int]]:
+        store = Store(path)
+        for number, batch in enumerate(batches):
+            if fresh:
+                store.close()
+                store = Store(path)
+            rows = [
+                row(canonical_url=f"https://s{number}.example/{i}", source=f"s{number}", title=t)
+                for i, t in enumerate(batch)
+            ]
+            store.assign_stories(store.upsert_articles(rows, NOW).new_ids)
+        found = list(store.conn.execute("SELECT id, story_id FROM articles ORDER BY id"))
+        store.close()
+        return found
+
+    kept, fresh = run(tmp_path / "kept.db", False), run(tmp_path / "fresh.db", True)
+    assert kept == fresh
+    assert len({story for _, story in kept}) < len(kept)  # some joined
