@@ -14,6 +14,11 @@ Candidates found under a key are only candidates: :func:`match_score` decides, a
 differing number or code ("000791" vs "601898", "2月24日" vs "2月25日") and a differing company
 or place name in otherwise equal headlines as decisive. :func:`cluster_batch` assigns stories to
 a batch of new articles, given what the index returned; the store does the reading and writing.
+
+The store takes a batch through array operations first (:func:`batch_keys`, :func:`shortlist_batch`,
+:func:`local_shortlist_batch`, :func:`prefilter`, :func:`file_batch`): the same shortlists as
+:func:`shortlist`, and pairs that a differing number, code or place (:func:`blooms_conflict`) or
+the time window would refuse are dropped before any text is compared.
 """
 
 from __future__ import annotations
@@ -475,9 +480,6 @@ class Buckets:
         )
         self.starts = np.cumsum(self.counts) - self.counts
         self.ids = np.frombuffer(b"".join(v for _, v in ordered), dtype="<i8").astype(np.int64)
-
-    def __len__(self) -> int:
-        return len(self.packed)
 
 
 def shortlist_batch(

@@ -626,8 +626,8 @@ _IDS = np.dtype("<i8")
 
 
 def _migration_12(db: sqlite_utils.Database) -> None:
-    """A faster near-duplicate index: a bucket's ids packed as 64-bit integers (a BLOB, appended
-    to in SQL rather than rewritten from Python), and each clustered article's decisive-token
+    """A faster near-duplicate index: a bucket's ids packed as 64-bit integers (a BLOB, read and
+    written as arrays rather than comma-separated text), and each clustered article's decisive-token
     bits (``dedupe_texts.nums``, :func:`aggregator.dedupe.number_bloom`) for a first check that
     needs no text. Existing buckets and texts are converted; articles not yet clustered (a file
     from before stories) are then indexed and clustered once, in id order."""
