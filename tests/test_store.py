@@ -1062,3 +1062,42 @@ def test_clustering_in_one_process_matches_a_fresh_one_per_batch(tmp_path: Path)
     kept, fresh = run(tmp_path / "kept.db", False), run(tmp_path / "fresh.db", True)
     assert kept == fresh
     assert len({story for _, story in kept}) < len(kept)  # some joined
+
+
+def test_topic_feed_keys_read_the_topics_own_rows_newest_first(db: Store) -> None:
+    rows = [
+        row(
+            canonical_url=f"https://example.com/t/{i}.html",
+            url=f"https://example.com/t/{i}.html",
+            title=f"新闻 {i}",
+            published_at=None if i % 7 == 0 else f"2026-02-{1 + i % 20:02d}T08:{i:02d}:00Z",
+            topics=["solar", "wind"] if i % 3 else ["solar"],
+        )
+        for i in range(40)
+    ]
+    rows.append(row(canonical_url="https://example.com/rare.html", topics=["rare"]))
+    db.upsert_articles(rows)
+    with db.write() as conn:  # a date corrected after the topics were written
+        conn.execute(
+            "UPDATE articles SET published_at = '2099-03-01T00:00:00Z' WHERE canonical_url = ?",
+            ("https://example.com/t/5.html",),
+        )
+    for topic in ("solar", "wind", "rare", "none-at-all"):
+        for limit in (1, 10, 100):
+            expected = [(a["id"], a["story_id"]) for a in db.articles(topic=topic, limit=limit)]
+            assert db.feed_article_keys(topic=topic, limit=limit) == expected, (topic, limit)
+    moved = stored(db, "https://example.com/t/5.html")["id"]
+    assert db.feed_article_keys(topic="wind", limit=1)[0][0] == moved
+    both = db.feed_article_keys(topic="solar", source="example", limit=5)
+    assert both == [(a["id"], a["story_id"]) for a in db.articles(topic="solar", limit=5)]
+    assert db.feed_article_keys(topic="solar", source="nobody", limit=5) == []
+    plan = " ".join(
+        str(step[3])
+        for step in db.conn.execute(
+            "EXPLAIN QUERY PLAN SELECT t.article_id, a.story_id FROM article_topics t "
+            "JOIN articles a ON a.id = t.article_id WHERE t.topic = ? "
+            "ORDER BY t.newest DESC, t.article_id DESC LIMIT 200",
+            ("rare",),
+        )
+    )
+    assert "article_topics_newest (topic=?)" in plan and "TEMP B-TREE" not in plan, plan
