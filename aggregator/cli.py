@@ -27,6 +27,7 @@ from aggregator.export import (
     DEFAULT_DIGEST_TIMEZONE,
     DEFAULT_LIMIT,
     DEFAULT_TTL,
+    DIGEST_STORIES_PER_TOPIC,
     ExportResult,
     export_feeds,
 )
@@ -151,6 +152,14 @@ def export_options(function: Callable[..., Any]) -> Callable[..., Any]:
         default=DEFAULT_TTL,
         show_default=True,
         help="Minutes readers may cache a feed (<ttl>).",
+    )(function)
+    function = click.option(
+        "--digest-stories",
+        type=click.IntRange(1),
+        default=DIGEST_STORIES_PER_TOPIC,
+        show_default=True,
+        metavar="N",
+        help="Stories per topic a digest item lists (the rest are counted).",
     )(function)
     function = click.option(
         "--digest-periods",
@@ -361,6 +370,7 @@ def _export(
     digest_timezone: str = DEFAULT_DIGEST_TIMEZONE,
     digest_periods: int = DEFAULT_DIGEST_PERIODS,
     ttl: int = DEFAULT_TTL,
+    digest_stories: int = DIGEST_STORIES_PER_TOPIC,
 ) -> ExportResult:
     taxonomy = ctx.load_taxonomy()
     with _open_for_export(ctx) as store:
@@ -374,6 +384,7 @@ def _export(
             digest_timezone=digest_timezone,
             digest_periods=digest_periods,
             ttl=ttl,
+            digest_stories=digest_stories,
         )
 
 

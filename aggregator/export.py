@@ -44,7 +44,7 @@ from aggregator import __version__
 from aggregator.discovery import FeedLink, render_index, render_opml
 from aggregator.errors import ConfigError
 from aggregator.store import Store
-from aggregator.stories import representative
+from aggregator.stories import representative, rule_key
 from aggregator.topics import Taxonomy
 
 DEFAULT_BASE_URL = "http://localhost:8080/"
@@ -52,7 +52,7 @@ DEFAULT_LIMIT = 200
 DEFAULT_TTL = 60
 DEFAULT_DIGEST_TIMEZONE = "Asia/Shanghai"
 DEFAULT_DIGEST_PERIODS = 7
-DIGEST_STORIES_PER_TOPIC = 20
+DIGEST_STORIES_PER_TOPIC = 20  # a digest item lists at most this many stories per topic
 FORMATS = ("rss", "atom", "json")
 EXTENSIONS = {"rss": ".xml", "atom": ".atom", "json": ".json"}
 STATE_FILE = ".export-state.json"
@@ -218,8 +218,12 @@ def export_feeds(
     digest_periods: int = DEFAULT_DIGEST_PERIODS,
     ttl: int = DEFAULT_TTL,
     now: datetime | None = None,
+    digest_stories: int = DIGEST_STORIES_PER_TOPIC,
 ) -> ExportResult:
-    """Write every feed, the digests, ``feeds.opml`` and ``index.html`` under ``out_dir``."""
+    """Write every feed, the digests, ``feeds.opml`` and ``index.html`` under ``out_dir``.
+    A digest item lists at most ``digest_stories`` stories per topic."""
+    if digest_stories < 1:
+        raise ConfigError(f"digest stories per topic must be at least 1, not {digest_stories}")
     out = Path(out_dir)
     base_url = base_url if base_url.endswith("/") else base_url + "/"
     taxonomy = taxonomy or Taxonomy()
@@ -231,7 +235,7 @@ def export_feeds(
     state = {
         "generator": GENERATOR,
         "feed_version": store.feed_version(),
-        "options": [base_url, limit, formats, digest_timezone, digest_periods, ttl],
+        "options": [base_url, limit, formats, digest_timezone, digest_periods, ttl, digest_stories],
         "taxonomy": taxonomy.fingerprint,
         "today": local_today.isoformat(),
     }
@@ -271,6 +275,7 @@ def export_feeds(
                     source_titles=titles,
                     base_url=base_url,
                     recent=recent,
+                    per_topic=digest_stories,
                 )
             channel = Channel(
                 title=spec.title,
@@ -574,9 +579,13 @@ def digest_entries(
     source_titles: Mapping[str, str],
     base_url: str,
     recent: Callable[[str], list[RecentRow]] | None = None,
+    per_topic: int = DIGEST_STORIES_PER_TOPIC,
 ) -> list[Entry]:
-    """One entry per day or week that has stories: its stories grouped by topic. ``recent``
-    reads the articles dated since a stamp (default :meth:`Store.recent_articles`)."""
+    """One entry per day or week that has stories: its stories grouped by topic, at most
+    ``per_topic`` of each topic (the ones most sources carried, then the newest), and a line
+    saying how many more that topic had. ``recent`` reads the articles dated since a stamp
+    (default :meth:`Store.recent_articles`, narrow rows: titles and links are read only for the
+    stories listed)."""
     bounds = digest_periods_with_stories(store, period, zone, periods, now)
     if not bounds:
         return []
@@ -589,72 +598,98 @@ def digest_entries(
     starts = [_stamp(begin) for _label, begin, _end in reversed(bounds)]
     labels = [label for label, _begin, _end in reversed(bounds)]
     end = _stamp(bounds[0][2])
-    # (date, id, representative, members): ids are unique, so comparing two stops at the id
-    by_period: dict[str, list[tuple[str, int, RecentRow, list[RecentRow]]]] = {}
-    for members in stories.values():
-        rep = members[0] if len(members) == 1 else _representative_row(members)
-        when = rep[5] or rep[6]
-        index = bisect.bisect_right(starts, when) - 1
-        if index >= 0 and when < end:
-            by_period.setdefault(labels[index], []).append((when, rep[0], rep, members))
     order = taxonomy.order
     first_topics: dict[str | None, str] = {}  # stored topics (JSON text) -> the group's topic
-    entries = []
-    for label, _begin, _end in bounds:
-        items = by_period.get(label)
-        if not items:
+    newest_of: dict[str, str] = {}  # period -> its newest story's date
+    # period -> topic -> [(sources, date, id, representative, members)]: sorting a list of these
+    # stops at the id (unique), so most sources first, then the newest, then the highest id
+    by_period: dict[str, dict[str, list[tuple[int, str, int, RecentRow, list[RecentRow]]]]] = {}
+    for members in stories.values():
+        if len(members) == 1:
+            rep, sources = members[0], 1
+        else:
+            rep = min(members, key=_rule_key)
+            sources = len({m[2] for m in members})
+        when = rep[4] or rep[5]
+        index = bisect.bisect_right(starts, when) - 1
+        if index < 0 or when >= end:
             continue
-        items.sort(reverse=True)  # newest first; ties by id
-        groups: dict[str, list[tuple[str, int, RecentRow, list[RecentRow]]]] = {}
-        for item in items:
-            stored = item[2][7]
-            topic = first_topics.get(stored)
-            if topic is None:
-                topics = sorted(json.loads(stored or "[]"), key=lambda t: (order.get(t, 999), t))
-                topic = first_topics[stored] = topics[0] if topics else ""
-            groups.setdefault(topic, []).append(item)
-        parts = []
+        stored = rep[6]
+        topic = first_topics.get(stored)
+        if topic is None:
+            topics = sorted(json.loads(stored or "[]"), key=lambda t: (order.get(t, 999), t))
+            topic = first_topics[stored] = topics[0] if topics else ""
+        label = labels[index]
+        groups = by_period.setdefault(label, {})
+        groups.setdefault(topic, []).append((sources, when, rep[0], rep, members))
+        if when > newest_of.get(label, ""):
+            newest_of[label] = when
+    listed: dict[str, list[tuple[str, list[Any], int]]] = {}
+    for label, groups in by_period.items():
+        listed[label] = []
         for topic in sorted(groups, key=lambda t: (t == "", order.get(t, 999), t)):
             group = groups[topic]
-            heading = topic_names.get(topic, topic) if topic else "Other · 其他"
-            parts.append(f"<h3>{html.escape(_xml_text(heading))}</h3><ul>")
-            for _when, _id, rep, members in group[:DIGEST_STORIES_PER_TOPIC]:
-                title = html.escape(_xml_text(rep[3]))
-                url = rep[4]
+            shown = sorted(group, reverse=True)[:per_topic] if len(group) > 1 else group
+            listed[label].append((topic, shown, len(group)))
+    links = store.article_links(
+        item[2] for chosen in listed.values() for _t, shown, _n in chosen for item in shown
+    )
+    noun = "week" if period == "week" else "day"
+    entries = []
+    for label, _begin, _end in bounds:
+        chosen = listed.get(label)
+        if not chosen:
+            continue
+        total = sum(count for _t, _shown, count in chosen)
+        newest = newest_of[label]
+        parts = []
+        for topic, shown, count in chosen:
+            heading = html.escape(_xml_text(topic_names.get(topic, topic) if topic else OTHER))
+            parts.append(f"<h3>{heading}</h3><ul>")
+            for _sources, _when, rep_id, _rep, members in shown:
+                title, url = links.get(rep_id, ("", ""))
+                title = html.escape(_xml_text(title))
                 link = f'<a href="{html.escape(url)}">{title}</a>' if _is_http(url) else title
                 sources = dict.fromkeys(m[2] for m in sorted(members))  # by id, first seen
                 names = ", ".join(_xml_text(source_titles.get(s, s)) for s in sources)
                 parts.append(f"<li>{link} — {html.escape(names)}</li>")
             parts.append("</ul>")
-            if len(group) > DIGEST_STORIES_PER_TOPIC:
-                more = len(group) - DIGEST_STORIES_PER_TOPIC
-                parts.append(f"<p>… and {more} more</p>")
-        noun = "week of" if period == "week" else "day"
+            if count > len(shown):
+                more = count - len(shown)
+                parts.append(
+                    f"<p>… and {more:,} more {_stories(more)} about {heading} that {noun}</p>"
+                )
         entries.append(
             Entry(
                 guid=f"{kind}:{label}",
-                title=f"{SITE_TITLE} · {noun} {label}: {len(items)} stories",
+                title=f"{SITE_TITLE} · {'week of' if period == 'week' else 'day'} {label}: "
+                f"{total:,} {_stories(total)}",
                 link=None,
-                published=_parse_stamp(items[0][0]),
+                published=_parse_stamp(newest),
                 html=sanitise("".join(parts)),
-                text=f"{len(items)} stories in {len(groups)} topics",
-                topics=tuple(t for t in groups if t),
+                text=f"{total:,} {_stories(total)} in {len(chosen)} topics",
+                topics=tuple(topic for topic, _shown, _count in chosen if topic),
             )
         )
     return entries
 
 
-# What a digest reads of an article (:meth:`Store.recent_articles`): id, story_id, source, title,
-# canonical_url, published_at, first_seen_at, topics (the stored JSON text).
-RecentRow = tuple[int, int, str, str, str, str | None, str, str | None]
+OTHER = "Other · 其他"
 
 
-def _representative_row(members: list[RecentRow]) -> RecentRow:
-    """:func:`aggregator.stories.representative` of a story's digest rows."""
-    chosen = representative(
-        [{"id": row[0], "title": row[3], "published_at": row[5], "row": row} for row in members]
-    )
-    return chosen["row"]
+def _stories(count: int) -> str:
+    return "story" if count == 1 else "stories"
+
+
+# What a digest reads of an article (:meth:`Store.recent_articles`): id, story_id, source,
+# cut (the title ends with a cut marker), published_at, first_seen_at, topics (stored JSON text).
+RecentRow = tuple[int, int, str, int, str | None, str, str | None]
+
+
+def _rule_key(row: RecentRow) -> tuple[bool, bool, str, int]:
+    """:func:`aggregator.stories.rule_key` of a digest row: its story's representative is the
+    member with the smallest."""
+    return rule_key(bool(row[3]), row[4], row[0])
 
 
 class _RecentArticles:
@@ -668,7 +703,7 @@ class _RecentArticles:
     def __call__(self, since: str) -> list[RecentRow]:
         if self.since is None or since < self.since:
             self.rows, self.since = self.store.recent_articles(since), since
-        return [row for row in self.rows if (row[5] or row[6]) >= since]
+        return [row for row in self.rows if (row[4] or row[5]) >= since]
 
 
 def _by_id(row: Mapping[str, Any]) -> int:

@@ -1477,14 +1477,26 @@ class Store:
         return members
 
     def recent_articles(self, since: str) -> list[tuple[Any, ...]]:
-        """What a digest needs of every article dated ``since`` or later, as tuples (a light
-        read): (id, story_id, source, title, canonical_url, published_at, first_seen_at,
-        topics), topics as the stored JSON text, for the caller to decode where it needs them."""
+        """What a digest needs to place every article dated ``since`` or later, as narrow
+        tuples: (id, story_id, source, cut, published_at, first_seen_at, topics), ``cut`` the
+        title's cut marker (``_CUT_SQL``, the SQL mirror of :func:`aggregator.text.is_truncated`)
+        and topics the stored JSON text. Titles and links are read only for the stories a digest
+        lists (:meth:`article_links`)."""
         return self.conn.execute(
-            "SELECT id, story_id, source, title, canonical_url, published_at, first_seen_at, "
-            "topics FROM articles WHERE coalesce(published_at, first_seen_at) >= ?",
+            f"SELECT a.id, a.story_id, a.source, {_CUT_SQL}, a.published_at, a.first_seen_at, "
+            f"a.topics FROM articles a WHERE {_NEWEST} >= ?",
             (since,),
         ).fetchall()
+
+    def article_links(self, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+        """(title, canonical_url) of these articles, by id."""
+        found: dict[int, tuple[str, str]] = {}
+        for chunk in _chunks(list(dict.fromkeys(ids)), CHUNK):
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT id, title, canonical_url FROM articles WHERE id IN ({marks})"
+            for article_id, title, url in self.conn.execute(sql, chunk):
+                found[article_id] = (title, url)
+        return found
 
     def newest_stamp_before(self, before: str) -> str | None:
         """The newest article date (``coalesce(published_at, first_seen_at)``) earlier than

@@ -14,8 +14,13 @@ from aggregator.text import is_truncated
 
 def representative_key(article: Mapping[str, Any]) -> tuple[bool, bool, str, int]:
     """Sort key: an uncut title first, then the earliest published, then the lowest id."""
-    published = article.get("published_at")
-    return (is_truncated(article["title"]), published is None, published or "", article["id"])
+    return rule_key(is_truncated(article["title"]), article.get("published_at"), article["id"])
+
+
+def rule_key(cut: bool, published_at: str | None, article_id: int) -> tuple[bool, bool, str, int]:
+    """:func:`representative_key` from its parts, for a reader that has the title's cut flag
+    already (the digests read it from SQL, ``store._CUT_SQL``) rather than the title."""
+    return (bool(cut), published_at is None, published_at or "", article_id)
 
 
 def representative(members: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:

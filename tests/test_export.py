@@ -16,6 +16,7 @@ from lxml import etree
 
 from aggregator import export
 from aggregator.config import Source
+from aggregator.errors import ConfigError
 from aggregator.export import (
     Channel,
     Entry,
@@ -279,7 +280,7 @@ def test_digests_of_old_data_show_its_newest_periods(db: Store, tmp_path: Path) 
         "digest-weekly:2026-02-23",
         "digest-weekly:2026-02-16",
     ]
-    assert "1 stories" in weekly.entries[0].title
+    assert "1 story" in weekly.entries[0].title
     # nothing at all: empty digests, no error
     empty = tmp_path / "empty"
     export_feeds(Store(":memory:"), empty, now=later)
@@ -572,3 +573,36 @@ def test_export_command_ad_hoc_and_formats(tmp_path: Path) -> None:
     assert b"<ttl>30</ttl>" in (tmp_path / "feeds" / "all.xml").read_bytes()
     bad_zone = CliRunner().invoke(cli, [*base, "export", "--digest-timezone", "Mars/Olympus"])
     assert bad_zone.exit_code == 2 and "Mars/Olympus" in bad_zone.output
+
+
+def test_digest_lists_the_most_carried_stories_of_each_topic_and_counts_the_rest(
+    db: Store, tmp_path: Path
+) -> None:
+    # 8 stories today in source a, 10 minutes apart: odd ones solar, even ones grid
+    ids = fill(db, [f"今日新闻{i}" for i in range(8)], source="a", step=timedelta(minutes=10))
+    # the oldest solar story is carried by a second source too, whose copy is earlier but cut
+    [cut] = fill(db, ["今日新闻7的截断..."], source="b", start=NOW - timedelta(hours=3), key="b")
+    join_story(db, ids[7], ids[7], cut)
+    result = export_feeds(db, tmp_path, base_url=BASE, taxonomy=TAXONOMY, digest_stories=2, now=NOW)
+    assert assert_all_valid(result.feeds, tmp_path) > 0
+    today = feedparser.parse((tmp_path / "digest-daily.xml").read_bytes()).entries[0]
+    assert today.id == "digest-daily:2026-02-25"
+    assert today.title.endswith(": 8 stories")
+    solar, grid = today.summary.split("<h3>")[1:]
+    assert solar.startswith("光伏 · Solar</h3>") and grid.startswith("电网 · Grid</h3>")
+    # most sources first (story 7, its uncut title and link, both sources), then the newest
+    listed = re.findall(r'<li><a href="[^"]+/a/(\d)\?[^"]*">([^<]+)</a> — ([^<]+)</li>', solar)
+    assert listed == [("7", "今日新闻7", "a, b"), ("1", "今日新闻1", "a")]
+    assert "… and 2 more stories about 光伏 · Solar that day" in solar
+    assert [n for n, _t, _s in re.findall(r"/a/(\d)\?[^\"]*\">([^<]+)</a> — ([^<]+)", grid)] == [
+        "0",
+        "2",
+    ]
+    assert "… and 2 more stories about 电网 · Grid that day" in grid
+    assert "截断" not in today.summary
+    # the default lists all eight; no "more" line
+    export_feeds(db, tmp_path / "all", base_url=BASE, taxonomy=TAXONOMY, now=NOW)
+    every = feedparser.parse((tmp_path / "all" / "digest-daily.xml").read_bytes()).entries[0]
+    assert len(re.findall(r"<li>", every.summary)) == 8 and "more stories" not in every.summary
+    with pytest.raises(ConfigError, match="at least 1"):
+        export_feeds(db, tmp_path, digest_stories=0, now=NOW)
