@@ -16,6 +16,7 @@ from aggregator.config import load_sources
 from aggregator.errors import AggregatorError
 from aggregator.lock import lock_holder
 from aggregator.store import SCHEMA_VERSION, DatabaseError, Store
+from aggregator.urls import NO_URL_RULES
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ def doctor(
             check_feeds_folder(feeds),
             check_lock(db_path),
             check_last_run(db_path),
+            check_url_rules(db_path, sources_path),
         ]
     )
 
@@ -175,3 +177,31 @@ def check_last_run(db_path: Path) -> Check:
             "the next run starts afresh",
         )
     return Check("last run", run["status"] != "failed", f"run {run['id']} {run['status']} {when}")
+
+
+def check_url_rules(db_path: Path, sources_path: Callable[[], Path]) -> Check:
+    """Do the stored canonical URLs follow the configured URL rules (``[urls]``,
+    ``host_aliases``)? When not, the next crawl (or ``newsagg recanon``) recomputes them and
+    merges the rows that then collide: worth knowing before it happens, so a warning."""
+    name = "url rules"
+    try:
+        sources = load_sources(sources_path())
+    except AggregatorError:
+        return Check(name, True, "not compared (the configuration does not load)")
+    configured = sources[0].url_rules if sources else NO_URL_RULES
+    if not db_path.exists():
+        return Check(name, True, "no database yet")
+    try:
+        with Store(db_path, readonly=True) as store:
+            recorded = store.recorded_url_rules()
+    except (AggregatorError, OSError, DatabaseError) as exc:
+        return Check(name, True, f"not compared (cannot read the database: {exc})")
+    if recorded == configured.to_json():
+        return Check(name, True, "stored URLs follow the configured rules")
+    return Check(
+        name,
+        True,
+        "the configured URL rules differ from those the stored URLs follow: the next crawl "
+        "(or `newsagg recanon`) recomputes every canonical URL and merges rows that collide",
+        warn=True,
+    )

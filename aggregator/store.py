@@ -924,6 +924,14 @@ class Store:
         found = self.conn.execute("SELECT value FROM meta WHERE key = 'url_rules'").fetchone()
         return found[0] if found else None
 
+    def recorded_url_rules(self) -> str | None:
+        """The URL rules recorded as the stored URLs' (``meta.url_rules``, JSON), or None when
+        none are (a new database, or one older than the ``meta`` table)."""
+        try:
+            return self._recorded_url_rules()
+        except sqlite3.OperationalError:  # no meta table: a schema before the URL rules
+            return None
+
     def apply_url_rules(
         self, rules: UrlRules, *, force: bool = False, now: datetime | None = None
     ) -> UrlRulesResult:

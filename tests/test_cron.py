@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from aggregator.cli import cli
+from aggregator.config import load_sources
 from aggregator.lock import lock_holder, run_lock
 from aggregator.sitefarm import SiteFarm
 from aggregator.store import Store
@@ -164,9 +165,10 @@ def test_doctor_all_ok(healthy: tuple[Path, Path]) -> None:
         ["ok", "feeds"],
         ["ok", "lock"],
         ["ok", "last"],
+        ["ok", "url"],
     ]
     assert "quick_check ok" in out
-    assert lines[-1] == "6 checks, all ok"
+    assert lines[-1] == "7 checks, all ok"
     assert not list(db.parent.glob(".newsagg-doctor.*"))
     assert not list((db.parent / "feeds").iterdir())
 
@@ -186,7 +188,7 @@ def test_doctor_fails_on_a_bad_configuration(healthy: tuple[Path, Path], tmp_pat
     code, out, _err = _doctor(db, bad)
     assert code == 1
     assert f"FAIL config      {bad}: source 'x': field 'kind'" in out
-    assert out.splitlines()[-1] == "6 checks, 1 failed: config"
+    assert out.splitlines()[-1] == "7 checks, 1 failed: config"
 
 
 def test_doctor_fails_on_a_corrupt_database(healthy: tuple[Path, Path]) -> None:
@@ -204,7 +206,7 @@ def test_doctor_fails_on_a_file_that_is_not_a_database(healthy: tuple[Path, Path
     db.write_bytes(b"this is not sqlite" * 100)
     code, out, _err = _doctor(db, sources, "-q")
     assert code == 1
-    assert out.splitlines()[-1].startswith("6 checks, 3 failed: database, writable, last run")
+    assert out.splitlines()[-1].startswith("7 checks, 3 failed: database, writable, last run")
 
 
 def test_doctor_fails_when_the_feeds_folder_is_a_file(healthy: tuple[Path, Path]) -> None:
@@ -215,6 +217,21 @@ def test_doctor_fails_when_the_feeds_folder_is_a_file(healthy: tuple[Path, Path]
     code, out, _err = _doctor(db, sources)
     assert code == 1
     assert f"FAIL feeds       {feeds} is not a folder" in out
+
+
+def test_doctor_warns_when_the_url_rules_changed(healthy: tuple[Path, Path]) -> None:
+    db, sources = healthy
+    code, out, _err = _doctor(db, sources)
+    assert "ok   url rules   stored URLs follow the configured rules" in out
+    changed = sources.with_name("aliased.toml")
+    changed.write_text("[urls]\nstrip_www = true\n\n" + sources.read_text())
+    code, out, _err = _doctor(db, changed)
+    assert code == 0  # a warning, not a failure: the next crawl applies them
+    assert "warn url rules   the configured URL rules differ" in out
+    with Store(db) as store:
+        store.apply_url_rules(load_sources(changed)[0].url_rules)
+    code, out, _err = _doctor(db, changed)
+    assert "ok   url rules   stored URLs follow the configured rules" in out
 
 
 def test_doctor_on_the_last_run(healthy: tuple[Path, Path]) -> None:
