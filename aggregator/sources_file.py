@@ -19,7 +19,7 @@ import tomlkit
 from aggregator.config import parse_sources
 from aggregator.errors import ConfigError
 from aggregator.opml import OpmlFeed, source_name
-from aggregator.urls import canonical_url
+from aggregator.urls import NO_URL_RULES, canonical_url, url_identity
 
 
 @dataclass
@@ -46,7 +46,12 @@ def append_feed_sources(
         existing = parse_sources(tomllib.loads(text), str(path))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    known = {canonical_url(url) for source in existing for url in source.urls}
+    rules = existing[0].url_rules if existing else NO_URL_RULES
+
+    def identity(url: str) -> str:  # http = https, and the configured host aliases
+        return url_identity(canonical_url(url, rules))
+
+    known = {identity(url) for source in existing for url in source.urls}
     taken = {source.name for source in existing}
     result = ImportResult()
     blocks = []
@@ -54,7 +59,7 @@ def append_feed_sources(
         if not feed.xml_url.lower().startswith(("http://", "https://")):
             result.skipped.append((feed.xml_url, "not an http(s) URL"))
             continue
-        key = canonical_url(feed.xml_url)
+        key = identity(feed.xml_url)
         if key in known:
             result.skipped.append((feed.xml_url, "already configured"))
             continue

@@ -196,6 +196,30 @@ def test_import_opml_appends_keeping_comments_and_order(sources: Path, tmp_path:
     assert sources.read_text("utf-8") == text
 
 
+def test_import_opml_knows_a_feed_under_the_other_scheme_or_a_host_alias(tmp_path: Path) -> None:
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        '[urls]\nhost_aliases = [["a.example.org", "m.a.example.org"]]\n\n'
+        '[[source]]\nname = "alpha"\nkind = "feed"\nurls = ["https://a.example.org/feed.xml"]\n',
+        "utf-8",
+    )
+    opml = tmp_path / "subs.opml"
+    opml.write_bytes(
+        write_opml(
+            [
+                OpmlFeed("plain http", "http://a.example.org/feed.xml"),
+                OpmlFeed("mobile host", "https://m.a.example.org/feed.xml"),
+                OpmlFeed("another feed", "https://m.a.example.org/other.xml"),
+            ]
+        )
+    )
+    result = invoke("--sources", str(sources), "sources", "import-opml", str(opml))
+    assert result.exit_code == 0, result.output
+    assert "skipped  http://a.example.org/feed.xml (already configured)" in result.output
+    assert "skipped  https://m.a.example.org/feed.xml (already configured)" in result.output
+    assert result.output.splitlines()[-1].endswith(": 1 added, 2 skipped")
+
+
 def test_import_opml_language_and_timezone(sources: Path, tmp_path: Path) -> None:
     opml = tmp_path / "zh.opml"
     opml.write_text(OPML, "utf-8")
