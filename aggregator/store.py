@@ -1659,16 +1659,23 @@ class Store:
     def prune(self, before: str) -> dict[str, int]:
         """Delete articles dated (``published_at``, else ``first_seen_at``) and last seen before
         ``before``, runs started before it and pages not seen since. Returns counts per table."""
+        old = "coalesce(published_at, first_seen_at) < ? AND last_seen_at < ?"
         with self.write() as conn:
+            # out of the near-duplicate index too (its buckets skip ids it no longer holds), so a
+            # new article cannot join the story of articles that are gone
+            conn.execute(
+                "DELETE FROM dedupe_texts WHERE article_id IN "
+                f"(SELECT id FROM articles WHERE {old})",
+                (before, before),
+            )
             counts = {
                 "articles": conn.execute(
-                    "DELETE FROM articles WHERE coalesce(published_at, first_seen_at) < ? "
-                    "AND last_seen_at < ?",
-                    (before, before),
+                    f"DELETE FROM articles WHERE {old}", (before, before)
                 ).rowcount,
                 "runs": conn.execute("DELETE FROM runs WHERE started_at < ?", (before,)).rowcount,
                 "pages": conn.execute("DELETE FROM pages WHERE seen_at < ?", (before,)).rowcount,
             }
+        self.__dict__.pop("_recent", None)  # what clustering cached of the pruned articles
         self.conn.execute("PRAGMA optimize")
         return counts
 

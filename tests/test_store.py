@@ -617,6 +617,24 @@ def test_prune_deletes_old_articles_runs_and_pages_and_unindexes_them(db: Store)
     fts_ok(db)
 
 
+def test_a_pruned_story_is_not_joined_by_a_new_repost(db: Store) -> None:
+    old = NOW - timedelta(days=400)
+    title = "国家能源局发布2025年光伏发电建设运行情况"
+    first = db.upsert_articles([row(title=title, published_at="2025-01-01T00:00:00Z")], old)
+    db.assign_stories(first.new_ids)
+    again = row(url="https://other.cn/1", canonical_url="https://other.cn/1", source="other")
+    again["published_at"] = "2025-01-01T02:00:00Z"
+    repost = db.upsert_articles([again | {"title": "【转载】" + title}], old)
+    db.assign_stories(repost.new_ids)
+    assert stored(db, "https://other.cn/1")["story_id"] == first.new_ids[0]  # joined, then
+    assert db.prune("2025-06-01T00:00:00Z")["articles"] == 2
+    assert db.conn.execute("SELECT count(*) FROM dedupe_texts").fetchone()[0] == 0
+    late = row(url="https://late.cn/1", canonical_url="https://late.cn/1", source="late")
+    fresh = db.upsert_articles([late | {"title": title, "published_at": None}], NOW)
+    db.assign_stories(fresh.new_ids)
+    assert stored(db, "https://late.cn/1")["story_id"] == fresh.new_ids[0]  # a story of its own
+
+
 def test_backup_is_a_complete_copy_and_refuses_to_overwrite(db_path: Path, tmp_path: Path) -> None:
     from aggregator.errors import StoreError
 
