@@ -221,7 +221,39 @@ def export_feeds(
     digest_stories: int = DIGEST_STORIES_PER_TOPIC,
 ) -> ExportResult:
     """Write every feed, the digests, ``feeds.opml`` and ``index.html`` under ``out_dir``.
-    A digest item lists at most ``digest_stories`` stories per topic."""
+    A digest item lists at most ``digest_stories`` stories per topic. Every feed is read from
+    one snapshot of the database (:meth:`Store.snapshot`), so a crawl committing meanwhile
+    cannot make feeds disagree with each other or with the recorded ``feed_version``."""
+    with store.snapshot():
+        return _export_feeds(
+            store,
+            out_dir,
+            base_url=base_url,
+            limit=limit,
+            formats=formats,
+            taxonomy=taxonomy,
+            digest_timezone=digest_timezone,
+            digest_periods=digest_periods,
+            ttl=ttl,
+            now=now,
+            digest_stories=digest_stories,
+        )
+
+
+def _export_feeds(
+    store: Store,
+    out_dir: str | Path,
+    *,
+    base_url: str,
+    limit: int,
+    formats: Iterable[str],
+    taxonomy: Taxonomy | None,
+    digest_timezone: str,
+    digest_periods: int,
+    ttl: int,
+    now: datetime | None,
+    digest_stories: int,
+) -> ExportResult:
     if digest_stories < 1:
         raise ConfigError(f"digest stories per topic must be at least 1, not {digest_stories}")
     out = Path(out_dir)

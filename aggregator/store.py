@@ -847,6 +847,20 @@ class Store:
         _requeue_all(self.conn)
 
     @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every read inside sees the database as it was at the first
+        one, whatever a crawl commits meanwhile (WAL). Nested use is a no-op."""
+        if self.conn.in_transaction:
+            yield self.conn
+            return
+        self.conn.execute("BEGIN")
+        try:
+            yield self.conn
+        finally:
+            if self.conn.in_transaction:
+                self.conn.execute("COMMIT")  # nothing was written: this only ends the read
+
+    @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction taken with ``BEGIN IMMEDIATE`` (waits for the lock up front)."""
         try:

@@ -9,6 +9,7 @@ import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import pytest
@@ -606,3 +607,36 @@ def test_digest_lists_the_most_carried_stories_of_each_topic_and_counts_the_rest
     assert len(re.findall(r"<li>", every.summary)) == 8 and "more stories" not in every.summary
     with pytest.raises(ConfigError, match="at least 1"):
         export_feeds(db, tmp_path, digest_stories=0, now=NOW)
+
+
+def test_every_feed_is_read_from_one_snapshot(
+    db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crawl commits while an export runs: the feeds rendered after the commit do not show
+    what it added, and the recorded feed version is the one they were all read at."""
+    out = tmp_path / "feeds"
+    with Store(db_path) as store:
+        fill(store, ["光伏电站并网发电", "电网改造提速"])
+        before = store.feed_version()
+        real = export.story_entries
+        calls: list[int] = []
+
+        def entries_after_a_commit(*args: Any, **kwargs: Any) -> list[export.Entry]:
+            calls.append(1)
+            if len(calls) == 2:  # after all.xml: another connection commits an article
+                with Store(db_path) as crawler:
+                    fill(crawler, ["电网储能电站投运"], source="hostile", key="late")
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(export, "story_entries", entries_after_a_commit)
+        export_feeds(store, out, now=NOW)
+        assert len(calls) > 2
+        feeds = sorted(out.rglob("*.xml"))
+        assert any("topics" in str(path) for path in feeds)
+        for path in feeds:
+            assert "电网储能电站投运" not in path.read_text("utf-8"), path
+        state = json.loads((out / export.STATE_FILE).read_text("utf-8"))
+        assert state["state"]["feed_version"] == before
+        monkeypatch.setattr(export, "story_entries", real)
+        export_feeds(store, out, now=NOW)  # the next export sees the change and shows it
+        assert "电网储能电站投运" in (out / "topics" / "grid.xml").read_text("utf-8")
