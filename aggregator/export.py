@@ -678,11 +678,12 @@ def digest_entries(
         for topic, shown, count in chosen:
             heading = html.escape(_xml_text(topic_names.get(topic, topic) if topic else OTHER))
             parts.append(f"<h3>{heading}</h3><ul>")
-            for _sources, _when, rep_id, _rep, members in shown:
+            for _sources, _when, rep_id, rep, members in shown:
                 title, url = links.get(rep_id, ("", ""))
                 title = html.escape(_xml_text(title))
                 link = f'<a href="{html.escape(url)}">{title}</a>' if _is_http(url) else title
-                sources = dict.fromkeys(m[2] for m in sorted(members))  # by id, first seen
+                # the linked (representative's) source first, then the others as first seen
+                sources = dict.fromkeys([rep[2], *(m[2] for m in sorted(members))])
                 names = ", ".join(_xml_text(source_titles.get(s, s)) for s in sources)
                 parts.append(f"<li>{link} — {html.escape(names)}</li>")
             parts.append("</ul>")

@@ -640,3 +640,15 @@ def test_every_feed_is_read_from_one_snapshot(
         monkeypatch.setattr(export, "story_entries", real)
         export_feeds(store, out, now=NOW)  # the next export sees the change and shows it
         assert "电网储能电站投运" in (out / "topics" / "grid.xml").read_text("utf-8")
+
+
+def test_a_digest_line_names_the_linked_source_first(db: Store, tmp_path: Path) -> None:
+    # the first copy seen is cut (source "early"); the story links the whole one ("whole")
+    [cut] = fill(db, ["海上风电项目全容量并网..."], source="early", key="c")
+    [whole] = fill(db, ["海上风电项目全容量并网发电"], source="whole", start=NOW, key="w")
+    join_story(db, cut, cut, whole)
+    export_feeds(db, tmp_path, base_url=BASE, taxonomy=TAXONOMY, now=NOW)
+    today = feedparser.parse((tmp_path / "digest-daily.xml").read_bytes()).entries[0]
+    assert re.findall(r"<li><a [^>]+>([^<]+)</a> — ([^<]+)</li>", today.summary) == [
+        ("海上风电项目全容量并网发电", "whole, early")
+    ]
