@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from aggregator.config import load_sources
+from aggregator.config import Source, load_sources
 from aggregator.errors import AggregatorError
 from aggregator.lock import lock_holder
 from aggregator.store import SCHEMA_VERSION, DatabaseError, Store
@@ -52,25 +52,36 @@ def doctor(
     """Run every check; ``sources_path`` is called inside the configuration check (finding the
     file can itself be what is wrong)."""
     feeds = feeds_dir or db_path.parent / "feeds"
+    configuration = load_configuration(sources_path)
     return DoctorReport(
         [
-            check_configuration(sources_path),
+            check_configuration(configuration),
             check_database(db_path),
             check_database_writable(db_path),
             check_feeds_folder(feeds),
             check_lock(db_path),
             check_last_run(db_path),
-            check_url_rules(db_path, sources_path),
+            check_url_rules(db_path, configuration),
         ]
     )
 
 
-def check_configuration(sources_path: Callable[[], Path]) -> Check:
+Configuration = tuple[Path, list[Source]] | AggregatorError
+
+
+def load_configuration(sources_path: Callable[[], Path]) -> Configuration:
+    """The sources file and its sources, or why they do not load: read once, for every check."""
     try:
         path = sources_path()
-        sources = load_sources(path)
+        return path, load_sources(path)
     except AggregatorError as exc:
-        return Check("config", False, str(exc))
+        return exc
+
+
+def check_configuration(configuration: Configuration) -> Check:
+    if isinstance(configuration, AggregatorError):
+        return Check("config", False, str(configuration))
+    path, sources = configuration
     enabled = sum(source.enabled for source in sources)
     return Check("config", True, f"{path}: {len(sources)} sources, {enabled} enabled")
 
@@ -179,15 +190,14 @@ def check_last_run(db_path: Path) -> Check:
     return Check("last run", run["status"] != "failed", f"run {run['id']} {run['status']} {when}")
 
 
-def check_url_rules(db_path: Path, sources_path: Callable[[], Path]) -> Check:
+def check_url_rules(db_path: Path, configuration: Configuration) -> Check:
     """Do the stored canonical URLs follow the configured URL rules (``[urls]``,
     ``host_aliases``)? When not, the next crawl (or ``newsagg recanon``) recomputes them and
     merges the rows that then collide: worth knowing before it happens, so a warning."""
     name = "url rules"
-    try:
-        sources = load_sources(sources_path())
-    except AggregatorError:
+    if isinstance(configuration, AggregatorError):
         return Check(name, True, "not compared (the configuration does not load)")
+    sources = configuration[1]
     configured = sources[0].url_rules if sources else NO_URL_RULES
     if not db_path.exists():
         return Check(name, True, "no database yet")

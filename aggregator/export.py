@@ -45,6 +45,7 @@ from aggregator.discovery import FeedLink, render_index, render_opml
 from aggregator.errors import ConfigError
 from aggregator.store import Store
 from aggregator.stories import representative, rule_key
+from aggregator.text import count
 from aggregator.topics import Taxonomy
 
 DEFAULT_BASE_URL = "http://localhost:8080/"
@@ -225,117 +226,98 @@ def export_feeds(
     one snapshot of the database (:meth:`Store.snapshot`), so a crawl committing meanwhile
     cannot make feeds disagree with each other or with the recorded ``feed_version``."""
     with store.snapshot():
-        return _export_feeds(
-            store,
-            out_dir,
-            base_url=base_url,
-            limit=limit,
-            formats=formats,
-            taxonomy=taxonomy,
-            digest_timezone=digest_timezone,
-            digest_periods=digest_periods,
-            ttl=ttl,
-            now=now,
-            digest_stories=digest_stories,
-        )
-
-
-def _export_feeds(
-    store: Store,
-    out_dir: str | Path,
-    *,
-    base_url: str,
-    limit: int,
-    formats: Iterable[str],
-    taxonomy: Taxonomy | None,
-    digest_timezone: str,
-    digest_periods: int,
-    ttl: int,
-    now: datetime | None,
-    digest_stories: int,
-) -> ExportResult:
-    if digest_stories < 1:
-        raise ConfigError(f"digest stories per topic must be at least 1, not {digest_stories}")
-    out = Path(out_dir)
-    base_url = base_url if base_url.endswith("/") else base_url + "/"
-    taxonomy = taxonomy or Taxonomy()
-    formats = _check_formats(formats)
-    zone = _zone(digest_timezone)
-    now = now or datetime.now(UTC)
-    result = ExportResult(out)
-    local_today = now.astimezone(zone).date()
-    state = {
-        "generator": GENERATOR,
-        "feed_version": store.feed_version(),
-        "options": [base_url, limit, formats, digest_timezone, digest_periods, ttl, digest_stories],
-        "taxonomy": taxonomy.fingerprint,
-        "today": local_today.isoformat(),
-    }
-    remove_stale_temp_files(out)
-    previous = _read_state(out)
-    if previous.get("state") == state:
-        files = [out / name for name in previous.get("files", [])]
-        if files and all(path.is_file() for path in files):
-            result.unchanged = files
-            result.skipped = True
-            return result
-    names = {**{t: t for t in store.article_topics()}, **taxonomy.names}
-    titles = store.source_titles()
-    links: list[FeedLink] = []
-    recent = _RecentArticles(store)
-    shared = SharedWork()
-    # the weekly digest's window holds the daily one's: read it once, for both
-    weeks = digest_periods_with_stories(store, "week", zone, digest_periods, now)
-    if weeks:
-        recent(_stamp(weeks[-1][1]))
-    try:
-        for spec in feed_specs(store, taxonomy, titles):
-            if spec.kind == "stories":
-                entries = story_entries(
-                    store, spec.filters, limit=limit, source_titles=titles, shared=shared
-                )
-            else:
-                period = "week" if spec.kind == "digest-weekly" else "day"
-                entries = digest_entries(
-                    store,
-                    period=period,
-                    zone=zone,
-                    periods=digest_periods,
-                    now=now,
-                    taxonomy=taxonomy,
+        if digest_stories < 1:
+            raise ConfigError(f"digest stories per topic must be at least 1, not {digest_stories}")
+        out = Path(out_dir)
+        base_url = base_url if base_url.endswith("/") else base_url + "/"
+        taxonomy = taxonomy or Taxonomy()
+        formats = _check_formats(formats)
+        zone = _zone(digest_timezone)
+        now = now or datetime.now(UTC)
+        result = ExportResult(out)
+        local_today = now.astimezone(zone).date()
+        state = {
+            "generator": GENERATOR,
+            "feed_version": store.feed_version(),
+            "options": [
+                base_url,
+                limit,
+                formats,
+                digest_timezone,
+                digest_periods,
+                ttl,
+                digest_stories,
+            ],
+            "taxonomy": taxonomy.fingerprint,
+            "today": local_today.isoformat(),
+        }
+        remove_stale_temp_files(out)
+        previous = _read_state(out)
+        if previous.get("state") == state:
+            files = [out / name for name in previous.get("files", [])]
+            if files and all(path.is_file() for path in files):
+                result.unchanged = files
+                result.skipped = True
+                return result
+        names = {**{t: t for t in store.article_topics()}, **taxonomy.names}
+        titles = store.source_titles()
+        links: list[FeedLink] = []
+        recent = _RecentArticles(store)
+        shared = SharedWork()
+        # the weekly digest's window holds the daily one's: read it once, for both
+        weeks = digest_periods_with_stories(store, "week", zone, digest_periods, now)
+        if weeks:
+            recent(_stamp(weeks[-1][1]))
+        try:
+            for spec in feed_specs(store, taxonomy, titles):
+                if spec.kind == "stories":
+                    entries = story_entries(
+                        store, spec.filters, limit=limit, source_titles=titles, shared=shared
+                    )
+                else:
+                    period = "week" if spec.kind == "digest-weekly" else "day"
+                    entries = digest_entries(
+                        store,
+                        period=period,
+                        zone=zone,
+                        periods=digest_periods,
+                        now=now,
+                        taxonomy=taxonomy,
+                        topic_names=names,
+                        source_titles=titles,
+                        base_url=base_url,
+                        recent=recent,
+                        per_topic=digest_stories,
+                    )
+                channel = Channel(
+                    title=spec.title,
+                    description=spec.description,
+                    self_url="",
+                    site_url=base_url,
+                    language=_language(entries),
+                    ttl=ttl,
                     topic_names=names,
-                    source_titles=titles,
-                    base_url=base_url,
-                    recent=recent,
-                    per_topic=digest_stories,
                 )
-            channel = Channel(
-                title=spec.title,
-                description=spec.description,
-                self_url="",
-                site_url=base_url,
-                language=_language(entries),
-                ttl=ttl,
-                topic_names=names,
+                for fmt in formats:
+                    rel = spec.path + EXTENSIONS[fmt]
+                    body = render(
+                        entries, _with_self(channel, base_url + quote(rel)), fmt, shared.items
+                    )
+                    result.record(out / rel, body)
+                links.append(FeedLink(spec.path, spec.title, spec.description, formats))
+            result.record(
+                out / "feeds.opml", render_opml(links, title=SITE_TITLE, base_url=base_url)
             )
-            for fmt in formats:
-                rel = spec.path + EXTENSIONS[fmt]
-                body = render(
-                    entries, _with_self(channel, base_url + quote(rel)), fmt, shared.items
-                )
-                result.record(out / rel, body)
-            links.append(FeedLink(spec.path, spec.title, spec.description, formats))
-        result.record(out / "feeds.opml", render_opml(links, title=SITE_TITLE, base_url=base_url))
-        result.record(out / "index.html", render_index(links, title=SITE_TITLE))
-        result.commit()
-    except BaseException:
-        result.discard()
-        raise
-    files = sorted(str(p.relative_to(out)) for p in result.feeds)
-    write_if_changed(
-        out / STATE_FILE, json.dumps({"state": state, "files": files}, indent=1).encode()
-    )
-    return result
+            result.record(out / "index.html", render_index(links, title=SITE_TITLE))
+            result.commit()
+        except BaseException:
+            result.discard()
+            raise
+        files = sorted(str(p.relative_to(out)) for p in result.feeds)
+        write_if_changed(
+            out / STATE_FILE, json.dumps({"state": state, "files": files}, indent=1).encode()
+        )
+        return result
 
 
 def export_feed(
@@ -672,10 +654,10 @@ def digest_entries(
         chosen = listed.get(label)
         if not chosen:
             continue
-        total = sum(count for _t, _shown, count in chosen)
+        total = sum(found for _t, _shown, found in chosen)
         newest = newest_of[label]
         parts = []
-        for topic, shown, count in chosen:
+        for topic, shown, found in chosen:
             heading = html.escape(_xml_text(topic_names.get(topic, topic) if topic else OTHER))
             parts.append(f"<h3>{heading}</h3><ul>")
             for _sources, _when, rep_id, rep, members in shown:
@@ -687,20 +669,21 @@ def digest_entries(
                 names = ", ".join(_xml_text(source_titles.get(s, s)) for s in sources)
                 parts.append(f"<li>{link} — {html.escape(names)}</li>")
             parts.append("</ul>")
-            if count > len(shown):
-                more = count - len(shown)
+            if found > len(shown):
+                more = found - len(shown)
                 parts.append(
-                    f"<p>… and {more:,} more {_stories(more)} about {heading} that {noun}</p>"
+                    f"<p>… and {count(more, 'more story', 'more stories')} "
+                    f"about {heading} that {noun}</p>"
                 )
         entries.append(
             Entry(
                 guid=f"{kind}:{label}",
                 title=f"{SITE_TITLE} · {'week of' if period == 'week' else 'day'} {label}: "
-                f"{total:,} {_stories(total)}",
+                f"{count(total, 'story', 'stories')}",
                 link=None,
                 published=_parse_stamp(newest),
                 html=sanitise("".join(parts)),
-                text=f"{total:,} {_stories(total)} in {len(chosen)} topics",
+                text=f"{count(total, 'story', 'stories')} in {len(chosen)} topics",
                 topics=tuple(topic for topic, _shown, _count in chosen if topic),
             )
         )
@@ -708,10 +691,6 @@ def digest_entries(
 
 
 OTHER = "Other · 其他"
-
-
-def _stories(count: int) -> str:
-    return "story" if count == 1 else "stories"
 
 
 # What a digest reads of an article (:meth:`Store.recent_articles`): id, story_id, source,

@@ -931,20 +931,17 @@ class Store:
 
     def url_rules(self) -> UrlRules:
         """The URL rules the stored canonical URLs follow (see :meth:`apply_url_rules`)."""
-        found = self._recorded_url_rules()
+        found = self.recorded_url_rules()
         return UrlRules.from_json(found) if found else UrlRules()
-
-    def _recorded_url_rules(self) -> str | None:
-        found = self.conn.execute("SELECT value FROM meta WHERE key = 'url_rules'").fetchone()
-        return found[0] if found else None
 
     def recorded_url_rules(self) -> str | None:
         """The URL rules recorded as the stored URLs' (``meta.url_rules``, JSON), or None when
         none are (a new database, or one older than the ``meta`` table)."""
         try:
-            return self._recorded_url_rules()
+            found = self.conn.execute("SELECT value FROM meta WHERE key = 'url_rules'").fetchone()
         except sqlite3.OperationalError:  # no meta table: a schema before the URL rules
             return None
+        return found[0] if found else None
 
     def apply_url_rules(
         self, rules: UrlRules, *, force: bool = False, now: datetime | None = None
@@ -955,11 +952,10 @@ class Store:
         rows are kept in ``merged_articles``; their stories join). One transaction; a no-op when
         nothing changed. ``newsagg crawl`` and ``run`` call it first; ``newsagg recanon`` too."""
         wanted = rules.to_json()
-        if not force and self._recorded_url_rules() == wanted:  # without the write lock
+        if not force and self.recorded_url_rules() == wanted:  # without the write lock
             return UrlRulesResult()
         with self.write() as conn:
-            found = conn.execute("SELECT value FROM meta WHERE key = 'url_rules'").fetchone()
-            if not force and found is not None and found[0] == wanted:
+            if not force and self.recorded_url_rules() == wanted:  # another process did it
                 return UrlRulesResult()
             result = merge_url_duplicates(conn, now, rules)
             conn.execute(

@@ -108,5 +108,6 @@ def cap(text: str, limit: int) -> str:
 
 
 def count(n: int, noun: str, plural: str | None = None) -> str:
-    """``1 article``, ``2 articles``, ``0 stories``: a count with its noun in the right number."""
-    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+    """``1 article``, ``2 articles``, ``1,234 stories``: a count (thousands separated) with its
+    noun in the right number."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
