@@ -423,11 +423,12 @@ def retag_command(ctx: Context) -> None:
     Example: newsagg --topics data/topics.toml retag
     """
     from aggregator.lock import run_lock
+    from aggregator.topics import source_tagger
 
     taxonomy = ctx.load_taxonomy()
     source_topics = {s.name: s.topics for s in ctx.load_sources()}
     with run_lock(ctx.db_path), _open_for_export(ctx) as store:
-        changed = store.retag(lambda row: taxonomy.tag(row, source_topics.get(row["source"], ())))
+        changed = store.retag(source_tagger(taxonomy, source_topics))
         total = store.count_articles()
     click.echo(f"{changed} of {count(total, 'article')} re-tagged ({len(taxonomy.topics)} topics)")
 

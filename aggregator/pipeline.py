@@ -13,8 +13,8 @@ from aggregator.items import Article, PageSeen
 from aggregator.runstats import RunStats, SourceStats
 from aggregator.store import Store
 from aggregator.storeguard import stops_crawl_on_store_error
-from aggregator.storewriter import StoreWriter, Written, source_tagger, write_batch
-from aggregator.topics import load_taxonomy, resolve_topics_path
+from aggregator.storewriter import StoreWriter, Written, write_batch
+from aggregator.topics import load_taxonomy, resolve_topics_path, source_tagger
 
 BATCH_SIZE = 500
 # New articles are put into stories this many at a time (fewer, larger index transactions).

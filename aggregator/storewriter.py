@@ -47,18 +47,9 @@ from aggregator.errors import StoreError
 from aggregator.items import Article
 from aggregator.normalize import normalize
 from aggregator.store import Store, Tagger, UpsertResult
-from aggregator.topics import Taxonomy, load_taxonomy
+from aggregator.topics import load_taxonomy, source_tagger
 
 DEPTH = 4  # batches waiting to be sent at most before the crawl waits for the writer
-
-
-def source_tagger(taxonomy: Taxonomy, source_topics: Mapping[str, Sequence[str]]) -> Tagger:
-    """Topics at ingest: a row's source's topics ∪ the taxonomy's matches."""
-
-    def tag(row: Mapping[str, Any]) -> list[str]:
-        return taxonomy.tag(row, source_topics.get(row["source"], ()))
-
-    return tag
 
 
 @dataclass

@@ -13,7 +13,7 @@ import hashlib
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -197,3 +197,15 @@ def parse_taxonomy(data: dict[str, Any], where: str = "<topics>") -> Taxonomy:
             raise fail("keywords", "required: at least one keyword")
         topics.append(Topic.build(slug, name.strip(), lists["keywords"], lists["exclude"]))
     return Taxonomy(tuple(topics))
+
+
+def source_tagger(
+    taxonomy: Taxonomy, source_topics: Mapping[str, Sequence[str]]
+) -> Callable[[Mapping[str, Any]], list[str]]:
+    """An article's topics, as stored: its source's topics ∪ the taxonomy's matches (the store's
+    ``Tagger``, for ingest and ``newsagg retag`` alike)."""
+
+    def tag(row: Mapping[str, Any]) -> list[str]:
+        return taxonomy.tag(row, source_topics.get(row["source"], ()))
+
+    return tag
