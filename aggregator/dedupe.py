@@ -418,6 +418,58 @@ def shortlist(
     return found
 
 
+# ---------------------------------------------------------------------------------------------
+# Time slots
+
+# The store files an article's keys in the time slot of its time (published, else first seen):
+# the slot is in the high bits of every stored key, the fingerprint's key in the low bits. Pairs
+# further apart than ``window_days`` are never accepted, so an article probes only the slots
+# covering its window, and the keys of one slot are neighbours in the index's B-tree: a batch of
+# recent articles reads and rewrites the pages of recent slots only, however large the store.
+# Part of the index scheme: changing these needs a rebuild (:func:`aggregator.store
+# .rebuild_dedupe_index`).
+SLOT_DAYS = 28
+SLOT_SECONDS = SLOT_DAYS * 86400
+SLOT_SHIFT = 45  # slot in bits 45..62 (non-negative keys), key hash in bits 0..44
+SLOT_LIMIT = (1 << (63 - SLOT_SHIFT)) - 1  # the last slot (year ~21,000)
+_HASH_MASK = np.int64((1 << SLOT_SHIFT) - 1)
+
+
+def time_slots(when: np.ndarray, now: float) -> np.ndarray:
+    """The slot of each time (POSIX seconds; NaN, no time, is ``now``), clipped to the scheme's
+    range (before 1970 is slot 0)."""
+    when = np.where(np.isnan(when), now, np.asarray(when, dtype=np.float64))
+    return np.clip(np.floor(when / SLOT_SECONDS), 0, SLOT_LIMIT).astype(np.int64)
+
+
+def slot_keys(keys: np.ndarray, slots: np.ndarray) -> np.ndarray:
+    """Index keys (as :attr:`Fingerprint.keys` gives them) put in time slots: aligned arrays."""
+    return (np.asarray(slots, dtype=np.int64) << SLOT_SHIFT) | (
+        np.asarray(keys, dtype=np.int64) & _HASH_MASK
+    )
+
+
+def slot_bounds(slot: int) -> tuple[int, int]:
+    """The first and the last key of a slot."""
+    return slot << SLOT_SHIFT, (slot << SLOT_SHIFT) | int(_HASH_MASK)
+
+
+def slot_of_key(key: int) -> int:
+    return key >> SLOT_SHIFT
+
+
+def probe_slot_range(
+    when: np.ndarray, options: DedupeOptions, now: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first and last slot each article's window ``when ± window_days`` covers (with no
+    window, every slot: an article with no time is compared with every other)."""
+    if options.window_days <= 0:
+        return np.zeros(len(when), dtype=np.int64), np.full(len(when), SLOT_LIMIT, dtype=np.int64)
+    when = np.where(np.isnan(when), now, np.asarray(when, dtype=np.float64))
+    span = options.window_days * 86400
+    return time_slots(when - span, now), time_slots(when + span, now)
+
+
 @dataclass
 class BatchKeys:
     """A batch's index keys as arrays, its fingerprints taken by position (in id order)."""
@@ -430,26 +482,52 @@ class BatchKeys:
     probe_weight: np.ndarray
 
 
-def batch_keys(prints: Sequence[Fingerprint], options: DedupeOptions) -> BatchKeys:
+def batch_keys(
+    prints: Sequence[Fingerprint],
+    options: DedupeOptions,
+    when: np.ndarray | None = None,
+    filled: np.ndarray | None = None,
+    now: float = 0.0,
+) -> BatchKeys:
     """The keys of a batch's fingerprints (:attr:`Fingerprint.keys`, :attr:`~Fingerprint.probes`)
-    as arrays, for :func:`shortlist_batch`, :func:`local_shortlist_batch` and :func:`file_batch`."""
+    as arrays, for :func:`shortlist_batch`, :func:`local_shortlist_batch` and :func:`file_batch`.
+
+    Given the articles' times ``when`` (POSIX seconds, NaN for none), keys are in time slots
+    (:func:`slot_keys`): each article files under its own slot and probes the slots of its
+    window (:func:`probe_slot_range`) that hold something — those in ``filled`` (sorted: the
+    store's non-empty slots there) or filed by the batch itself."""
     counts = np.fromiter((len(fp.keys) for fp in prints), dtype=np.int64, count=len(prints))
     keys = np.fromiter(chain.from_iterable(fp.keys for fp in prints), dtype=np.int64)
     at = np.repeat(np.arange(len(prints), dtype=np.int64), counts)
-    distinct, dense = np.unique(keys, return_inverse=True)
-    span = len(prints) + 1
     probes = list(chain.from_iterable(fp.probes for fp in prints))
     counts = np.fromiter((len(fp.probes) for fp in prints), dtype=np.int64, count=len(prints))
     enough, single = options.min_shared_keys, 1
+    probe_keys = np.fromiter((key for key, _ in probes), dtype=np.int64, count=len(probes))
+    probe_at = np.repeat(np.arange(len(prints), dtype=np.int64), counts)
+    probe_weight = np.fromiter(
+        (enough if alone else single for _, alone in probes), dtype=np.int64, count=len(probes)
+    )
+    if when is not None:
+        when = np.asarray(when, dtype=np.float64)
+        own = time_slots(when, now)
+        keys = slot_keys(keys, own[at])
+        held = np.unique(np.concatenate([own, np.zeros(0, np.int64) if filled is None else filled]))
+        low, high = probe_slot_range(when, options, now)
+        first = np.searchsorted(held, low)
+        number = np.searchsorted(held, high, side="right") - first  # slots probed, per article
+        times = number[probe_at]
+        slots = held[_expand(first[probe_at], times)]
+        probe_keys = slot_keys(np.repeat(probe_keys, times), slots)
+        probe_at, probe_weight = np.repeat(probe_at, times), np.repeat(probe_weight, times)
+    distinct, dense = np.unique(keys, return_inverse=True)
+    span = len(prints) + 1
     return BatchKeys(
         size=len(prints),
         distinct=distinct,
         filed=np.sort(dense.ravel() * span + at),
-        probe_keys=np.fromiter((key for key, _ in probes), dtype=np.int64, count=len(probes)),
-        probe_at=np.repeat(np.arange(len(prints), dtype=np.int64), counts),
-        probe_weight=np.fromiter(
-            (enough if alone else single for _, alone in probes), dtype=np.int64, count=len(probes)
-        ),
+        probe_keys=probe_keys,
+        probe_at=probe_at,
+        probe_weight=probe_weight,
     )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,12 @@ from aggregator.dedupe import (
     fingerprints,
     local_shortlist_batch,
     prefilter,
+    probe_slot_range,
     shortlist_batch,
+    slot_bounds,
+    slot_keys,
+    slot_of_key,
+    time_slots,
     timestamp,
 )
 from aggregator.errors import StoreError
@@ -721,6 +727,86 @@ def _migration_14(db: sqlite_utils.Database) -> None:
     )
 
 
+def rebuild_dedupe_index(
+    conn: sqlite3.Connection,
+    options: DedupeOptions | None = None,
+    *,
+    texts: bool = False,
+    chunk: int = 5000,
+) -> int:
+    """Rebuild the near-duplicate index from the stored articles, in the caller's transaction.
+
+    Every clustered article (a row of ``dedupe_texts``) is fingerprinted again from its title and
+    filed under this code's index keys in its time slot (:func:`aggregator.dedupe.slot_keys`),
+    each bucket keeping its newest ``bucket_cap`` ids, as clustering the articles in id order
+    leaves it. Stories do not change. With ``texts`` the articles' normalised texts, cut and
+    Latin flags and decisive-token bits are recomputed too (what a change of normalisation
+    needs). The fingerprints are computed ``chunk`` titles at a time; the buckets are built by
+    one sort of all (key, id) pairs. Returns the number of articles filed."""
+    cap = (options or DedupeOptions()).bucket_cap
+    now = time.time()
+    keys: list[np.ndarray] = []
+    ids: list[np.ndarray] = []
+    last, total = -(1 << 63), 0
+    while rows := conn.execute(
+        "SELECT d.article_id, d.seen, a.title FROM dedupe_texts d "
+        "JOIN articles a ON a.id = d.article_id WHERE d.article_id > ? "
+        "ORDER BY d.article_id LIMIT ?",
+        (last, chunk),
+    ).fetchall():
+        last, total = rows[-1][0], total + len(rows)
+        prints = fingerprints([row[2] for row in rows])
+        counts = np.fromiter((len(fp.keys) for fp in prints), dtype=np.int64, count=len(rows))
+        seen = np.array([row[1] for row in rows], dtype=np.float64)  # None is NaN
+        flat = np.fromiter(chain.from_iterable(fp.keys for fp in prints), dtype=np.int64)
+        keys.append(slot_keys(flat, np.repeat(time_slots(seen, now), counts)))
+        ids.append(np.repeat(np.array([row[0] for row in rows], dtype=np.int64), counts))
+        if texts:
+            conn.executemany(
+                "UPDATE dedupe_texts SET text = ?, cut = ?, latin = ?, nums = ?, title = ? "
+                "WHERE article_id = ?",
+                [
+                    (fp.text, int(fp.cut), int(fp.latin), fp.bloom, row[2] if fp.latin else "",
+                     row[0])
+                    for row, fp in zip(rows, prints, strict=True)
+                ],
+            )  # fmt: skip
+    conn.execute("DELETE FROM dedupe_index")
+    if not keys:
+        return 0
+    all_keys, all_ids = np.concatenate(keys), np.concatenate(ids)
+    del keys, ids
+    order = np.argsort(all_keys, kind="stable")  # by key, then (as read) by id
+    all_keys, all_ids = all_keys[order], all_ids[order]
+    del order
+    starts = np.flatnonzero(np.r_[True, all_keys[1:] != all_keys[:-1]])
+    ends = np.r_[starts[1:], len(all_keys)]
+    group_end = np.repeat(ends, ends - starts)
+    keep = group_end - np.arange(len(all_keys)) <= cap  # a bucket's newest cap ids
+    all_keys, all_ids = all_keys[keep], all_ids[keep]
+    packed = all_ids.astype(_IDS).tobytes()
+    starts = np.flatnonzero(np.r_[True, all_keys[1:] != all_keys[:-1]])
+    ends = np.r_[starts[1:], len(all_keys)]
+    conn.executemany(
+        "INSERT INTO dedupe_index (key, n, article_ids) VALUES (?, ?, ?)",
+        (
+            (key, end - start, packed[start * 8 : end * 8])
+            for key, start, end in zip(
+                all_keys[starts].tolist(), starts.tolist(), ends.tolist(), strict=True
+            )
+        ),
+    )
+    return total
+
+
+def _migration_15(db: sqlite_utils.Database) -> None:
+    """A time-partitioned near-duplicate index: every key carries its article's time slot
+    (:data:`aggregator.dedupe.SLOT_DAYS`) in its high bits, so a batch probes and rewrites only
+    the slots of its time window. The index is rebuilt from the stored articles
+    (:func:`rebuild_dedupe_index`); stories do not change."""
+    rebuild_dedupe_index(db.conn)
+
+
 # Append only: each function upgrades the schema by one version, in order.
 MIGRATIONS = (
     _migration_1,
@@ -737,6 +823,7 @@ MIGRATIONS = (
     _migration_12,
     _migration_13,
     _migration_14,
+    _migration_15,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -1789,6 +1876,23 @@ def _known_members(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, Me
     }
 
 
+def _filled_slots(conn: sqlite3.Connection, low: int, high: int) -> np.ndarray:
+    """The time slots from ``low`` to ``high`` in which the index holds something: one
+    primary-key probe per slot found (and one more), skipping the empty ones."""
+    found: list[int] = []
+    slot = low
+    while slot <= high:
+        first = conn.execute(
+            "SELECT min(key) FROM dedupe_index WHERE key BETWEEN ? AND ?",
+            (slot_bounds(slot)[0], slot_bounds(high)[1]),
+        ).fetchone()[0]
+        if first is None:
+            break
+        found.append(slot_of_key(first))
+        slot = found[-1] + 1
+    return np.array(found, dtype=np.int64)
+
+
 def _read_buckets(conn: sqlite3.Connection, keys: np.ndarray) -> Buckets:
     """What the index holds under these keys, in one query."""
     return Buckets(
@@ -1829,7 +1933,11 @@ def _plan_stories(
     """
     recent = recent or RecentAttributes(0)
     new = _new_members(conn, ids)  # in id order
-    keys = batch_keys([m.fingerprint for m in new], options)
+    _ids, new_when, new_bloom, new_cut = _attributes(new)
+    now = time.time()
+    low, high = probe_slot_range(new_when, options, now)
+    filled = _filled_slots(conn, int(low.min(initial=0)), int(high.max(initial=0)))
+    keys = batch_keys([m.fingerprint for m in new], options, new_when, filled, now)
     buckets = _read_buckets(conn, np.unique(keys.probe_keys))
     owner, other = shortlist_batch(keys, buckets, options)
     candidates = np.unique(other)
@@ -1850,7 +1958,6 @@ def _plan_stories(
     at = np.searchsorted(candidates, other)
     kept = present[at]  # a shortlisted article deleted since is no candidate
     owner, other, at = owner[kept], other[kept], at[kept]
-    _ids, new_when, new_bloom, new_cut = _attributes(new)
     keep = prefilter(
         new_when[owner], new_bloom[owner], new_cut[owner],
         seen[at], nums[at], cut[at], options,

@@ -1,7 +1,7 @@
 """Story clustering benchmark: the near-duplicate index at 10k, 100k and 1M synthetic articles.
 
     python bench/dedupe.py [--sizes 10000,100000,1000000] [--sample 5000] [--cap-study N]
-                           [--json FILE]
+                           [--rebuild] [--json FILE]
 
 For each size N it writes N synthetic headlines (Chinese, with 10% English) into a fresh SQLite
 file in batches of 2,000 through ``Store.upsert_articles`` (timed apart) and clusters each batch
@@ -17,7 +17,9 @@ the largest size (target ≤ 2×), peak memory (target < 500 MB at 1M), pairwise
 against the planted truth, the index's candidates and capped keys; and, in the same run, an exact
 pairwise comparison (every pair of the first ``--sample`` articles through the same verification)
 giving the pairs the index missed and the time the exhaustive way takes. ``--cap-study N`` also
-clusters N articles with no bucket cap, to show what the cap costs.
+clusters N articles with no bucket cap, to show what the cap costs; ``--rebuild`` times
+rebuilding the index from the stored articles (``rebuild_dedupe_index``, what a migration that
+changes the keys runs) and checks it files what clustering filed.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from aggregator.dedupe import DedupeOptions, fingerprints, match_score  # noqa: E402
-from aggregator.store import Store  # noqa: E402
+from aggregator.store import Store, rebuild_dedupe_index  # noqa: E402
 
 BATCH = 2000
 TARGET_ITEMS_PER_S = 20_000
@@ -204,7 +206,7 @@ def pair_counts(truth: np.ndarray, story: np.ndarray) -> tuple[int, int, int]:
     return pairs(truth), pairs(story), pairs(both)
 
 
-def run_size(n: int, sample: int, cap: int | None) -> dict[str, Any]:
+def run_size(n: int, sample: int, cap: int | None, rebuild_index: bool = False) -> dict[str, Any]:
     options = DedupeOptions() if cap is None else DedupeOptions(bucket_cap=cap)
     truth = np.zeros(n, dtype=np.int64)
     sample_titles: list[str] = []
@@ -255,6 +257,24 @@ def run_size(n: int, sample: int, cap: int | None) -> dict[str, Any]:
         full = store.conn.execute(
             "SELECT count(*) FROM dedupe_index WHERE n >= ?", (options.bucket_cap,)
         ).fetchone()[0]
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        rebuild: dict[str, Any] = {}
+        if rebuild_index:  # what a migration that re-files every article costs at this size
+            digest = (
+                "SELECT count(*), sum(key % 1000003), sum(n), sum(length(article_ids)) "
+                "FROM dedupe_index"
+            )
+            before = store.conn.execute(digest).fetchone()
+            started = time.perf_counter()
+            with store.write() as conn:
+                rebuild_dedupe_index(conn, options)
+            rebuild = {
+                "rebuild_s": round(time.perf_counter() - started, 2),
+                "rebuild_same": store.conn.execute(digest).fetchone() == before,
+                "rebuild_peak_mb": round(
+                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+                ),
+            }
         store.close()
     true_pairs, found_pairs, hits = pair_counts(truth, story)
     result: dict[str, Any] = {
@@ -264,7 +284,7 @@ def run_size(n: int, sample: int, cap: int | None) -> dict[str, Any]:
         "cluster_s": round(cluster_s, 2),
         "items_per_s": round(n / cluster_s),
         "us_per_item": round(cluster_s / n * 1e6, 1),
-        "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_mb": round(peak_mb, 1),
         "precision": round(hits / found_pairs, 4) if found_pairs else 1.0,
         "recall": round(hits / true_pairs, 4) if true_pairs else 1.0,
         "true_pairs": true_pairs,
@@ -273,6 +293,7 @@ def run_size(n: int, sample: int, cap: int | None) -> dict[str, Any]:
         "capped_keys": capped,
         "index_rows": index_rows,
         "full_buckets": full,
+        **rebuild,
     }
     if sample:
         result["exact"] = exact_comparison(sample_titles, story[:sample].tolist(), options)
@@ -313,11 +334,14 @@ def main() -> int:
     parser.add_argument("--sample", type=int, default=5000, help="exact comparison sample")
     parser.add_argument("--cap-study", type=int, default=0, metavar="N")
     parser.add_argument("--json", metavar="FILE")
+    parser.add_argument(
+        "--rebuild", action="store_true", help="also time rebuilding the index from the articles"
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--cap", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_size(args.one, args.sample, args.cap)))
+        print(json.dumps(run_size(args.one, args.sample, args.cap, args.rebuild)))
         return 0
     sizes = [int(s) for s in args.sizes.split(",")]
     runs = []
@@ -328,6 +352,8 @@ def main() -> int:
         command = [sys.executable, __file__, "--one", str(n), "--sample", str(sample)]
         if cap:
             command += ["--cap", str(cap)]
+        if args.rebuild and not cap:
+            command += ["--rebuild"]
         print(f"clustering {n:,} articles (cap {cap or DedupeOptions().bucket_cap})...", flush=True)
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
@@ -380,6 +406,14 @@ def report(runs: list[dict[str, Any]]) -> None:
                 f"pairs in {e['seconds']} s ({e['pairs_per_s']:,} pairs/s); it accepts "
                 f"{e['accepted_pairs']} pairs, {e['accepted_pairs_in_one_story']} of which the "
                 f"index put in one story (index recall vs exhaustive {e['index_recall_vs_exact']})"
+            )
+    for r in runs:
+        if "rebuild_s" in r:
+            print(
+                f"rebuilding the index from {r['n']:,} stored articles: {r['rebuild_s']} s "
+                f"({round(r['n'] / max(r['rebuild_s'], 1e-9)):,} articles/s), peak "
+                f"{r['rebuild_peak_mb']} MB, {'the same' if r['rebuild_same'] else 'NOT the same'}"
+                " index as clustering filed"
             )
     capless = [r for r in runs if r["bucket_cap"] != DedupeOptions().bucket_cap]
     for r in capless:
