@@ -18,6 +18,7 @@ of the last export, nothing is rendered at all.
 from __future__ import annotations
 
 import bisect
+import heapq
 import html
 import json
 import os
@@ -25,11 +26,12 @@ import re
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import quote
@@ -262,12 +264,7 @@ def export_feeds(
         names = {**{t: t for t in store.article_topics()}, **taxonomy.names}
         titles = store.source_titles()
         links: list[FeedLink] = []
-        recent = _RecentArticles(store)
         shared = SharedWork()
-        # the weekly digest's window holds the daily one's: read it once, for both
-        weeks = digest_periods_with_stories(store, "week", zone, digest_periods, now)
-        if weeks:
-            recent(_stamp(weeks[-1][1]))
         try:
             for spec in feed_specs(store, taxonomy, titles):
                 if spec.kind == "stories":
@@ -286,7 +283,6 @@ def export_feeds(
                         topic_names=names,
                         source_titles=titles,
                         base_url=base_url,
-                        recent=recent,
                         per_topic=digest_stories,
                     )
                 channel = Channel(
@@ -592,21 +588,22 @@ def digest_entries(
     topic_names: Mapping[str, str],
     source_titles: Mapping[str, str],
     base_url: str,
-    recent: Callable[[str], list[RecentRow]] | None = None,
+    read: Callable[[str], tuple[Sequence[StoryRow], Sequence[RecentRow]]] | None = None,
     per_topic: int = DIGEST_STORIES_PER_TOPIC,
 ) -> list[Entry]:
     """One entry per day or week that has stories: its stories grouped by topic, at most
     ``per_topic`` of each topic (the ones most sources carried, then the newest), and a line
-    saying how many more that topic had. ``recent`` reads the articles dated since a stamp
-    (default :meth:`Store.recent_articles`, narrow rows: titles and links are read only for the
-    stories listed)."""
+    saying how many more that topic had. A story is placed by its representative among its
+    articles of the digest's window (dated since the oldest period's start). ``read`` gives,
+    for that start, the stories wholly inside the window as one row each and the window's
+    articles of the other stories (default :meth:`Store.digest_stories`: the first from
+    ``story_summary``); titles, links and the sources of the stories listed are read only for
+    those."""
     bounds = digest_periods_with_stories(store, period, zone, periods, now)
     if not bounds:
         return []
     since = _stamp(bounds[-1][1])
-    stories: dict[int, list[RecentRow]] = {}
-    for row in (recent or store.recent_articles)(since):
-        stories.setdefault(row[1], []).append(row)
+    whole, split = (read or store.digest_stories)(since)
     kind = "digest-weekly" if period == "week" else "digest-daily"
     # Stored stamps are UTC ISO strings: they compare as the moments they name.
     starts = [_stamp(begin) for _label, begin, _end in reversed(bounds)]
@@ -615,38 +612,44 @@ def digest_entries(
     order = taxonomy.order
     first_topics: dict[str | None, str] = {}  # stored topics (JSON text) -> the group's topic
     newest_of: dict[str, str] = {}  # period -> its newest story's date
-    # period -> topic -> [(sources, date, id, representative, members)]: sorting a list of these
-    # stops at the id (unique), so most sources first, then the newest, then the highest id
-    by_period: dict[str, dict[str, list[tuple[int, str, int, RecentRow, list[RecentRow]]]]] = {}
-    for members in stories.values():
-        if len(members) == 1:
-            rep, sources = members[0], 1
-        else:
-            rep = min(members, key=_rule_key)
-            sources = len({m[2] for m in members})
-        when = rep[4] or rep[5]
+    # (period, topic) -> [(sources, date, representative's id)]: sorting a list of these stops
+    # at the id (unique), so most sources first, then the newest, then the highest id
+    by_group: dict[tuple[int, str], list[tuple[int, str, int]]] = {}
+    for rep_id, when, sources, stored in _placed_stories(whole, split):
         index = bisect.bisect_right(starts, when) - 1
         if index < 0 or when >= end:
             continue
-        stored = rep[6]
         topic = first_topics.get(stored)
         if topic is None:
             topics = sorted(json.loads(stored or "[]"), key=lambda t: (order.get(t, 999), t))
             topic = first_topics[stored] = topics[0] if topics else ""
+        group = by_group.get((index, topic))
+        if group is None:
+            group = by_group[index, topic] = []
+        group.append((sources, when, rep_id))
+    listed: dict[str, list[tuple[str, list[tuple[int, str, int]], int]]] = {}
+    for index, topic in sorted(
+        by_group, key=lambda k: (k[0], k[1] == "", order.get(k[1], 999), k[1])
+    ):
+        group = by_group[index, topic]
+        shown = heapq.nlargest(per_topic, group) if len(group) > 1 else group
         label = labels[index]
-        groups = by_period.setdefault(label, {})
-        groups.setdefault(topic, []).append((sources, when, rep[0], rep, members))
-        if when > newest_of.get(label, ""):
-            newest_of[label] = when
-    listed: dict[str, list[tuple[str, list[Any], int]]] = {}
-    for label, groups in by_period.items():
-        listed[label] = []
-        for topic in sorted(groups, key=lambda t: (t == "", order.get(t, 999), t)):
-            group = groups[topic]
-            shown = sorted(group, reverse=True)[:per_topic] if len(group) > 1 else group
-            listed[label].append((topic, shown, len(group)))
-    links = store.article_links(
+        listed.setdefault(label, []).append((topic, shown, len(group)))
+        newest = max(map(itemgetter(1), group))
+        if newest > newest_of.get(label, ""):
+            newest_of[label] = newest
+    links = store.digest_links(
         item[2] for chosen in listed.values() for _t, shown, _n in chosen for item in shown
+    )
+    several = store.story_sources(
+        (
+            links[item[2]][3]
+            for chosen in listed.values()
+            for _t, shown, _n in chosen
+            for item in shown
+            if item[0] > 1 and item[2] in links
+        ),
+        since,
     )
     noun = "week" if period == "week" else "day"
     entries = []
@@ -660,12 +663,13 @@ def digest_entries(
         for topic, shown, found in chosen:
             heading = html.escape(_xml_text(topic_names.get(topic, topic) if topic else OTHER))
             parts.append(f"<h3>{heading}</h3><ul>")
-            for _sources, _when, rep_id, rep, members in shown:
-                title, url = links.get(rep_id, ("", ""))
+            for sources_count, _when, rep_id in shown:
+                title, url, rep_source, story_id = links.get(rep_id, ("", "", "", 0))
                 title = html.escape(_xml_text(title))
                 link = f'<a href="{html.escape(url)}">{title}</a>' if _is_http(url) else title
                 # the linked (representative's) source first, then the others as first seen
-                sources = dict.fromkeys([rep[2], *(m[2] for m in sorted(members))])
+                others = several.get(story_id, ()) if sources_count > 1 else ()
+                sources = dict.fromkeys([rep_source, *others])
                 names = ", ".join(_xml_text(source_titles.get(s, s)) for s in sources)
                 parts.append(f"<li>{link} — {html.escape(names)}</li>")
             parts.append("</ul>")
@@ -693,29 +697,35 @@ def digest_entries(
 OTHER = "Other · 其他"
 
 
+# What a digest reads of a story whose articles all lie in its window (from ``story_summary``,
+# :meth:`Store.digest_stories`): representative's id, its date (published_at, else
+# first_seen_at), how many sources carried the story, the representative's topics (JSON text).
+StoryRow = tuple[int, str, int, str | None]
 # What a digest reads of an article (:meth:`Store.recent_articles`): id, story_id, source,
 # cut (the title ends with a cut marker), published_at, first_seen_at, topics (stored JSON text).
 RecentRow = tuple[int, int, str, int, str | None, str, str | None]
+
+
+def _placed_stories(whole: Iterable[StoryRow], split: Iterable[RecentRow]) -> Iterator[StoryRow]:
+    """``whole`` as they are, then one row for each story of the articles ``split``: its
+    representative (the rule of :mod:`aggregator.stories`) and sources among those articles."""
+    yield from whole
+    stories: dict[int, list[RecentRow]] = {}
+    for row in split:
+        stories.setdefault(row[1], []).append(row)
+    for members in stories.values():
+        if len(members) == 1:
+            rep, sources = members[0], 1
+        else:
+            rep = min(members, key=_rule_key)
+            sources = len({m[2] for m in members})
+        yield rep[0], rep[4] or rep[5], sources, rep[6]
 
 
 def _rule_key(row: RecentRow) -> tuple[bool, bool, str, int]:
     """:func:`aggregator.stories.rule_key` of a digest row: its story's representative is the
     member with the smallest."""
     return rule_key(bool(row[3]), row[4], row[0])
-
-
-class _RecentArticles:
-    """Both digests from one read: the rows since the earliest stamp asked for, filtered."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.since: str | None = None
-        self.rows: list[RecentRow] = []
-
-    def __call__(self, since: str) -> list[RecentRow]:
-        if self.since is None or since < self.since:
-            self.rows, self.since = self.store.recent_articles(since), since
-        return [row for row in self.rows if (row[4] or row[5]) >= since]
 
 
 def _by_id(row: Mapping[str, Any]) -> int:

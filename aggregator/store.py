@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import textwrap
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -807,6 +808,133 @@ def _migration_15(db: sqlite_utils.Database) -> None:
     rebuild_dedupe_index(db.conn)
 
 
+def _story_summary_refresh(story: str) -> str:
+    """Trigger statements that make ``story_summary``'s row for ``story`` (``new.story_id`` or
+    ``old.story_id``) what its articles say now, or remove it when it has none."""
+    body = f"""
+        DELETE FROM story_summary WHERE story_id = {story};
+        INSERT INTO story_summary (story_id, rep_id, rep_when, rep_topics, sources, oldest, newest)
+        SELECT {story}, r.id, coalesce(r.published_at, r.first_seen_at), r.topics,
+            g.sources, g.oldest, g.newest
+        FROM (
+            SELECT a.id, a.published_at, a.first_seen_at, a.topics FROM articles a
+            WHERE a.story_id = {story}
+            ORDER BY {_CUT_SQL}, a.published_at IS NULL, a.published_at, a.id LIMIT 1
+        ) AS r, (
+            SELECT count(DISTINCT source) AS sources, min({_NEWEST}) AS oldest,
+                max({_NEWEST}) AS newest
+            FROM articles WHERE story_id = {story}
+        ) AS g;
+    """
+    return "\n" + textwrap.indent(textwrap.dedent(body).strip(), "    ") + "\n"
+
+
+# Columns whose change can change a story's summary row (its representative's topics are kept
+# by a trigger of their own: a change of topics needs no new representative).
+STORY_SUMMARY_COLUMNS = ("id", "story_id", "source", "title", "published_at", "first_seen_at")
+STORY_SUMMARY_TRIGGERS = (
+    "story_summary_article_insert",
+    "story_summary_article_join",
+    "story_summary_article_delete",
+    "story_summary_article_leave",
+    "story_summary_article_update",
+    "story_summary_article_topics",
+)
+
+
+def _migration_16(db: sqlite_utils.Database) -> None:
+    """Stories as rows: ``story_summary`` holds one row per story (its representative by the
+    rule of :mod:`aggregator.stories`, that one's date and topics, how many sources carried it,
+    its oldest and newest article's date), kept by triggers whoever writes ``articles``
+    (ingest, clustering, retag, prune), so the digests count a period's stories from these rows
+    and an index instead of reading and grouping every article of their window."""
+    conn = db.conn
+    conn.execute(
+        """
+        CREATE TABLE IF NOT EXISTS story_summary (
+            story_id INTEGER PRIMARY KEY,
+            rep_id INTEGER NOT NULL,
+            rep_when TEXT NOT NULL,
+            rep_topics TEXT NOT NULL,
+            sources INTEGER NOT NULL,
+            oldest TEXT NOT NULL,
+            newest TEXT NOT NULL
+        )
+        """
+    )
+    _build_story_summary(conn)
+    # the digests' read: the stories with an article since a date, the narrow columns only
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS story_summary_newest "
+        "ON story_summary (newest, oldest, rep_when, sources, rep_id, rep_topics)"
+    )
+    _create_story_summary_triggers(conn)
+
+
+def _build_story_summary(conn: sqlite3.Connection) -> None:
+    """``story_summary`` computed afresh from ``articles`` (one pass: a window for the
+    representatives, a ``GROUP BY`` for the rest)."""
+    conn.execute("DELETE FROM story_summary")
+    conn.execute(
+        f"""
+        INSERT INTO story_summary (story_id, rep_id, rep_when, rep_topics, sources, oldest, newest)
+        SELECT r.story_id, r.id, r.stamp, r.topics, g.sources, g.oldest, g.newest
+        FROM (
+            SELECT a.story_id, a.id, {_NEWEST} AS stamp, a.topics,
+                row_number() OVER (
+                    PARTITION BY a.story_id
+                    ORDER BY {_CUT_SQL}, a.published_at IS NULL, a.published_at, a.id
+                ) AS position
+            FROM articles a
+        ) AS r
+        JOIN (
+            SELECT story_id, count(DISTINCT source) AS sources, min({_NEWEST}) AS oldest,
+                max({_NEWEST}) AS newest
+            FROM articles GROUP BY story_id
+        ) AS g ON g.story_id = r.story_id
+        WHERE r.position = 1
+        """
+    )
+
+
+def _create_story_summary_triggers(conn: sqlite3.Connection) -> None:
+    for name in STORY_SUMMARY_TRIGGERS:
+        conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+    new, old = _story_summary_refresh("new.story_id"), _story_summary_refresh("old.story_id")
+    # a new article is most often a new story of its own: its row is the article's
+    alone = "NOT EXISTS (SELECT 1 FROM articles WHERE story_id = new.story_id AND id IS NOT new.id)"
+    conn.execute(
+        f"CREATE TRIGGER story_summary_article_insert AFTER INSERT ON articles WHEN {alone} "
+        "BEGIN INSERT OR REPLACE INTO story_summary "
+        "(story_id, rep_id, rep_when, rep_topics, sources, oldest, newest) VALUES (new.story_id, "
+        "new.id, coalesce(new.published_at, new.first_seen_at), new.topics, 1, "
+        "coalesce(new.published_at, new.first_seen_at), "
+        "coalesce(new.published_at, new.first_seen_at)); END"
+    )
+    conn.execute(
+        "CREATE TRIGGER story_summary_article_join AFTER INSERT ON articles "
+        f"WHEN NOT {alone} BEGIN{new}END"
+    )
+    conn.execute(
+        f"CREATE TRIGGER story_summary_article_delete AFTER DELETE ON articles BEGIN{old}END"
+    )
+    conn.execute(
+        "CREATE TRIGGER story_summary_article_leave AFTER UPDATE OF story_id ON articles "
+        f"WHEN old.story_id IS NOT new.story_id BEGIN{old}END"
+    )
+    changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in STORY_SUMMARY_COLUMNS)
+    conn.execute(
+        "CREATE TRIGGER story_summary_article_update "
+        f"AFTER UPDATE OF {', '.join(STORY_SUMMARY_COLUMNS)} ON articles "
+        f"WHEN {changed} BEGIN{new}END"
+    )
+    conn.execute(
+        "CREATE TRIGGER story_summary_article_topics AFTER UPDATE OF topics ON articles "
+        "WHEN old.topics IS NOT new.topics BEGIN UPDATE story_summary SET rep_topics = new.topics "
+        "WHERE story_id = new.story_id AND rep_id = new.id; END"
+    )
+
+
 # Append only: each function upgrades the schema by one version, in order.
 MIGRATIONS = (
     _migration_1,
@@ -824,6 +952,7 @@ MIGRATIONS = (
     _migration_13,
     _migration_14,
     _migration_15,
+    _migration_16,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -910,6 +1039,7 @@ class Store:
                 MIGRATIONS[number](self.db)
                 self.conn.execute(f"PRAGMA user_version = {number + 1}")
             self._repair_search_triggers()
+            self._repair_story_summary()
         return SCHEMA_VERSION
 
     def _repair_search_triggers(self) -> None:
@@ -932,6 +1062,25 @@ class Store:
             self.conn.execute(f"DROP TRIGGER IF EXISTS {name}")
         _create_search_triggers(self.db)
         _requeue_all(self.conn)
+
+    def _repair_story_summary(self) -> None:
+        """Rebuilding the articles table drops the triggers that keep ``story_summary``: then
+        recreate them and compute the table afresh."""
+        present = {
+            row[0]
+            for row in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'articles'"
+            )
+        }
+        if (
+            present >= set(STORY_SUMMARY_TRIGGERS)
+            or not self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'story_summary'"
+            ).fetchone()
+        ):
+            return
+        _create_story_summary_triggers(self.conn)
+        _build_story_summary(self.conn)
 
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
@@ -1581,26 +1730,67 @@ class Store:
                 members.setdefault(row["story_id"], []).append(row)
         return members
 
-    def recent_articles(self, since: str) -> list[tuple[Any, ...]]:
+    def recent_articles(self, since: str, *, split_only: bool = False) -> list[tuple[Any, ...]]:
         """What a digest needs to place every article dated ``since`` or later, as narrow
         tuples: (id, story_id, source, cut, published_at, first_seen_at, topics), ``cut`` the
         title's cut marker (``_CUT_SQL``, the SQL mirror of :func:`aggregator.text.is_truncated`)
-        and topics the stored JSON text. Titles and links are read only for the stories a digest
-        lists (:meth:`article_links`)."""
-        return self.conn.execute(
-            f"SELECT a.id, a.story_id, a.source, {_CUT_SQL}, a.published_at, a.first_seen_at, "
-            f"a.topics FROM articles a WHERE {_NEWEST} >= ?",
-            (since,),
-        ).fetchall()
+        and topics the stored JSON text. ``split_only``: only the articles of stories that also
+        have articles dated before ``since`` (the ones :meth:`digest_stories` cannot place from
+        ``story_summary``)."""
+        columns = (
+            f"a.id, a.story_id, a.source, {_CUT_SQL}, a.published_at, a.first_seen_at, a.topics"
+        )
+        if not split_only:
+            sql = f"SELECT {columns} FROM articles a WHERE {_NEWEST} >= ?"
+            return self.conn.execute(sql, (since,)).fetchall()
+        # those stories first (a few index entries), then their articles by story: CROSS JOIN
+        # keeps SQLite from walking every recent article instead
+        sql = (
+            f"SELECT {columns} FROM story_summary s CROSS JOIN articles a "
+            "ON a.story_id = s.story_id WHERE s.newest >= ? AND s.oldest < ? "
+            "AND coalesce(a.published_at, a.first_seen_at) >= ?"
+        )
+        return self.conn.execute(sql, (since, since, since)).fetchall()
 
-    def article_links(self, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
-        """(title, canonical_url) of these articles, by id."""
-        found: dict[int, tuple[str, str]] = {}
+    def digest_stories(self, since: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """What a digest needs to place every story with an article dated ``since`` or later:
+        the stories whose articles are all that recent, from ``story_summary`` as (rep_id,
+        rep_when, sources, rep_topics) — one narrow row per story, read from the
+        ``story_summary_newest`` index —, and the recent articles of the others (the stories
+        that began before ``since``), as :meth:`recent_articles` reads them, so that the caller
+        places those on what they have since then."""
+        whole = self.conn.execute(
+            "SELECT rep_id, rep_when, sources, rep_topics FROM story_summary "
+            "WHERE newest >= ? AND oldest >= ?",
+            (since, since),
+        ).fetchall()
+        return whole, self.recent_articles(since, split_only=True)
+
+    def digest_links(self, ids: Iterable[int]) -> dict[int, tuple[str, str, str, int]]:
+        """(title, canonical_url, source, story_id) of these articles, by id."""
+        found: dict[int, tuple[str, str, str, int]] = {}
         for chunk in _chunks(list(dict.fromkeys(ids)), CHUNK):
             marks = ",".join("?" * len(chunk))
-            sql = f"SELECT id, title, canonical_url FROM articles WHERE id IN ({marks})"
-            for article_id, title, url in self.conn.execute(sql, chunk):
-                found[article_id] = (title, url)
+            sql = (
+                "SELECT id, title, canonical_url, source, story_id FROM articles "
+                f"WHERE id IN ({marks})"
+            )
+            for article_id, *values in self.conn.execute(sql, chunk):
+                found[article_id] = tuple(values)  # type: ignore[assignment]
+        return found
+
+    def story_sources(self, story_ids: Iterable[int], since: str) -> dict[int, list[str]]:
+        """The source of each article dated ``since`` or later of these stories, in id order,
+        by story_id."""
+        found: dict[int, list[str]] = {}
+        for chunk in _chunks(list(dict.fromkeys(story_ids)), CHUNK):
+            marks = ",".join("?" * len(chunk))
+            sql = (
+                f"SELECT story_id, source FROM articles a WHERE story_id IN ({marks}) "
+                f"AND {_NEWEST} >= ? ORDER BY id"
+            )
+            for story_id, source in self.conn.execute(sql, [*chunk, since]):
+                found.setdefault(story_id, []).append(source)
         return found
 
     def newest_stamp_before(self, before: str) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import random
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -652,3 +653,75 @@ def test_a_digest_line_names_the_linked_source_first(db: Store, tmp_path: Path) 
     assert re.findall(r"<li><a [^>]+>([^<]+)</a> — ([^<]+)</li>", today.summary) == [
         ("海上风电项目全容量并网发电", "whole, early")
     ]
+
+
+def test_digests_from_story_summary_equal_digests_from_every_article(db: Store) -> None:
+    """The digests place most stories from ``story_summary`` (one row per story) and only the
+    stories that began before the window from their articles: the entries must be exactly those
+    of placing every story from its articles of the window, on stories that span days, weeks
+    and topics, with cut titles, undated articles and several sources."""
+    rng = random.Random(6)
+    words = ["光伏", "风电", "储能", "氢能", "电网", "煤炭", "政策", "招标", "核电", "新闻"]
+    rows = []
+    for n in range(400):
+        title = "".join(rng.sample(words, 3)) + f" {n}" + rng.choice(["", "", "", "...", "…"])
+        when = NOW + timedelta(hours=6) - timedelta(minutes=rng.randrange(60 * 24 * 80))
+        rows.append(
+            {
+                "url": f"https://s{n % 5}.example/a/{n}",
+                "canonical_url": f"https://s{n % 5}.example/a/{n}",
+                "source": f"s{n % 5}",
+                "guid": None,
+                "title": title,
+                "snippet": title,
+                "published_at": None if n % 11 == 0 else when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "published_precision": "minute",
+                "published_from": "feed",
+                "flags": [],
+                "language": "zh",
+                "topics": [],
+            }
+        )
+    for batch in range(4):  # undated articles: first seen on four different days
+        db.upsert_articles(
+            rows[batch::4], NOW - timedelta(days=9 * batch), tagger=lambda r: TAXONOMY.tag(r)
+        )
+    ids = [r[0] for r in db.conn.execute("SELECT id FROM articles ORDER BY id")]
+    for start in range(0, 300, 7):  # stories of 1 to 6 articles, hours to weeks apart
+        members = ids[start : start + rng.randrange(1, 7)]
+        join_story(db, members[0], *members)
+    checked = split_seen = 0
+    names = {**{t: t for t in db.article_topics()}, **TAXONOMY.names}
+    for now, zone, periods, per_topic in [
+        (NOW, "Asia/Shanghai", 7, 20),
+        (NOW, "UTC", 3, 2),
+        (NOW - timedelta(days=20), "America/New_York", 5, 1),
+        (NOW + timedelta(days=30), "Asia/Kolkata", 9, 3),
+    ]:
+        for period in ("day", "week"):
+            options = {
+                "period": period,
+                "zone": export._zone(zone),
+                "periods": periods,
+                "now": now,
+                "taxonomy": TAXONOMY,
+                "topic_names": names,
+                "source_titles": db.source_titles(),
+                "base_url": BASE,
+                "per_topic": per_topic,
+            }
+            with db.snapshot():
+                from_summary = export.digest_entries(db, **options)
+                every = export.digest_entries(
+                    db, read=lambda since: ([], db.recent_articles(since)), **options
+                )
+                bounds = export.digest_periods_with_stories(
+                    db, period, export._zone(zone), periods, now
+                )
+                whole, split = db.digest_stories(export._stamp(bounds[-1][1]))
+            assert from_summary == every and len(every) == len(bounds) > 0
+            assert whole
+            split_seen += len(split)
+            checked += sum(entry.html.count("<li>") for entry in every)
+    assert split_seen > 20 and checked > 300
+    assert any("more stories" in entry.html for entry in every)

@@ -15,11 +15,15 @@ import pytest
 from aggregator.items import PageSeen
 from aggregator.store import (
     ARTICLE_COLUMNS,
+    MIGRATIONS,
     REDUNDANT_INDEXES,
     SCHEMA_VERSION,
+    STORY_SUMMARY_TRIGGERS,
     Store,
     UrlRulesResult,
+    _migration_16,
 )
+from aggregator.stories import representative
 from aggregator.urls import UrlRules, build_url_rules
 from tests.conftest import NOW
 
@@ -1123,3 +1127,125 @@ def test_topic_feed_keys_read_the_topics_own_rows_newest_first(db: Store) -> Non
         )
     )
     assert "article_topics_newest (topic=?)" in plan and "TEMP B-TREE" not in plan, plan
+
+
+# -- story_summary: one row per story, kept by triggers ------------------------------------
+
+
+def summary_from_articles(db: Store) -> list[tuple[Any, ...]]:
+    """What ``story_summary`` must hold, from the articles and the Python rule
+    (:func:`aggregator.stories.representative`)."""
+    stories: dict[int, list[dict[str, Any]]] = {}
+    for article in db.db.query("SELECT * FROM articles ORDER BY id"):
+        stories.setdefault(article["story_id"], []).append(article)
+    expected = []
+    for story_id, members in sorted(stories.items()):
+        rep = representative(members)
+        stamps = [m["published_at"] or m["first_seen_at"] for m in members]
+        expected.append(
+            (
+                story_id,
+                rep["id"],
+                rep["published_at"] or rep["first_seen_at"],
+                rep["topics"],
+                len({m["source"] for m in members}),
+                min(stamps),
+                max(stamps),
+            )
+        )
+    return expected
+
+
+def summary(db: Store) -> list[tuple[Any, ...]]:
+    return db.conn.execute(
+        "SELECT story_id, rep_id, rep_when, rep_topics, sources, oldest, newest "
+        "FROM story_summary ORDER BY story_id"
+    ).fetchall()
+
+
+def test_story_summary_follows_every_write_to_articles(db: Store) -> None:
+    def article(n: int, **overrides: Any) -> dict[str, Any]:
+        fields = {
+            "url": f"https://example.com/s/{n}.html",
+            "canonical_url": f"https://example.com/s/{n}.html",
+            "source": f"src{n % 3}",
+            "title": f"储能电站 {n}" + ("..." if n % 4 == 0 else ""),
+            "published_at": None if n % 5 == 0 else f"2026-02-{10 + n % 15:02d}T0{n % 10}:00:00Z",
+            "topics": ["storage"] if n % 2 else ["grid", "solar"],
+        }
+        return row(**(fields | overrides))
+
+    ids = db.upsert_articles([article(n) for n in range(24)], NOW).new_ids
+    assert summary(db) == summary_from_articles(db) and len(summary(db)) == 24
+    with db.write() as conn:  # clustering joins stories (a cut copy, an undated one...)
+        conn.executemany(
+            "UPDATE articles SET story_id = ? WHERE id = ?",
+            [(ids[0], ids[n]) for n in (1, 4, 5, 8)] + [(ids[9], ids[n]) for n in (10, 11)],
+        )
+    assert summary(db) == summary_from_articles(db) and len(summary(db)) == 24 - 6
+    with db.write() as conn:  # an article written straight into a story: the earliest, uncut
+        conn.execute(
+            "INSERT INTO articles (url, canonical_url, source, title, published_at, "
+            "first_seen_at, last_seen_at, topics, story_id) VALUES ('https://x.org/1', "
+            "'https://x.org/1', 'srcx', '储能', '2026-01-05T00:00:00Z', ?, ?, '[\"wind\"]', ?)",
+            ("2026-02-25T00:00:00Z", "2026-02-25T00:00:00Z", ids[9]),
+        )
+    assert summary(db) == summary_from_articles(db) and len(summary(db)) == 24 - 6
+    assert {r[0]: r[3] for r in summary(db)}[ids[9]] == '["wind"]'
+    # the cut copy gets its whole title; another copy an earlier date
+    db.upsert_articles(
+        [article(4, title="储能电站 4 全文"), article(8, published_at="2026-01-02T00:00:00Z")], NOW
+    )
+    assert summary(db) == summary_from_articles(db)
+    with db.write() as conn:  # topics change (retag) and an article leaves its story
+        conn.execute(
+            "UPDATE articles SET topics = '[\"hydrogen\"]' WHERE id IN (?, ?)", (ids[0], ids[4])
+        )
+        conn.execute("UPDATE articles SET story_id = id WHERE id = ?", (ids[10],))
+        conn.execute(
+            "UPDATE articles SET source = 'src9', first_seen_at = '2026-01-01T00:00:00Z' "
+            "WHERE id = ?",
+            (ids[5],),
+        )
+    assert summary(db) == summary_from_articles(db)
+    with db.write() as conn:  # some members of stories and whole stories go (prune's delete)
+        gone = conn.execute(
+            "DELETE FROM articles WHERE coalesce(published_at, first_seen_at) < '2026-02-14'"
+        ).rowcount
+    assert gone > 3 and summary(db) == summary_from_articles(db)
+    with db.write() as conn:
+        conn.execute("DELETE FROM articles")
+    assert summary(db) == []
+
+
+def test_story_summary_is_built_by_its_migration_and_repaired(db_path: Path) -> None:
+    with Store(db_path) as store:
+        ids = store.upsert_articles(
+            [
+                row(url=f"https://e.com/{n}", canonical_url=f"https://e.com/{n}", source=f"s{n}")
+                for n in range(5)
+            ],
+            NOW,
+        ).new_ids
+        with store.write() as conn:
+            conn.execute("UPDATE articles SET story_id = ? WHERE id IN (?, ?)", ids[:3])
+        expected = summary_from_articles(store)
+        # as a file of the schema before: no table, no triggers
+        for name in STORY_SUMMARY_TRIGGERS:
+            store.conn.execute(f"DROP TRIGGER {name}")
+        store.conn.execute("DROP TABLE story_summary")
+        store.conn.execute(f"PRAGMA user_version = {MIGRATIONS.index(_migration_16)}")
+    with Store(db_path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert summary(store) == expected and expected[0][4] == 3
+        # a rebuilt articles table loses its triggers: the next open restores them, and the rows
+        store.conn.execute("DROP TRIGGER story_summary_article_insert")
+        store.upsert_articles([row(url="https://e.com/9", canonical_url="https://e.com/9")], NOW)
+    with Store(db_path) as store:
+        assert summary(store) == summary_from_articles(store) and len(summary(store)) == 4
+        plan = store.conn.execute(
+            "EXPLAIN QUERY PLAN SELECT rep_id, rep_when, sources, rep_topics FROM story_summary "
+            "WHERE newest >= ? AND oldest >= ?",
+            ("2026-01-01", "2026-01-01"),
+        ).fetchall()
+        assert "COVERING INDEX story_summary_newest" in plan[0][3]
