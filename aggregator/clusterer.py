@@ -4,19 +4,18 @@ stories (:meth:`aggregator.store.Store.assign_stories`) while the crawler goes o
 The crawl runs in one thread (Twisted's reactor); clustering is CPU work that would otherwise
 stop it. The worker (``python -m aggregator.clusterer DB OPTIONS``) has its own connection to the
 same SQLite file (WAL: it reads while the crawl writes; it holds the write lock only to write a
-batch's results). It reads one line of ids per batch on stdin and, at end of input, prints what it
-did as one JSON line. ``finish()`` waits for it and clusters in process whatever it did not do (it
-died, or could not start), so no article is left out. Without a worker
+batch's results). It takes one message of ids per batch (:mod:`aggregator.worker`) and, at the
+end of its input, answers with what it did. ``finish()`` waits for it and clusters in process
+whatever it did not do (it died, or could not start), so no article is left out. Without a worker
 (``NEWSAGG_DEDUPE_WORKER = False``, or an in-memory database) everything is clustered in process,
 at ``submit`` time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import resource
 import sqlite3
-import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -25,23 +24,21 @@ from typing import IO, Any
 from aggregator.dedupe import ClusterStats, DedupeOptions
 from aggregator.errors import StoreError
 from aggregator.store import Store
+from aggregator.worker import Worker, child_streams, peak_mb, receive, send
 
 # How long finish() waits for the worker to drain its input before clustering the rest itself.
 FINISH_TIMEOUT_S = 600.0
 _COUNTS = ("articles", "joined", "candidates", "rejected", "capped", "seconds")
 
 
-def work(db_path: str, options: DedupeOptions, lines: IO[str], out: IO[str]) -> None:
-    """The worker's loop: cluster each line of ids; at the end, report stats and peak memory."""
+def work(db_path: str, options: DedupeOptions, messages: IO[bytes], out: IO[bytes]) -> None:
+    """The worker's loop: cluster each message's ids; at the end, report stats and peak memory."""
     stats = ClusterStats()
     with Store(db_path) as store:
-        for line in lines:
-            ids = [int(i) for i in line.split()]
+        while (ids := receive(messages)) is not None:
             if ids:
                 stats.add(store.assign_stories(ids, options))
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out.write(json.dumps(stats.to_dict() | {"worker_peak_mb": round(peak_mb, 1)}) + "\n")
-    out.flush()
+    send(out, stats.to_dict() | {"worker_peak_mb": peak_mb()})
 
 
 class Clusterer:
@@ -53,58 +50,34 @@ class Clusterer:
         self.stats = ClusterStats()
         self.submitted: list[int] = []
         self.worker_report: dict[str, Any] = {}
-        self.process: subprocess.Popen[str] | None = None
+        self.worker: Worker | None = None
         if not options.enabled:
             return
         # Articles an earlier, interrupted run stored without clustering them go first.
         backlog = store.unclustered()
         if worker and store.path != ":memory:":
-            try:
-                self.process = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "aggregator.clusterer",
-                        store.path,
-                        json.dumps(asdict(options)),
-                    ],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    text=True,
-                )
-            except OSError:
-                self.process = None
+            with contextlib.suppress(OSError):  # cannot start: everything is clustered here
+                options_json = json.dumps(asdict(options))
+                self.worker = Worker("aggregator.clusterer", store.path, options_json)
         if backlog:
             self.submit(backlog)
-
-    def _alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
 
     def submit(self, ids: Sequence[int]) -> None:
         """Cluster these newly stored (committed) articles, soon."""
         if not ids or not self.options.enabled:
             return
         self.submitted.extend(ids)
-        if self._alive():
-            assert self.process is not None and self.process.stdin is not None
-            try:
-                self.process.stdin.write(" ".join(map(str, ids)) + "\n")
-                self.process.stdin.flush()
-                return
-            except (BrokenPipeError, OSError):
-                pass  # the worker is gone: finish() clusters what it did not
+        if self.worker is not None and self.worker.alive() and self.worker.send(list(ids)):
+            return
+        # No worker, or it is gone: cluster here (finish() clusters what the worker did not).
         self.stats.add(self.store.assign_stories(ids, self.options))
 
     def finish(self) -> dict[str, Any]:
         """Wait for the worker; cluster what it left; return what clustering did."""
-        if self.process is not None:
-            try:
-                out, _err = self.process.communicate(timeout=FINISH_TIMEOUT_S)
-                lines = out.strip().splitlines()
-                self.worker_report = json.loads(lines[-1]) if lines else {}
-            except (subprocess.TimeoutExpired, ValueError, OSError):
-                self.process.kill()
-                self.process.wait()
+        if self.worker is not None:
+            answers, _status = self.worker.finish(FINISH_TIMEOUT_S)
+            if answers and isinstance(answers[-1], dict):
+                self.worker_report = answers[-1]
             if self.worker_report.get("database"):
                 # The database failed the worker (full, read-only, corrupt): it is the crawl's
                 # error too, as it would have been without a worker.
@@ -116,7 +89,7 @@ class Clusterer:
             if left:
                 self.stats.add(self.store.assign_stories(left, self.options))
         report: dict[str, Any] = self.stats.to_dict()
-        report["worker"] = self.process is not None
+        report["worker"] = self.worker is not None
         for name in ("worker_peak_mb", "worker_error"):
             if name in self.worker_report:
                 report[name] = self.worker_report[name]
@@ -124,10 +97,11 @@ class Clusterer:
 
 
 def main() -> int:
-    """The worker process: errors (a full disk...) are reported on stdout as JSON, never as a
+    """The worker process: errors (a full disk...) are reported as its answer, never as a
     traceback; the crawl's process then clusters what was left, or reports the error itself."""
+    messages, answers = child_streams()
     try:
-        work(sys.argv[1], DedupeOptions(**json.loads(sys.argv[2])), sys.stdin, sys.stdout)
+        work(sys.argv[1], DedupeOptions(**json.loads(sys.argv[2])), messages, answers)
     except Exception as exc:  # any failure: the parent process takes over
         database = isinstance(exc, StoreError | sqlite3.DatabaseError)
         if isinstance(exc, StoreError):
@@ -136,11 +110,8 @@ def main() -> int:
             message = f"{sys.argv[1]}: cannot write to the database: {exc}"
         else:
             message = f"{type(exc).__name__}: {exc}"
-        try:
-            sys.stdout.write(json.dumps({"worker_error": message, "database": database}) + "\n")
-            sys.stdout.flush()
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):  # the crawl is gone
+            send(answers, {"worker_error": message, "database": database})
         return 1
     return 0
 

@@ -22,18 +22,14 @@ terms, FTS5 inserts and segment writes at ``COMMIT``), so the batches go to a wr
   batch it holds and exits at the end of its input; batches not yet sent are lost, as an
   unflushed batch always was.
 
-Messages are pickled (the sources, then :class:`~aggregator.items.Article` and
-:class:`~aggregator.items.PageSeen` records) over the process's stdin and stdout, between two
-processes of this program.
+Messages (the sources, then :class:`~aggregator.items.Article` and
+:class:`~aggregator.items.PageSeen` records) go over the process's stdin and stdout as
+:mod:`aggregator.worker` frames them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import pickle
 import queue
-import subprocess
 import sys
 import threading
 from collections.abc import Mapping, Sequence
@@ -48,6 +44,7 @@ from aggregator.items import Article
 from aggregator.normalize import normalize
 from aggregator.store import Store, Tagger, UpsertResult
 from aggregator.topics import load_taxonomy, source_tagger
+from aggregator.worker import Worker, child_streams, encode, receive, send
 
 DEPTH = 4  # batches waiting to be sent at most before the crawl waits for the writer
 
@@ -104,11 +101,7 @@ class StoreWriter:
             "taxonomy_file": str(taxonomy_file.resolve()) if taxonomy_file else None,
             "sources": list(sources),
         }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "aggregator.storewriter", path],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
+        self.worker = Worker("aggregator.storewriter", path)
         self.sent = 0
         self.answered = 0
         self._outbox: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
@@ -116,7 +109,7 @@ class StoreWriter:
         self._closed = False
         self._sender = threading.Thread(target=self._send, name="newsagg-store-send", daemon=True)
         self._reader = threading.Thread(target=self._read, name="newsagg-store-read", daemon=True)
-        self._outbox.put(pickle.dumps(setup, pickle.HIGHEST_PROTOCOL))
+        self._outbox.put(encode(setup))
         self._sender.start()
         self._reader.start()
 
@@ -126,8 +119,7 @@ class StoreWriter:
         """Send a batch (waits while ``depth`` are waiting); returns what is done so far."""
         if (articles or pages) and not self._closed:
             self.sent += 1
-            message = (list(articles), list(pages), now)
-            self._outbox.put(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
+            self._outbox.put(encode((list(articles), list(pages), now)))
         return self.results()
 
     def results(self) -> list[Written | BaseException]:
@@ -160,7 +152,7 @@ class StoreWriter:
         if self._closed:
             return
         self._closed = True
-        self.process.kill()
+        self.worker.kill()
         self._stop()
         self.results()  # dropped: the crawl has failed already
 
@@ -169,35 +161,19 @@ class StoreWriter:
         self._outbox.put(None)
         self._sender.join()
         self._reader.join()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        return self.process.wait()
+        return self.worker.wait()
 
     def _send(self) -> None:
-        stdin = self.process.stdin
-        assert stdin is not None
-        try:
-            while (message := self._outbox.get()) is not None:
-                stdin.write(len(message).to_bytes(8, "big") + message)
-                stdin.flush()
-        except (BrokenPipeError, OSError):
-            # The process is gone; the reader reports it. Drain so that submit never blocks.
-            while self._outbox.get() is not None:
-                pass
-        finally:
-            with contextlib.suppress(OSError):
-                stdin.close()
+        while (message := self._outbox.get()) is not None:
+            if not self.worker.write(message):
+                # The process is gone; the reader reports it. Drain so that submit never blocks.
+                while self._outbox.get() is not None:
+                    pass
+                break
+        self.worker.end_input()
 
     def _read(self) -> None:
-        stdout = self.process.stdout
-        assert stdout is not None
-        while True:
-            try:
-                message = _receive(stdout)
-            except Exception:  # an unreadable answer: the process is not one of ours any more
-                message = None
-            if message is None:
-                return
+        while (message := self.worker.receive()) is not None:
             self.answered += 1
             kind, value = message
             if kind == "ok":
@@ -208,22 +184,10 @@ class StoreWriter:
                 self._done.put(WriterFailed(value))
 
 
-def _receive(stream: IO[bytes]) -> Any:
-    """One message, or None at the end of the stream (a partial message is the end too)."""
-    header = stream.read(8)
-    if len(header) < 8:
-        return None
-    size = int.from_bytes(header, "big")
-    body = stream.read(size)
-    if len(body) < size:
-        return None
-    return pickle.loads(body)
-
-
 def work(stdin: IO[bytes], stdout: IO[bytes], path: str) -> None:
     """The writer's loop: the sources first, then each batch, answered with what it did or
     with its error."""
-    setup = _receive(stdin)
+    setup = receive(stdin)
     if setup is None:
         return
     sources = {source.name: source for source in setup["sources"]}
@@ -232,12 +196,12 @@ def work(stdin: IO[bytes], stdout: IO[bytes], path: str) -> None:
     try:
         store = Store(path)
     except StoreError as exc:  # the file cannot be used: every batch fails with this
-        while _receive(stdin) is not None:
-            _answer(stdout, ("store_error", str(exc)))
+        while receive(stdin) is not None:
+            send(stdout, ("store_error", str(exc)))
         return
     failed, failed_message = False, ""
     with store:
-        while (message := _receive(stdin)) is not None:
+        while (message := receive(stdin)) is not None:
             articles, pages, now = message
             if failed:  # after a StoreError nothing more is written
                 answer: tuple[str, Any] = ("store_error", failed_message)
@@ -249,21 +213,13 @@ def work(stdin: IO[bytes], stdout: IO[bytes], path: str) -> None:
                     answer = ("store_error", failed_message)
                 except Exception as exc:  # a batch's own failure: reported, the next one goes on
                     answer = ("error", f"storing a batch failed: {type(exc).__name__}: {exc}")
-            _answer(stdout, answer)
-
-
-def _answer(stream: IO[bytes], answer: tuple[str, Any]) -> None:
-    body = pickle.dumps(answer, pickle.HIGHEST_PROTOCOL)
-    stream.write(len(body).to_bytes(8, "big") + body)
-    stream.flush()
+            send(stdout, answer)
 
 
 def main() -> int:
-    # The answers go to the real stdout; anything else printed goes to stderr.
-    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    sys.stdout = sys.stderr
+    messages, answers = child_streams()
     try:
-        work(sys.stdin.buffer, answers, sys.argv[1])
+        work(messages, answers, sys.argv[1])
     except (BrokenPipeError, KeyboardInterrupt):  # the crawl is gone
         return 1
     return 0

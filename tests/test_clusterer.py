@@ -34,7 +34,7 @@ def test_the_worker_process_clusters_and_reports(db_path: Path) -> None:
     with Store(db_path) as store:
         ids = stored_ids(store)
         clusterer = Clusterer(store, DedupeOptions())
-        assert clusterer.process is not None
+        assert clusterer.worker is not None
         clusterer.submit(ids)
         report = clusterer.finish()
         assert report["worker"] is True
@@ -48,9 +48,8 @@ def test_what_a_dead_worker_left_is_clustered_in_process(db_path: Path) -> None:
     with Store(db_path) as store:
         ids = stored_ids(store)
         clusterer = Clusterer(store, DedupeOptions())
-        assert clusterer.process is not None
-        clusterer.process.kill()
-        clusterer.process.wait()
+        assert clusterer.worker is not None
+        clusterer.worker.kill()
         clusterer.submit(ids)
         report = clusterer.finish()
         assert report["articles"] == 4

@@ -121,8 +121,7 @@ def test_a_failing_batch_is_reported_and_the_next_one_is_written(db_path: Path) 
 def test_a_writer_process_that_dies_is_a_store_error(db_path: Path) -> None:
     Store(db_path).close()
     writer = writer_for(db_path, None)
-    writer.process.kill()
-    writer.process.wait()
+    writer.worker.kill()
     writer.submit(articles(2), [], NOW)
     done = writer.close()
     assert len(done) == 1 and isinstance(done[0], StoreError)
@@ -133,7 +132,7 @@ def test_abandon_stops_the_process_without_writing_the_rest(db_path: Path) -> No
     Store(db_path).close()
     writer = writer_for(db_path, None)
     writer.abandon()
-    assert writer.process.poll() is not None
+    assert not writer.worker.alive()
     writer.submit(articles(2), [], NOW)  # after abandon: nothing is sent, nothing is raised
     assert writer.close() == []
     with Store(db_path) as store:
