@@ -427,6 +427,7 @@ def retag_command(ctx: Context) -> None:
 
     taxonomy = ctx.load_taxonomy()
     source_topics = {s.name: s.topics for s in ctx.load_sources()}
+    require_db(ctx)  # before the lock, which would leave news.db.lock (and its folder) behind
     with run_lock(ctx.db_path), _open_for_export(ctx) as store:
         changed = store.retag(source_tagger(taxonomy, source_topics))
         total = store.count_articles()
@@ -449,6 +450,7 @@ def recanon_command(ctx: Context, force: bool) -> None:
     from aggregator.lock import run_lock
 
     rules = url_rules_of(ctx.load_sources())
+    require_db(ctx)  # before the lock, which would leave news.db.lock (and its folder) behind
     with run_lock(ctx.db_path), _open_for_export(ctx) as store:
         result = store.apply_url_rules(rules, force=force)
         total = store.count_articles()

@@ -452,6 +452,22 @@ def test_recanon_applies_changed_url_rules_once(tmp_path: Path) -> None:
         ]
 
 
+@pytest.mark.parametrize("command", ["recanon", "retag"])
+def test_a_command_that_locks_without_database_says_so_and_leaves_nothing(
+    tmp_path: Path, command: str
+) -> None:
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[[source]]\nname = "e"\nkind = "feed"\nurls = ["https://e.cn/rss"]\n')
+    db_path = tmp_path / "data" / "news.db"
+    result = invoke("--db", str(db_path), "--sources", str(sources), command)
+    assert result.exit_code == 2, result.output
+    assert f"{db_path}: no database yet" in result.output
+    assert not (tmp_path / "data").exists()  # no folder, no news.db.lock in it
+    (tmp_path / "data").mkdir()
+    assert invoke("--db", str(db_path), "--sources", str(sources), command).exit_code == 2
+    assert list((tmp_path / "data").iterdir()) == []
+
+
 def _rows(n: int) -> list[dict[str, object]]:
     return [
         normalize(
