@@ -6,6 +6,11 @@ It leaves the root logger at NOTSET and filters in its handler, so each call bui
 "WARNING"`` then drops: about a second of a 40,000-item crawl. :class:`CrawlLogFormatter`
 returns nothing for those two when the configured level would not show them (Scrapy then logs
 nothing); with ``-v``/``-vv`` (``LOG_LEVEL`` INFO/DEBUG) the lines are as Scrapy writes them.
+
+The other records below the level (other libraries' DEBUG lines, Scrapy's other ones) are not
+built at all: :class:`LogLevel` sets the root logger, and Scrapy's own, to the level of the
+handler Scrapy installed (``LOG_LEVEL``), so ``logger.debug`` returns at its first check. What
+is shown, and the ``log_count/*`` stats, stay as they were.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import logging
 from typing import Any, Self
 
 from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
 from scrapy.logformatter import LogFormatter
+from scrapy.utils.log import get_scrapy_root_handler
 
 
 class CrawlLogFormatter(LogFormatter):
@@ -39,3 +46,24 @@ class CrawlLogFormatter(LogFormatter):
 
     def scraped(self, item: Any, response: Any, spider: Any) -> Any:
         return super().scraped(item, response, spider) if self.debug_shown else None
+
+
+class LogLevel:
+    """Scrapy extension: records below the level Scrapy's root handler shows are not built.
+
+    Scrapy installs that handler (``LOG_LEVEL``) with the root logger at ``NOTSET`` and its
+    ``scrapy`` logger at ``DEBUG``; this raises both to the handler's level. Without Scrapy's
+    handler (Scrapy embedded with the caller's logging) it changes nothing."""
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+        for logger in (logging.getLogger(), logging.getLogger("scrapy")):
+            if logger.level < level:
+                logger.setLevel(level)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        handler = get_scrapy_root_handler()
+        if handler is None:
+            raise NotConfigured
+        return cls(handler.level)

@@ -30,7 +30,8 @@ NEWSAGG_MAX_TIME = 0.0  # the whole crawl (`--max-time`); 0: none
 COOKIES_ENABLED = False
 
 # A progress line on stderr when it is a terminal (`newsagg` sets NEWSAGG_PROGRESS then).
-EXTENSIONS = {"aggregator.progress.ProgressLine": 0}
+# LogLevel: records below LOG_LEVEL are not built at all (aggregator/crawllog.py).
+EXTENSIONS = {"aggregator.progress.ProgressLine": 0, "aggregator.crawllog.LogLevel": 0}
 NEWSAGG_PROGRESS = False
 
 # No listening sockets during a crawl.
