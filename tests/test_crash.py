@@ -18,7 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,71 @@ def site(tmp_path: Path) -> Iterator[Site]:
         yield Site(root, farm)
 
 
+@dataclass
+class News:
+    """A database and the site's sources file, and `newsagg` commands on them in a child
+    process (crawls need a fresh reactor)."""
+
+    db: Path
+    sources: Path
+
+    @classmethod
+    def beside(cls, site: Site, folder: Path, db: Path | None = None) -> News:
+        """``folder/sources.toml`` for the site and ``db`` (default ``folder/news.db``)."""
+        return cls(db or folder / "news.db", site.sources(folder / "sources.toml"))
+
+    def args(self, command: str, *rest: str) -> list[str]:
+        """``--db DB --sources FILE COMMAND REST``, with the FAST settings for a crawl or run."""
+        fast = FAST if command in ("crawl", "run") else []
+        return ["--db", str(self.db), "--sources", str(self.sources), command, *rest, *fast]
+
+    def ok(self, command: str, *rest: str) -> subprocess.CompletedProcess[str]:
+        """Run a command that must succeed."""
+        result = run_newsagg(*self.args(command, *rest))
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    def start(self, command: str) -> subprocess.Popen[bytes]:
+        """Start a command to kill or to read beside (its stderr kept for a failure)."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "aggregator", *self.args(command)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=child_env(),
+            cwd=ROOT,
+        )
+
+
+@pytest.fixture
+def news(site: Site, tmp_path: Path) -> News:
+    return News.beside(site, tmp_path)
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """Ours without NEWSAGG_* (a test passes what it means), plus ``extra``."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("NEWSAGG_")} | extra
+
+
+def run_child(
+    *argv: str,
+    prefix: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """``[PREFIX] python ARGV`` from the repository root, its output captured as text."""
+    return subprocess.run(
+        [*prefix, sys.executable, *argv],
+        preexec_fn=preexec_fn,
+        capture_output=True,
+        text=True,
+        env=env or child_env(),
+        cwd=ROOT,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def committed(db: Path) -> dict[int, str]:
     """What a reader sees as committed right now: id -> canonical_url."""
     if not db.exists():
@@ -127,28 +193,15 @@ def check_feeds(feeds: Path) -> int:
     return count
 
 
-def _newsagg(*args: str) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSAGG_")}
-    return subprocess.Popen(
-        [sys.executable, "-m", "aggregator", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=env,
-        cwd=ROOT,
-    )
-
-
 def kill_at_random_moments(site: Site, tmp: Path, kills: int, seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
-    db = tmp / "news.db"
-    sources = site.sources(tmp / "sources.toml")
-    base = ["--db", str(db), "--sources", str(sources)]
+    news = News.beside(site, tmp)
+    db = news.db
     # One whole run and one export first: how long each takes, and feeds to be replaced.
     durations = {}
     for command in ("run", "export"):
         started = time.monotonic()
-        first = run_newsagg(*base, command, *(FAST if command == "run" else ()))
-        assert first.returncode == 0, first.stderr
+        news.ok(command)
         durations[command] = time.monotonic() - started
     report: dict[str, Any] = {"kills": 0, "finished": 0, "lost": 0, "feeds": 0}
     attempt = 0
@@ -157,7 +210,7 @@ def kill_at_random_moments(site: Site, tmp: Path, kills: int, seed: int) -> dict
         site.advance()
         command = "export" if attempt % 4 == 3 else "run"  # one in four during an export alone
         attempt += 1
-        process = _newsagg(*base, command, *(FAST if command == "run" else ()))
+        process = news.start(command)
         time.sleep(rng.uniform(0.1, durations[command]))
         before = committed(db)
         process.send_signal(signal.SIGKILL)
@@ -175,8 +228,7 @@ def kill_at_random_moments(site: Site, tmp: Path, kills: int, seed: int) -> dict
         report["feeds"] = check_feeds(tmp / "feeds")
     # and the next run completes
     site.advance()
-    last = run_newsagg(*base, "run", *FAST)
-    assert last.returncode == 0, last.stderr
+    news.ok("run")
     assert integrity(db) == "ok"
     assert check_feeds(tmp / "feeds") >= 4
     # the temporary files of killed exports went with the last run's export
@@ -203,26 +255,16 @@ def _limit_file_size(limit: int) -> Any:
     return preexec
 
 
-def test_a_full_disk_is_a_clear_error_and_the_database_stays_intact(
-    site: Site, tmp_path: Path
-) -> None:
-    db = tmp_path / "news.db"
-    sources = site.sources(tmp_path / "sources.toml")
-    base = [sys.executable, "-m", "aggregator", "--db", str(db), "--sources", str(sources)]
-    first = run_newsagg(*base[3:], "crawl", "--only", "list0", *FAST)
-    assert first.returncode == 0, first.stderr
+def test_a_full_disk_is_a_clear_error_and_the_database_stays_intact(news: News) -> None:
+    db = news.db
+    news.ok("crawl", "--only", "list0")
     before = committed(db)
     assert len(before) == 40
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSAGG_")}
-    full = subprocess.run(
-        [*base, "crawl", *FAST],  # ~1,300 new rows: far more than fits under the limit
+    full = run_child(
+        "-m",
+        "aggregator",
+        *news.args("crawl"),  # ~1,300 new rows: far more than fits under the limit
         preexec_fn=_limit_file_size(max(db.stat().st_size, 64 * 1024)),
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
     )
     assert full.returncode == 1, full.stdout + full.stderr
     assert f"Error: {db}: cannot write to the database: " in full.stderr
@@ -232,29 +274,26 @@ def test_a_full_disk_is_a_clear_error_and_the_database_stays_intact(
     after = committed(db)
     assert all(after.get(i) == url for i, url in before.items())
     # room again: the next crawl completes and stores everything
-    again = run_newsagg(*base[3:], "crawl", *FAST)
-    assert again.returncode == 0, again.stderr
+    news.ok("crawl")
     assert len(committed(db)) == 40 * LIST_SOURCES + 1200
 
 
 def test_a_full_disk_while_exporting_is_a_clear_error(
-    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    site: Site, news: News, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    db = tmp_path / "news.db"
-    sources = site.sources(tmp_path / "sources.toml")
-    base = ["--db", str(db), "--sources", str(sources)]
-    assert run_newsagg(*base, "run", *FAST).returncode == 0
+    db = news.db
+    news.ok("run")
     feeds = tmp_path / "feeds"
     before = {p: p.read_bytes() for p in feeds.rglob("*") if p.is_file()}
     assert len(before) >= 4
     site.advance()
-    assert run_newsagg(*base, "crawl", *FAST).returncode == 0  # every feed has new items now
+    news.ok("crawl")  # every feed has new items now
 
     def no_space(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", no_space)  # export cannot crawl: CliRunner is fine
-    result = CliRunner().invoke(cli, [*base, "export"])
+    result = CliRunner().invoke(cli, news.args("export"))
     assert result.exit_code == 1
     assert result.stderr.strip() == "Error: No space left on device"
     assert result.exception is None or isinstance(result.exception, SystemExit)
@@ -275,13 +314,7 @@ def unprivileged_prefix() -> list[str] | None:
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         return None
-    probe = subprocess.run(
-        [setpriv, *NOBODY, sys.executable, "-c", "import os, aggregator; print(os.geteuid())"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    probe = run_child("-c", "import os, aggregator; print(os.geteuid())", prefix=[setpriv, *NOBODY])
     return [setpriv, *NOBODY] if probe.stdout.strip() == "65534" else None
 
 
@@ -299,9 +332,8 @@ def test_a_read_only_data_folder_is_a_clear_error(site: Site, what: str) -> None
     data = top / "data"
     db = data / "news.db"
     try:
-        sources = site.sources(top / "sources.toml")
-        base = ["--db", str(db), "--sources", str(sources)]
-        assert run_newsagg(*base, "crawl", "--only", "list0", *FAST).returncode == 0
+        news = News.beside(site, top, db)
+        news.ok("crawl", "--only", "list0")
         before = committed(db)
         assert len(before) == 40
         for path in data.glob("news.db*"):
@@ -311,16 +343,8 @@ def test_a_read_only_data_folder_is_a_clear_error(site: Site, what: str) -> None
             data.chmod(0o555)
         else:
             (data / "news.db.lock").chmod(0o666)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSAGG_")}
-        env["HOME"] = str(top)
-        result = subprocess.run(
-            [*prefix, sys.executable, "-m", "aggregator", *base, "crawl", *FAST],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=ROOT,
-            timeout=120,
-            check=False,
+        result = run_child(
+            "-m", "aggregator", *news.args("crawl"), prefix=prefix, env=child_env(HOME=str(top))
         )
         assert result.returncode == 1, result.stdout + result.stderr
         expected = f"{db}.lock: Permission denied" if what == "folder" else f"{db}: "
@@ -335,18 +359,17 @@ def test_a_read_only_data_folder_is_a_clear_error(site: Site, what: str) -> None
         assert committed(db) == before
         assert integrity(db) == "ok"
         # writable again: the next crawl completes and stores the rest
-        again = run_newsagg(*base, "crawl", *FAST)
-        assert again.returncode == 0, again.stderr
+        news.ok("crawl")
         assert len(committed(db)) == 40 * LIST_SOURCES + 1200
     finally:
         shutil.rmtree(top)
 
 
-def test_a_corrupt_database_is_named_and_never_replaced(site: Site, tmp_path: Path) -> None:
-    db = tmp_path / "news.db"
-    sources = site.sources(tmp_path / "sources.toml")
-    base = ["--db", str(db), "--sources", str(sources)]
-    assert run_newsagg(*base, "crawl", *FAST).returncode == 0
+def test_a_corrupt_database_is_named_and_never_replaced(
+    site: Site, news: News, tmp_path: Path
+) -> None:
+    db = news.db
+    news.ok("crawl")
     with Store(db) as store:
         store.checkpoint()
     conn = sqlite3.connect(db)
@@ -360,7 +383,7 @@ def test_a_corrupt_database_is_named_and_never_replaced(site: Site, tmp_path: Pa
     inode = db.stat().st_ino
     site.advance()
     for command in ("run", "crawl", "export"):
-        result = run_newsagg(*base, command, *(FAST if command != "export" else ()))
+        result = run_newsagg(*news.args(command))
         assert result.returncode == 1, (command, result.stdout, result.stderr)
         assert f"Error: {db}: " in result.stderr, (command, result.stderr)
         assert "Traceback" not in result.stderr, (command, result.stderr)
@@ -378,18 +401,15 @@ def test_a_corrupt_database_is_named_and_never_replaced(site: Site, tmp_path: Pa
 # -- readers and the crawl ---------------------------------------------------------------------
 
 
-def test_a_reader_holding_a_transaction_never_fails_a_crawl(site: Site, tmp_path: Path) -> None:
-    db = tmp_path / "news.db"
-    sources = site.sources(tmp_path / "sources.toml")
-    base = ["--db", str(db), "--sources", str(sources)]
-    assert run_newsagg(*base, "crawl", "--only", "list0", *FAST).returncode == 0
+def test_a_reader_holding_a_transaction_never_fails_a_crawl(site: Site, news: News) -> None:
+    db = news.db
+    news.ok("crawl", "--only", "list0")
     reader = sqlite3.connect(db, isolation_level=None)
     reader.execute("BEGIN")
     seen = reader.execute("SELECT count(*) FROM articles").fetchone()[0]
     try:
         site.advance()
-        result = run_newsagg(*base, "run", *FAST)  # writes, checkpoints and exports meanwhile
-        assert result.returncode == 0, result.stderr
+        news.ok("run")  # writes, checkpoints and exports meanwhile
         assert reader.execute("SELECT count(*) FROM articles").fetchone()[0] == seen
     finally:
         reader.execute("COMMIT")
@@ -398,13 +418,11 @@ def test_a_reader_holding_a_transaction_never_fails_a_crawl(site: Site, tmp_path
     assert integrity(db) == "ok"
 
 
-def test_queries_work_while_a_crawl_writes(site: Site, tmp_path: Path) -> None:
-    db = tmp_path / "news.db"
-    sources = site.sources(tmp_path / "sources.toml")
-    base = ["--db", str(db), "--sources", str(sources)]
-    assert run_newsagg(*base, "crawl", "--only", "list0", *FAST).returncode == 0
+def test_queries_work_while_a_crawl_writes(site: Site, news: News) -> None:
+    db = news.db
+    news.ok("crawl", "--only", "list0")
     site.advance()
-    crawl = _newsagg(*base, "crawl", *FAST)
+    crawl = news.start("crawl")
     codes = []
     while crawl.poll() is None or not codes:
         result = CliRunner().invoke(cli, ["--db", str(db), "query", "Grid", "--format", "json"])
@@ -437,25 +455,14 @@ main()
 
 
 def test_a_killed_export_leaves_temporary_files_that_the_next_export_removes(
-    site: Site, tmp_path: Path
+    site: Site, news: News, tmp_path: Path
 ) -> None:
-    db = tmp_path / "news.db"
-    sources = site.sources(tmp_path / "sources.toml")
-    base = ["--db", str(db), "--sources", str(sources)]
-    assert run_newsagg(*base, "run", *FAST).returncode == 0
+    news.ok("run")
     feeds = tmp_path / "feeds"
     site.advance()
-    assert run_newsagg(*base, "crawl", *FAST).returncode == 0  # every feed changes
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSAGG_")}
-    killed = subprocess.run(
-        [sys.executable, "-c", _KILLED_EXPORT, *base, "export"],
-        capture_output=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
-    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+    news.ok("crawl")  # every feed changes
+    killed = run_child("-c", _KILLED_EXPORT, *news.args("export"))
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
     left = sorted(feeds.rglob(".*.tmp"))
     assert left, "no temporary file left: the kill came too late"
     assert check_feeds(feeds) >= 4  # the old or the new complete files, never a partial one
@@ -466,30 +473,21 @@ def test_a_killed_export_leaves_temporary_files_that_the_next_export_removes(
     fresh = feeds / ".all.xml.abcd1234.tmp"
     fresh.write_text("being written", "utf-8")
     os.utime(fresh, (time.time() + 3600, time.time() + 3600))
-    checked = subprocess.run(
-        [sys.executable, "-m", "aggregator", *base, "doctor", "--out", str(feeds)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-    )
+    checked = run_child("-m", "aggregator", *news.args("doctor", "--out", str(feeds)), timeout=60)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     warning = next(line for line in checked.stdout.splitlines() if "feeds" in line.split()[:2])
     assert warning.startswith("warn ") and "temporary files left by a killed export" in warning
     assert f"; {len(left)} temporary files" in warning
     assert left[0].name in warning
     assert all(path.exists() for path in left)  # doctor changes nothing
-    again = run_newsagg(*base, "export")
-    assert again.returncode == 0, again.stderr
+    news.ok("export")
     assert not any(path.exists() for path in left)
     assert all(path.exists() for path in [*others, fresh])
     assert sorted(feeds.rglob(".*.tmp")) == sorted([feeds / ".notes.tmp", fresh, others[2]])
     assert check_feeds(feeds) >= 4
 
 
-def test_datasette_answers_while_a_crawl_writes(site: Site, tmp_path: Path) -> None:
+def test_datasette_answers_while_a_crawl_writes(site: Site, news: News) -> None:
     """Datasette (its own test client, the shipped configuration) on the database a CLI crawl
     in another process is writing: every request answers 200, counts never go back."""
     import asyncio
@@ -497,10 +495,8 @@ def test_datasette_answers_while_a_crawl_writes(site: Site, tmp_path: Path) -> N
     import yaml
     from datasette.app import Datasette
 
-    db = tmp_path / "news.db"
-    sources = site.sources(tmp_path / "sources.toml")
-    base = ["--db", str(db), "--sources", str(sources)]
-    assert run_newsagg(*base, "crawl", "--only", "list0", *FAST).returncode == 0
+    db = news.db
+    news.ok("crawl", "--only", "list0")
     site.advance()
     config = yaml.safe_load((ROOT / "datasette.yaml").read_text("utf-8"))
     metadata = yaml.safe_load((ROOT / "metadata.yaml").read_text("utf-8"))
@@ -526,7 +522,7 @@ def test_datasette_answers_while_a_crawl_writes(site: Site, tmp_path: Path) -> N
         counts.append(response.json()[0]["n"])
         return counts
 
-    crawl = _newsagg(*base, "crawl", *FAST)
+    crawl = news.start("crawl")
     try:
         counts = asyncio.run(read_during(crawl))
     finally:
