@@ -9,7 +9,11 @@
 1. Builds a database of N synthetic articles through ``Store.upsert_articles`` (tagged at ingest
    with the bundled taxonomy): 30 sources, Chinese and English headlines with energy keywords,
    dates spread over three years, one article in five sharing its story with one or two others
-   (as clustering would set ``story_id``).
+   (as clustering would set ``story_id``), and a rare topic: ``geothermal``, on 12 articles
+   among the oldest 5% (a topic of a source's own, as ``sources.toml`` gives; not in the
+   taxonomy), so that (a) includes a topic feed whose few articles are far down the newest-first
+   order (served by ``article_topics_newest``, schema 14). A database built before the rare topic
+   still works (``--db``): it has no ``topics/geothermal.xml``, and the bench says so.
 2. Runs, each in a fresh interpreter (so peak memory is the phase's own):
    - (a) a cold export of every feed (RSS: all, per source, per topic, both digests, OPML,
      index) into an empty folder;
@@ -86,6 +90,10 @@ WORDS_EN = [
     "plans",
 ]
 START = datetime(2026, 2, 25, 3, 0, tzinfo=UTC)
+# The rare topic: this many articles, spread over the oldest 5%, carry it.
+RARE_TOPIC = "geothermal"
+RARE_ARTICLES = 12
+RARE_TITLE = {"zh": "地热", "en": "Geothermal:"}
 
 
 def build(db_path: Path, count: int, seed: int = 7) -> dict[str, Any]:
@@ -106,6 +114,13 @@ def build(db_path: Path, count: int, seed: int = 7) -> dict[str, Any]:
         for i in range(30)
     ]
     span = timedelta(days=3 * 365).total_seconds()
+    step = max(1, count // 20 // RARE_ARTICLES)
+    rare = {count - 1 - i * step for i in range(min(RARE_ARTICLES, count))}
+    rare_urls: set[str] = set()
+
+    def tag(row: dict[str, Any]) -> list[str]:
+        return taxonomy.tag(row, (RARE_TOPIC,) if row["canonical_url"] in rare_urls else ())
+
     started = time.perf_counter()
     with Store(db_path) as store:
         store.sync_sources(sources)
@@ -116,10 +131,14 @@ def build(db_path: Path, count: int, seed: int = 7) -> dict[str, Any]:
             words = rng.sample(WORDS_EN if english else WORDS_ZH, 4)
             title = (" ".join(words) if english else "".join(words)) + f" {n}"
             when = START - timedelta(seconds=span * (n / count) + rng.random() * 600)
+            url = f"https://s{n % 30}.example/a/{n}.html"
+            if n in rare:
+                title = f"{RARE_TITLE[source.language]} {title}"
+                rare_urls.add(url)
             batch.append(
                 {
-                    "url": f"https://s{n % 30}.example/a/{n}.html",
-                    "canonical_url": f"https://s{n % 30}.example/a/{n}.html",
+                    "url": url,
+                    "canonical_url": url,
                     "source": source.name,
                     "guid": None,
                     "title": title,
@@ -133,15 +152,26 @@ def build(db_path: Path, count: int, seed: int = 7) -> dict[str, Any]:
                 }
             )
             if len(batch) == 5000:
-                store.upsert_articles(batch, START, tagger=lambda r: taxonomy.tag(r))
+                store.upsert_articles(batch, START, tagger=tag)
                 batch = []
         if batch:
-            store.upsert_articles(batch, START, tagger=lambda r: taxonomy.tag(r))
+            store.upsert_articles(batch, START, tagger=tag)
         # One article in five joins the story of the article just before it (clustering's job).
         with store.write() as conn:
             conn.execute("UPDATE articles SET story_id = id - 1 WHERE id % 5 = 0 AND id > 1")
         store.checkpoint()
     return {"articles": count, "build_seconds": round(time.perf_counter() - started, 1)}
+
+
+def rare_feed_items(out: Path) -> int | None:
+    """How many items (a) wrote in the rare topic's feed; None when it wrote none (a database
+    built before the rare topic)."""
+    from lxml import etree
+
+    path = out / "topics" / f"{RARE_TOPIC}.xml"
+    if not path.is_file():
+        return None
+    return len(etree.parse(str(path)).getroot().findall("channel/item"))
 
 
 def _peak_mb() -> float:
@@ -272,11 +302,14 @@ def main() -> None:
             built = run_in_child(build, db_path, count)
             print(f"  built in {built['build_seconds']} s", flush=True)
         runs: list[dict[str, dict[str, Any]]] = []
+        rare_items: int | None = None
         for _ in range(options.repeat):
             shutil.rmtree(out, ignore_errors=True)  # (a) is cold: an empty folder each time
+            cold_export = run_in_child(phase_export, str(db_path), str(out), False)
+            rare_items = rare_feed_items(out)
             runs.append(
                 {
-                    "cold_export": run_in_child(phase_export, str(db_path), str(out), False),
+                    "cold_export": cold_export,
                     "feedgen_same_items": run_in_child(phase_feedgen, str(out)),
                     "nothing_new": run_in_child(phase_export, str(db_path), str(out), False),
                     "nothing_new_without_state": run_in_child(
@@ -296,6 +329,8 @@ def main() -> None:
         figures = {
             **built,
             "repeat": options.repeat,
+            "rare_topic": RARE_TOPIC,
+            "rare_topic_items": rare_items,
             "cold_export": cold,
             "feedgen_same_items": yard,
             "nothing_new": warm,
@@ -314,6 +349,13 @@ def main() -> None:
             f"{yard['items']:,} items)"
             + (f", medians of {options.repeat} runs" if options.repeat > 1 else "")
         )
+        if rare_items is None:
+            print(
+                f"  no rare topic: {db_path} was built before bench/export.py planted one "
+                f"({RARE_TOPIC}); build a new database (another --db path) to include it"
+            )
+        else:
+            print(f"  rare topic {RARE_TOPIC}: topics/{RARE_TOPIC}.xml, {rare_items} items, in (a)")
         rows = [
             ("(a) cold export", cold),
             ("    feedgen, same items", yard),
