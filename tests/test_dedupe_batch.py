@@ -1,0 +1,214 @@
+"""aggregator.dedupe: the batch path (``fingerprints``, ``match_texts``) gives exactly what the
+per-headline path (``match_text``, ``Fingerprint.of``) gives, whatever the batch holds."""
+
+from __future__ import annotations
+
+import json
+import random
+import zlib
+from functools import cache
+
+import pytest
+
+from aggregator.dedupe import (
+    _NOT_WORD_LINES_RE,
+    _NOT_WORD_RE,
+    _ZH_DECISIVE_LINES_RE,
+    _ZH_DECISIVE_RE,
+    BANDS,
+    PLACES,
+    PREFIX_CJK,
+    PREFIX_LATIN,
+    Fingerprint,
+    fingerprints,
+    match_text,
+    match_texts,
+)
+from tests.conftest import ROOT
+
+EDGE_CASES = [
+    "",
+    " ",
+    "\t \u3000",
+    "！？。，、",
+    "...",
+    "…",
+    "……",
+    "。。。",
+    "．．．",
+    "..",
+    "  ...  ",
+    "【人民日报】",
+    "【人民日报】...",
+    "【未闭合的标签",  # with the next: a tag that would close in the next title
+    "闭合】国家能源局",
+    "(图",
+    "文)光伏",
+    "「独家",
+    "」储能",
+    "[视频]\n【新华社】国家能源局发布指导意见",
+    "国家能源局\n发布指导意见...",
+    "line one\nline two",
+    "\n",
+    "\n\n【快讯】",
+    "a\r\nb",
+    "\u2028光伏\u2029储能",
+    "\x00\x01光伏\x1f储能\x7f",
+    "\u200b\u200d零宽\ufeff",
+    "ＡＢＣ　光伏（２０２６）：第１批",
+    "［视频］（图）「独家」〔快讯〕江苏省光伏",
+    "e\u0301\u0327 cafe\u0301 Å",
+    "\u0301开头是组合符",
+    "ﬁ ﬂ ㎿ ㍱ ① ⅻ",
+    "🔋⚡ 储能 🇨🇳 emoji 😀",
+    "مرحبا بالعالم ٣٤٥ solar",
+    "שלום 500MW",
+    "\u202eevil\u202c 光伏",
+    "Σ ΣΑΣ ὈΔΥΣΣΕΎΣ straße ǅ",
+    "第四川三月",
+    "长三角三月将有三",
+    "四川第十四川",
+    "一二三四川",
+    "第十四个五年规划第二批项目",
+    "2026年2月24日 10.8. .5 1.2.3 x_y __init__",
+    "Solar... record… set in Spain...",
+    "UPDATE 1-Solar record set in Spain as prices fall",
+    "BREAKING: 1.2GW vs 1.2 GW offshore wind",
+    "國家能源局發布2026年能源工作指導意見",
+    "(图)[视频] 江苏" + "很长" * 300,
+    "x" * 40 + "...",
+]
+
+
+@cache
+def labelled_titles() -> tuple[str, ...]:
+    titles: list[str] = []
+    for name in ("dedupe_pairs.jsonl", "dedupe_pairs_hand.jsonl"):
+        for line in (ROOT / "tests" / name).read_text("utf-8").splitlines():
+            if line.strip():
+                pair = json.loads(line)
+                titles += [pair["a"], pair["b"]]
+    return tuple(titles)
+
+
+@cache
+def hostile_titles() -> tuple[str, ...]:
+    """Every hostile case's expected titles and the titles its pure run stores (but those of
+    the cases of thousands of look-alike items)."""
+    from tests.test_hostile import all_cases, run_pure
+
+    titles: list[str] = []
+    for case in all_cases():
+        titles += case.meta.get("titles", [])
+        if case.meta.get("items", 0) <= 100:
+            titles += [row["title"] for row in run_pure(case).rows]
+    return tuple(dict.fromkeys(titles))
+
+
+def _key(kind: str, text: str) -> int:
+    """The prefix/suffix key as the index defines it."""
+    data = f"{kind}\x00{text}".encode()
+    value = (zlib.crc32(data) << 32) | zlib.adler32(data)
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _bloom(numbers: tuple[str, ...]) -> int:
+    bits = 0
+    for token in numbers:
+        bits |= 1 << (zlib.crc32(token.encode()) % 63)
+    return bits
+
+
+def expected(title: str) -> tuple[object, ...]:
+    """What one headline's fingerprint must hold, from the per-headline path."""
+    fp = Fingerprint.of(title)
+    alone = fingerprints([title])[0]  # the band keys of a batch of one
+    bands = alone.keys[-BANDS:] if fp.text else []
+    keys: list[int] = []
+    probes: list[tuple[int, bool]] = []
+    if fp.text:
+        width = PREFIX_LATIN if fp.latin else PREFIX_CJK
+        whole, cut = _key("p", fp.text[:width]), _key("c", fp.text[:width])
+        if fp.cut:
+            keys = [cut, *bands]
+            probes = [(whole, True), (cut, True)]
+        else:
+            suffix = _key("s", fp.text[-width:])
+            keys = [whole, suffix, *bands]
+            probes = [(whole, True), (cut, True), (suffix, True)]
+        probes += [(k, False) for k in bands]
+    return (fp.text, fp.cut, fp.latin, fp.numbers, _bloom(fp.numbers), keys, probes)
+
+
+def found(fp: Fingerprint) -> tuple[object, ...]:
+    return (fp.text, fp.cut, fp.latin, fp.numbers, fp.bloom, fp.keys, fp.probes)
+
+
+@pytest.mark.parametrize(
+    "titles",
+    [
+        pytest.param(labelled_titles, id="labelled pairs"),
+        pytest.param(hostile_titles, id="hostile cases"),
+        pytest.param(lambda: tuple(EDGE_CASES), id="edge cases"),
+    ],
+)
+def test_a_batch_fingerprints_each_headline_as_alone(titles: object) -> None:
+    batch = list(titles())  # type: ignore[operator]
+    assert len(batch) > 40
+    rng = random.Random(4)
+    mixed = batch + rng.sample(batch, len(batch))  # each title twice, among others
+    texts, cuts = match_texts(mixed)
+    assert list(zip(texts, cuts, strict=True)) == [match_text(t) for t in mixed]
+    prints = fingerprints(mixed)
+    for title, fp in zip(mixed, prints, strict=True):
+        assert found(fp) == expected(title), title
+    for start in range(0, len(batch), 7):  # other batch sizes and neighbours
+        chunk = batch[start : start + 7]
+        assert [found(fp) for fp in fingerprints(chunk)] == [
+            found(fp) for fp in prints[start:][: len(chunk)]
+        ]
+
+
+def test_the_edge_cases_cover_what_they_claim() -> None:
+    prints = {title: fp for title, fp in zip(EDGE_CASES, fingerprints(EDGE_CASES), strict=True)}
+    assert prints[""].text == prints["..."].text == prints["【人民日报】"].text == ""
+    assert prints["..."].cut and not prints[".."].cut
+    assert prints["国家能源局\n发布指导意见..."].text == "国家能源局发布指导意见"
+    assert prints["[视频]\n【新华社】国家能源局发布指导意见"].text == "国家能源局发布指导意见"
+    assert prints["第四川三月"].numbers == ("三", "第四")  # not "四川": 第四 took its first
+    assert prints["ＡＢＣ　光伏（２０２６）：第１批"].text == "abc光伏2026第1批"
+    assert fingerprints([]) == []
+
+
+def test_the_batch_rules_match_the_single_rules_on_every_line() -> None:
+    """The rewritten regular expressions find, line by line, what the originals find."""
+    rng = random.Random(20261202)
+    places = "".join(PLACES)
+    alphabet = "0123456789..第零一二三四五六七八九十百两月日号批期届次季" + places + "a _,。\n"
+    for _ in range(4000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(24)))
+        lines = text.split("\n")
+        tokens = _ZH_DECISIVE_LINES_RE.findall(text)
+        assert tokens == [t for line in lines for t in [*_ZH_DECISIVE_RE.findall(line), "\n"]][:-1]
+        spaced = _NOT_WORD_LINES_RE.sub(" ", text)
+        assert spaced.split("\n") == [_NOT_WORD_RE.sub(" ", line) for line in lines]
+
+
+def test_the_index_keys_stay_those_the_stored_index_holds() -> None:
+    """Keys and bits as the scheme made them before the batch path (a stored index holds them:
+    any change would need a migration that rebuilds it)."""
+    titles = [
+        "国家能源局发布2026年能源工作指导意见",
+        "全国多地开展可再生能源法宣传教...",
+        "Solar record set in Spain as prices fall",
+    ]
+    prints = fingerprints(titles)
+    assert [fp.keys for fp in prints] == [
+        [-6794886108649091140, -8217337499357933156, 8156568607431839600,
+         -2355694126667901423, -647987808338909479, 8820815540758836314],
+        [-5853887429608140434, 425546594352249186, -7870616241107940631,
+         -5826533607203847492, -3208810618817821162],
+        [2388723500954748573, 3961411684231153211, 3013592850746080760,
+         -2303909727023349101, -4348935895502731267, 4865403696670815221],
+    ]  # fmt: skip
+    assert [fp.bloom for fp in prints] == [2199023255552, 0, 0]
