@@ -245,7 +245,8 @@ class Fingerprint:
     numbers are computed when a verification first needs them."""
 
     __slots__ = (
-        "_bloom", "_number_set", "_numbers", "_shingles", "cut", "keys", "latin", "probes", "text",
+        "_bloom", "_grams", "_number_set", "_numbers", "_shingles", "cut", "keys", "latin",
+        "probes", "text",
     )  # fmt: skip
 
     def __init__(
@@ -259,6 +260,7 @@ class Fingerprint:
         self.keys: list[int] = []
         self.probes: list[tuple[int, bool]] = []
         self._shingles: frozenset[str] | None = None
+        self._grams: frozenset[int] | None = None
         self._numbers: tuple[str, ...] | None = None
         self._number_set: frozenset[str] | None = None
         self._bloom = bloom
@@ -286,6 +288,16 @@ class Fingerprint:
                     compact[i : i + n] for i in range(max(len(compact) - n + 1, 1))
                 )
         return self._shingles
+
+    @property
+    def grams(self) -> frozenset[int]:
+        """A Chinese text's :attr:`shingles` as integers, three code points in one (a text
+        shorter than a gram padded with a character no normalised text holds): the same set
+        sizes and overlaps, built and compared faster."""
+        if self._grams is None:
+            _fill_grams([self])
+        assert self._grams is not None
+        return self._grams
 
     @property
     def numbers(self) -> tuple[str, ...]:
@@ -317,6 +329,49 @@ def _latin_tokens(text: str) -> list[str]:
     found = _NUMBER_RE.findall(text)
     found += [w for w in text.split() if w in NUMBER_WORDS]
     return found
+
+
+def _fill_numbers(prints: Sequence[Fingerprint]) -> None:
+    """Compute :attr:`Fingerprint.numbers` of those of ``prints`` that lack them, with one search
+    of all the Chinese texts, joined with newlines (:data:`_ZH_DECISIVE_LINES_RE`)."""
+    todo = [fp for fp in prints if fp._numbers is None]
+    cjk = [fp for fp in todo if not fp.latin]
+    if cjk:
+        tokens = iter(_ZH_DECISIVE_LINES_RE.findall("\n".join([fp.text for fp in cjk])))
+        for fp in cjk:  # a "\n" token ends each text's tokens
+            fp._numbers = _decisive(fp.text, fp.cut, list(iter(tokens.__next__, "\n")))
+    for fp in todo:
+        if fp.latin:
+            fp._numbers = _decisive(fp.text, fp.cut, _latin_tokens(fp.text))
+
+
+def _fill_grams(prints: Sequence[Fingerprint]) -> None:
+    """Compute :attr:`Fingerprint.grams` of the Chinese ones of ``prints`` that lack them, in
+    array operations over all their texts at once."""
+    todo = [fp for fp in prints if fp._grams is None and not fp.latin]
+    if not todo:
+        return
+    n = SHINGLE_CJK
+    compacts = [fp.text.replace(" ", "") for fp in todo]
+    padded = [c if len(c) >= n else c + "\x01" * (n - len(c)) for c in compacts]
+    points = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    total = len(points) - n + 1
+    codes = np.zeros(total, dtype=np.int64)
+    for k in range(n):  # 21 bits a code point: exact for grams of up to 3
+        codes |= points[k : k + total] << np.int64(21 * (n - 1 - k))
+    every = codes.tolist()
+    start = 0
+    for fp, compact in zip(todo, padded, strict=True):
+        fp._grams = frozenset(every[start : start + len(compact) - n + 1])
+        start += len(compact)
+
+
+def _shingle_sets(a: Fingerprint, b: Fingerprint) -> tuple[frozenset[Any], frozenset[Any]]:
+    """Two headlines' shingle sets to compare: as integers (:attr:`~Fingerprint.grams`) when both
+    are Chinese, else as strings (an English word can equal a Chinese text's 3-gram)."""
+    if a.latin or b.latin:
+        return a.shingles, b.shingles
+    return a.grams, b.grams
 
 
 def _decisive(text: str, cut: bool, found: list[str]) -> tuple[str, ...]:
@@ -461,30 +516,25 @@ def fingerprints(titles: Sequence[str]) -> list[Fingerprint]:
     cjk = [i for i, is_latin in enumerate(flags) if not is_latin]
     latin = [i for i, is_latin in enumerate(flags) if is_latin]
     bands = np.zeros((len(texts), BANDS), dtype=np.int64)
-    found: list[list[str]] = [[] for _ in texts]
     if cjk:
         bands[cjk] = _band_keys(*_cjk_shingle_hashes([texts[i].replace(" ", "") for i in cjk]))
-        # One search of the batch's Chinese texts; a "\n" token ends each text's tokens.
-        tokens = iter(_ZH_DECISIVE_LINES_RE.findall("\n".join([texts[i] for i in cjk])))
-        for i in cjk:
-            found[i] = list(iter(tokens.__next__, "\n"))
     if latin:
         bands[latin] = _band_keys(*_latin_shingle_hashes([texts[i] for i in latin]))
-        for i in latin:
-            found[i] = _latin_tokens(texts[i])
+    prints = [
+        Fingerprint(text, cut, is_latin)
+        for text, cut, is_latin in zip(texts, cuts, flags, strict=True)
+    ]
+    _fill_numbers(prints)
     flat = bands.ravel().tolist()
     pairs = list(zip(flat, repeat(False)))  # a band key's probe: not a candidate on its own
     crc32, adler32, top = zlib.crc32, zlib.adler32, 1 << 63
     (p_crc, p_adler), (c_crc, c_adler), (s_crc, s_adler) = (_KEY_START[k] for k in "pcs")
-    prints: list[Fingerprint] = []
-    for i, (text, cut, is_latin, tokens) in enumerate(zip(texts, cuts, flags, found, strict=True)):
-        fp = Fingerprint(text, cut, is_latin)
-        fp._numbers = numbers = _decisive(text, cut, tokens)
-        fp._bloom = number_bloom(numbers)
-        prints.append(fp)
+    for i, fp in enumerate(prints):
+        fp._bloom = number_bloom(fp.numbers)
+        text, cut = fp.text, fp.cut
         if not text:
             continue
-        width = PREFIX_LATIN if is_latin else PREFIX_CJK
+        width = PREFIX_LATIN if fp.latin else PREFIX_CJK
         head = text[:width].encode()
         # _key("p", ...), _key("c", ...) and _key("s", ...), inline.
         whole = (crc32(head, p_crc) << 32) | adler32(head, p_adler)
@@ -1042,7 +1092,7 @@ STOPWORDS = frozenset({
 SPELLING_RATIO = 0.75
 
 
-def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+def jaccard(a: frozenset[Any], b: frozenset[Any]) -> float:
     if not a or not b:
         return 0.0
     common = len(a & b)
@@ -1074,7 +1124,8 @@ def match_score(
         if long.text.startswith(short.text):
             score = 1.0
         else:
-            score = len(short.shingles & long.shingles) / max(len(short.shingles), 1)
+            held, other = _shingle_sets(short, long)
+            score = len(held & other) / max(len(held), 1)
             if score < options.min_containment:
                 return None
         # Compare names only where both headlines have text.
@@ -1083,7 +1134,11 @@ def match_score(
         if entity_conflict(body, head, original_a, original_b):
             return None
         return score
-    score = jaccard(a.shingles, b.shingles)
+    held, other = _shingle_sets(a, b)
+    small, large = sorted((len(held), len(other)))
+    if small and small / large < options.min_jaccard:
+        return None  # Jaccard similarity is at most that: refused before counting
+    score = jaccard(held, other)
     if score < options.min_jaccard:
         return None
     if entity_conflict(a, b, original_a, original_b):
@@ -1161,6 +1216,25 @@ def _within(a: float | None, b: float | None, days: float) -> bool:
     return abs(a - b) <= days * 86400
 
 
+def _prepare(
+    new: Sequence[Member],
+    known: Mapping[int, Member],
+    shortlists: Mapping[int, Sequence[int]] | None,
+    local_shortlists: Mapping[int, Sequence[int]] | None,
+) -> None:
+    """Compute, for all at once, the decisive tokens and shingles of the articles that
+    :func:`cluster_batch` may verify: the known ones and the new ones on either side of a pair
+    (all new ones when their shortlists are not given)."""
+    involved = [m.fingerprint for m in known.values()]
+    if shortlists is None or local_shortlists is None:
+        involved += [m.fingerprint for m in new]
+    else:
+        ids = set(shortlists).union(local_shortlists, *local_shortlists.values())
+        involved += [m.fingerprint for m in new if m.id in ids]
+    _fill_numbers(involved)
+    _fill_grams(involved)
+
+
 def cluster_batch(
     new: Sequence[Member],
     buckets: Mapping[int, Sequence[int]],
@@ -1187,6 +1261,7 @@ def cluster_batch(
     stories: dict[int, int] = {}
     local: dict[int, list[int]] = {}
     members: dict[int, Member] = dict(known)
+    _prepare(new, known, shortlists, local_shortlists)
     for member in sorted(new, key=lambda m: m.id):
         fp = member.fingerprint
         if shortlists is None:
