@@ -127,16 +127,24 @@ _T2S = str.maketrans(
     "体学园员题类显响头应术图书画结构达远选认证险势战岁涨续创纪录双轮齐参门问间关闭单氢扩数优拥护测"
     "试验红华苏宁辽闽贵云陕内蒙维尔吴乡处备务额顿吨采择损积极层办钱银链条叶仓灯烟态剂见视亲观规范围层厅启动独并",
 )
-# A leading source tag: 【人民日报】, [视频], 〔快讯〕, (图), 「独家」 (repeatable).
+# A leading source tag: 【人民日报】, [视频], 〔快讯〕, (图), 「独家」, or a wire service's
+# "UPDATE 1-", "BREAKING:", "EXCLUSIVE-" (in capitals; repeatable).
+_WIRE_TAG = (
+    r"(?:UPDATE(?: \d+)?|BREAKING(?: NEWS)?|EXCLUSIVE|CORRECTED|REFILE|RPT|URGENT|FLASH"
+    r"|WRAPUP(?: \d+)?)\s*[-:–—]"
+)
 _PREFIX_TAG_RE = re.compile(
-    r"^(?:\s*(?:【[^】]{1,16}】|\[[^\]]{1,16}\]|〔[^〕]{1,16}〕|「[^」]{1,16}」|\([^)]{1,8}\)))+"
+    r"^(?:\s*(?:【[^】]{1,16}】|\[[^\]]{1,16}\]|〔[^〕]{1,16}〕|「[^」]{1,16}」|\([^)]{1,8}\)"
+    f"|{_WIRE_TAG}))+"
 )
 # Punctuation and spaces, except a decimal point ("10.8" stays one number).
 _NOT_WORD_RE = re.compile(r"(?:[^\w.]|_|(?<!\d)\.|\.(?!\d))+")
 _CJK = "\u3400-\u9fff\uf900-\ufaff"
 _CJK_RE = re.compile(f"[{_CJK}]")
 _CJK_SPACE_RE = re.compile(f"(?<=[{_CJK}]) | (?=[{_CJK}])")
-_TAG_OPENERS = frozenset("【[〔「(")
+_TAG_OPENERS = frozenset("【[〔「(UBECRFW")  # what a source tag starts with
+# A number and its unit are one word ("1.2 GW" is "1.2gw", as "1.2GW" is).
+_UNIT_SPACE_RE = re.compile(r"(?<=\d) (?=(?:[kmgt]w[hp]?|kv|mva)(?![a-z0-9]))")
 _NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
 # Chinese numerals: after "第" (an ordinal), or before a unit of dates and series.
 _NUMERALS, _ORDINALS, _UNITS = (
@@ -167,8 +175,8 @@ def match_text(title: str) -> tuple[str, bool]:
     if title[:1] in _TAG_OPENERS:
         title = _PREFIX_TAG_RE.sub("", title)
     text = _NOT_WORD_RE.sub(" ", title.translate(_T2S).casefold()).strip()
-    # No space next to a CJK character; one between Latin words.
-    return _CJK_SPACE_RE.sub("", text), cut
+    # No space next to a CJK character; one between Latin words; none before a unit.
+    return _UNIT_SPACE_RE.sub("", _CJK_SPACE_RE.sub("", text)), cut
 
 
 def is_latin(text: str) -> bool:
@@ -183,8 +191,9 @@ def is_latin(text: str) -> bool:
 # they are the rules above with "\n" left out of every class that held it, the source tag
 # anchored at each line (re.M). A title holding a newline itself goes through match_text().
 _PREFIX_TAG_LINES_RE = re.compile(
-    r"^(?=[【\[〔「(])(?:[^\S\n]*(?:【[^】\n]{1,16}】|\[[^\]\n]{1,16}\]|〔[^〕\n]{1,16}〕"
-    r"|「[^」\n]{1,16}」|\([^)\n]{1,8}\)))+",
+    f"^(?=[{re.escape(''.join(sorted(_TAG_OPENERS)))}])"
+    r"(?:[^\S\n]*(?:【[^】\n]{1,16}】|\[[^\]\n]{1,16}\]|〔[^〕\n]{1,16}〕"
+    r"|「[^」\n]{1,16}」|\([^)\n]{1,8}\)|" + _WIRE_TAG.replace(r"\s", r"[^\S\n]") + "))+",
     re.M,
 )
 # (Its first character is read from a class, then checked behind: the engine skips faster.)
@@ -228,6 +237,7 @@ def match_texts(titles: Sequence[str]) -> tuple[list[str], list[bool]]:
     joined = _T2S_RE.sub(lambda m: _T2S_CHARS[m.group()], joined).casefold()
     joined = _NOT_WORD_LINES_RE.sub(" ", joined)
     joined = _CJK_SPACE_LINES_RE.sub("", _LINE_EDGE_SPACE_RE.sub("\n", joined).strip(" "))
+    joined = _UNIT_SPACE_RE.sub("", joined)
     texts = joined.split("\n") if titles else []
     for i in odd:
         texts[i], cuts[i] = match_text(titles[i])
