@@ -935,6 +935,14 @@ def _create_story_summary_triggers(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migration_17(db: sqlite_utils.Database) -> None:
+    """Normalisation drops wire-service tags ("UPDATE 1-", "BREAKING:") and the space between a
+    number and its unit ("1.2 GW"): every clustered article's normalised text, flags and bits are
+    recomputed and the index rebuilt from them (:func:`rebuild_dedupe_index`); stories do not
+    change."""
+    rebuild_dedupe_index(db.conn, texts=True)
+
+
 # Append only: each function upgrades the schema by one version, in order.
 MIGRATIONS = (
     _migration_1,
@@ -953,6 +961,7 @@ MIGRATIONS = (
     _migration_14,
     _migration_15,
     _migration_16,
+    _migration_17,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

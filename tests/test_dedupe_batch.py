@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import random
 import zlib
+from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +26,7 @@ from aggregator.dedupe import (
     match_text,
     match_texts,
 )
+from aggregator.store import MIGRATIONS, SCHEMA_VERSION, Store, _migration_17
 from tests.conftest import ROOT
 
 EDGE_CASES = [
@@ -212,3 +215,48 @@ def test_the_index_keys_stay_those_the_stored_index_holds() -> None:
          -2303909727023349101, -4348935895502731267, 4865403696670815221],
     ]  # fmt: skip
     assert [fp.bloom for fp in prints] == [2199023255552, 0, 0]
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("UPDATE 1-Adani Green commissions 1 GW of solar", "adani green commissions 1gw of solar"),
+        ("BREAKING: Siemens Gamesa halts sales", "siemens gamesa halts sales"),
+        ("[Video] EXCLUSIVE-CATL in talks", "catl in talks"),
+        ("Vestas wins 1.2 GW order", "vestas wins 1.2gw order"),
+        ("江苏100 MW/200 MWh储能电站", "江苏100mw 200mwh储能电站"),
+        ("Update on 5 km of line", "update on 5 km of line"),  # not a tag, not a power unit
+    ],
+)
+def test_wire_tags_and_the_space_before_a_unit_are_dropped(title: str, expected: str) -> None:
+    assert match_text(title)[0] == expected
+    assert match_texts([title, title])[0] == [expected, expected]
+
+
+def test_the_upgrade_recomputes_texts_and_the_index(tmp_path: Path) -> None:
+    """A store whose texts were normalised by the rules before (schema 16) gets this code's
+    texts, bits and index keys; stories stay; a repost in the new spelling joins its story."""
+    from tests.test_dedupe_index import add, article, story
+
+    when = datetime(2026, 3, 2, tzinfo=UTC)
+    titles = ["Vestas wins 1.2 GW order in Germany", "UPDATE 1-Shell to sell refinery stake"]
+    path = tmp_path / "news.db"
+    with Store(path) as store:
+        ids = add(store, *(article(i, t, when, "s") for i, t in enumerate(titles)))
+        fresh = list(store.conn.execute("SELECT * FROM dedupe_index ORDER BY key"))
+        with store.write() as conn:  # as schema 16 left them
+            old = ["vestas wins 1.2 gw order in germany", "update 1 shell to sell refinery stake"]
+            conn.executemany(
+                "UPDATE dedupe_texts SET text = ?, nums = 0 WHERE article_id = ?",
+                zip(old, ids, strict=True),
+            )
+            conn.execute("UPDATE dedupe_index SET key = -key")
+            conn.execute(f"PRAGMA user_version = {MIGRATIONS.index(_migration_17)}")
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        texts = [row[0] for row in store.conn.execute("SELECT text FROM dedupe_texts ORDER BY 1")]
+        assert texts == sorted(match_text(t)[0] for t in titles)
+        assert list(store.conn.execute("SELECT * FROM dedupe_index ORDER BY key")) == fresh
+        assert [story(store, i) for i in ids] == ids
+        (repost,) = add(store, article(9, "Vestas wins 1.2GW order in Germany", when, "t"))
+        assert story(store, repost) == ids[0]
