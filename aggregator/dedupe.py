@@ -706,6 +706,9 @@ def _expand(low: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return np.repeat(low - np.cumsum(counts) + counts, counts) + np.arange(total)
 
 
+_IDS = np.dtype("<i8")  # how the store packs a bucket's ids
+
+
 def _lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Where each of ``keys`` is in ``sorted_keys``, and whether it is there at all."""
     if not len(sorted_keys):
@@ -766,11 +769,19 @@ def _rank_pairs(
     pairs = pairs[starts]
     keep = shared >= options.min_shared_keys
     pairs, shared = pairs[keep], shared[keep]
-    owner, other = pairs // span, pairs % span
+    most = int(shared.max(initial=0)) + 1
+    if (int(pairs.max(initial=0)) // span + 1) * most * span < 1 << 62:
+        # One sort by owner, then most shared, then highest other: a code of all three.
+        order = np.sort(
+            pairs // span * (most * span) + (most - 1 - shared) * span + (span - 1 - pairs % span)
+        )
+        owner, other = order // (most * span), span - 1 - order % span
+    else:
+        owner, other = pairs // span, pairs % span
+        order = np.lexsort((-other, -shared, owner))
+        owner, other = owner[order], other[order]
     if distinct is not None:
         other = distinct[other]
-    order = np.lexsort((-other, -shared, owner))
-    owner, other = owner[order], other[order]
     starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
     rank = np.arange(len(owner)) - np.repeat(starts, np.diff(np.r_[starts, len(owner)]))
     keep = rank < options.max_candidates
@@ -807,23 +818,30 @@ def file_batch(
     span = keys.size + 1
     cap = options.bucket_cap
     at = keys.filed % span
-    packed = np.asarray(ids, dtype="<i8")[at].tobytes()
+    new_ids = np.asarray(ids, dtype=np.int64)[at]  # grouped by key, in id order
     groups = np.flatnonzero(np.r_[True, np.diff(keys.filed // span) != 0])
     ends = np.r_[groups[1:], len(at)]
     slot, hit = _lookup(buckets.keys, keys.distinct)
     old = np.zeros(len(slot), dtype=np.int64)
     old[hit] = buckets.counts[slot[hit]]
-    capped = int(np.maximum(old + (ends - groups) - cap, 0).sum())
-    rows: list[tuple[int, int, bytes]] = []
-    held = buckets.packed
-    width = 8 * cap
-    for key, start, end, before in zip(
-        keys.distinct.tolist(), (groups * 8).tolist(), (ends * 8).tolist(), old.tolist(),
-        strict=True,
-    ):  # fmt: skip
-        added = packed[max(start, end - width) : end]
-        blob = (held[key] + added)[-width:] if before else added
-        rows.append((key, len(blob) // 8, blob))
+    old_end = np.zeros(len(slot), dtype=np.int64)
+    old_end[hit] = buckets.starts[slot[hit]] + old[hit]
+    added = ends - groups
+    length = np.minimum(old + added, cap)  # what each bucket holds from now on
+    capped = int((old + added - length).sum())
+    take_new = np.minimum(added, length)  # the newest ids: the batch's last, then the held ones
+    take_old = length - take_new
+    offset = np.cumsum(length) - length
+    filed = np.empty(int(length.sum()), dtype=_IDS)
+    filed[_expand(offset, take_old)] = buckets.ids[_expand(old_end - take_old, take_old)]
+    filed[_expand(offset + take_old, take_new)] = new_ids[_expand(ends - take_new, take_new)]
+    packed = filed.tobytes()
+    rows = [
+        (key, n, packed[start * 8 : (start + n) * 8])
+        for key, start, n in zip(
+            keys.distinct.tolist(), offset.tolist(), length.tolist(), strict=True
+        )
+    ]
     return rows, capped
 
 

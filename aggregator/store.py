@@ -68,6 +68,7 @@ _FILE_ERRORS = (
 )
 CHUNK = 500
 CLUSTER_CHUNK = 2000  # new articles clustered in one pass
+CLUSTER_CACHE_KIB = 65536  # SQLite's page cache for a connection that clusters (default 2 MB)
 _PRECISION_RANK = {None: 0, "day": 1, "minute": 2, "second": 3}
 
 ARTICLE_COLUMNS = (
@@ -1319,6 +1320,8 @@ class Store:
             return stats
         if not hasattr(self, "_recent"):
             self._recent = RecentAttributes()
+            # the index pages of the slots a batch probes and rewrites stay in memory
+            self.conn.execute(f"PRAGMA cache_size = -{CLUSTER_CACHE_KIB}")
         try:
             return self._assign_stories(ids, options, stats)
         except sqlite3.DatabaseError as exc:
