@@ -747,8 +747,12 @@ def rebuild_dedupe_index(
     one sort of all (key, id) pairs. Returns the number of articles filed."""
     cap = (options or DedupeOptions()).bucket_cap
     now = time.time()
-    keys: list[np.ndarray] = []
-    ids: list[np.ndarray] = []
+    articles, top = conn.execute("SELECT count(*), max(article_id) FROM dedupe_texts").fetchone()
+    id_type = np.int32 if (top or 0) < 1 << 31 else np.int64  # half the memory when they fit
+    # every (key, id) pair, in arrays grown as needed (about 6 keys an article)
+    all_keys = np.zeros(articles * 6, dtype=np.int64)
+    all_ids = np.zeros(articles * 6, dtype=id_type)
+    filled = 0
     last, total = -(1 << 63), 0
     while rows := conn.execute(
         "SELECT d.article_id, d.seen, a.title FROM dedupe_texts d "
@@ -761,8 +765,16 @@ def rebuild_dedupe_index(
         counts = np.fromiter((len(fp.keys) for fp in prints), dtype=np.int64, count=len(rows))
         seen = np.array([row[1] for row in rows], dtype=np.float64)  # None is NaN
         flat = np.fromiter(chain.from_iterable(fp.keys for fp in prints), dtype=np.int64)
-        keys.append(slot_keys(flat, np.repeat(time_slots(seen, now), counts)))
-        ids.append(np.repeat(np.array([row[0] for row in rows], dtype=np.int64), counts))
+        if filled + len(flat) > len(all_keys):
+            size = max(2 * len(all_keys), filled + len(flat))
+            all_keys, all_ids = np.resize(all_keys, size), np.resize(all_ids, size)
+        all_keys[filled : filled + len(flat)] = slot_keys(
+            flat, np.repeat(time_slots(seen, now), counts)
+        )
+        all_ids[filled : filled + len(flat)] = np.repeat(
+            np.array([row[0] for row in rows], dtype=np.int64), counts
+        )
+        filled += len(flat)
         if texts:
             conn.executemany(
                 "UPDATE dedupe_texts SET text = ?, cut = ?, latin = ?, nums = ?, title = ? "
@@ -774,30 +786,33 @@ def rebuild_dedupe_index(
                 ],
             )  # fmt: skip
     conn.execute("DELETE FROM dedupe_index")
-    if not keys:
-        return 0
-    all_keys, all_ids = np.concatenate(keys), np.concatenate(ids)
-    del keys, ids
+    if not filled:
+        return total
+    all_keys, all_ids = all_keys[:filled], all_ids[:filled]
     order = np.argsort(all_keys, kind="stable")  # by key, then (as read) by id
-    all_keys, all_ids = all_keys[order], all_ids[order]
+    all_keys = all_keys[order]
+    all_ids = all_ids[order]
     del order
     starts = np.flatnonzero(np.r_[True, all_keys[1:] != all_keys[:-1]])
-    ends = np.r_[starts[1:], len(all_keys)]
-    group_end = np.repeat(ends, ends - starts)
-    keep = group_end - np.arange(len(all_keys)) <= cap  # a bucket's newest cap ids
-    all_keys, all_ids = all_keys[keep], all_ids[keep]
-    packed = all_ids.astype(_IDS).tobytes()
-    starts = np.flatnonzero(np.r_[True, all_keys[1:] != all_keys[:-1]])
-    ends = np.r_[starts[1:], len(all_keys)]
-    conn.executemany(
-        "INSERT INTO dedupe_index (key, n, article_ids) VALUES (?, ?, ?)",
-        (
-            (key, end - start, packed[start * 8 : end * 8])
-            for key, start, end in zip(
-                all_keys[starts].tolist(), starts.tolist(), ends.tolist(), strict=True
-            )
-        ),
-    )
+    counts = np.diff(np.r_[starts, len(all_keys)])
+    # a bucket keeps its newest cap ids: those from its start + (count - cap) on
+    keep = np.arange(len(all_keys)) >= np.repeat(starts + np.maximum(counts - cap, 0), counts)
+    packed = all_ids[keep].astype(_IDS).tobytes()
+    del all_ids
+    keys_kept, counts = all_keys[starts], np.minimum(counts, cap)
+    del all_keys, keep
+    offsets = np.cumsum(counts) - counts
+
+    def rows() -> Iterator[tuple[int, int, bytes]]:
+        for low in range(0, len(counts), 65536):  # a slice at a time: few Python objects
+            part = slice(low, low + 65536)
+            for key, start, n in zip(
+                keys_kept[part].tolist(), offsets[part].tolist(), counts[part].tolist(),
+                strict=True,
+            ):  # fmt: skip
+                yield key, n, packed[start * 8 : (start + n) * 8]
+
+    conn.executemany("INSERT INTO dedupe_index (key, n, article_ids) VALUES (?, ?, ?)", rows())
     return total
 
 
