@@ -1063,49 +1063,36 @@ class Store:
             for number in range(version, SCHEMA_VERSION):
                 MIGRATIONS[number](self.db)
                 self.conn.execute(f"PRAGMA user_version = {number + 1}")
-            self._repair_search_triggers()
-            self._repair_story_summary()
+            self._repair_triggers()
         return SCHEMA_VERSION
 
-    def _repair_search_triggers(self) -> None:
-        """Rebuilding the articles table (e.g. sqlite-utils' ``transform()``) drops its triggers;
-        then the search index may have missed changes: recreate them and re-index."""
+    def _repair_triggers(self) -> None:
+        """Rebuilding the articles table (e.g. sqlite-utils' ``transform()``) drops its triggers:
+        recreate those of the search index and of ``story_summary``, then bring what they keep
+        up to date (re-index every article; compute the summaries afresh)."""
         present = {
             row[0]
             for row in self.conn.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'articles'"
             )
         }
-        if (
-            present >= set(SEARCH_TRIGGERS)
-            or not self.conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE name = 'search_pending'"
-            ).fetchone()
-        ):
-            return
-        for name in SEARCH_TRIGGERS:
-            self.conn.execute(f"DROP TRIGGER IF EXISTS {name}")
-        _create_search_triggers(self.db)
-        _requeue_all(self.conn)
-
-    def _repair_story_summary(self) -> None:
-        """Rebuilding the articles table drops the triggers that keep ``story_summary``: then
-        recreate them and compute the table afresh."""
-        present = {
-            row[0]
-            for row in self.conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'articles'"
-            )
-        }
-        if (
-            present >= set(STORY_SUMMARY_TRIGGERS)
-            or not self.conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE name = 'story_summary'"
-            ).fetchone()
-        ):
-            return
-        _create_story_summary_triggers(self.conn)
-        _build_story_summary(self.conn)
+        for names, table, create, refresh in (
+            (SEARCH_TRIGGERS, "search_pending", lambda: _create_search_triggers(self.db),
+             _requeue_all),
+            (STORY_SUMMARY_TRIGGERS, "story_summary",
+             lambda: _create_story_summary_triggers(self.conn), _build_story_summary),
+        ):  # fmt: skip
+            if (
+                present >= set(names)
+                or not self.conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = ?", (table,)
+                ).fetchone()
+            ):
+                continue
+            for name in names:
+                self.conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+            create()
+            refresh(self.conn)
 
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
@@ -2215,6 +2202,18 @@ def _attributes(new: Sequence[Member]) -> tuple[np.ndarray, np.ndarray, np.ndarr
     )
 
 
+DEDUPE_TEXT_COLUMNS = "article_id, story_id, seen, nums, cut, latin, text, title"
+
+
+def dedupe_text_row(m: Member) -> tuple[Any, ...]:
+    """A clustered article's ``dedupe_texts`` row (:data:`DEDUPE_TEXT_COLUMNS`): what a later
+    batch verifies against without re-fingerprinting (the title only for English, whose name
+    rules read capitals)."""
+    fp = m.fingerprint
+    title = m.title if fp.latin else ""
+    return (m.id, m.story_id, m.when, fp.bloom, int(fp.cut), int(fp.latin), fp.text, title)
+
+
 def _write_stories(
     conn: sqlite3.Connection,
     new: Sequence[Member],
@@ -2233,21 +2232,9 @@ def _write_stories(
         rows,
     )
     conn.executemany(
-        "INSERT OR REPLACE INTO dedupe_texts (article_id, story_id, seen, nums, cut, latin, "
-        "text, title) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                m.id,
-                m.story_id,
-                m.when,
-                m.fingerprint.bloom,
-                int(m.fingerprint.cut),
-                int(m.fingerprint.latin),
-                m.fingerprint.text,
-                m.title if m.fingerprint.latin else "",
-            )
-            for m in new
-        ],
+        f"INSERT OR REPLACE INTO dedupe_texts ({DEDUPE_TEXT_COLUMNS}) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [dedupe_text_row(m) for m in new],
     )
 
 

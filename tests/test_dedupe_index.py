@@ -27,7 +27,15 @@ from aggregator.dedupe import (
     time_slots,
     timestamp,
 )
-from aggregator.store import MIGRATIONS, SCHEMA_VERSION, Store, _migration_15, rebuild_dedupe_index
+from aggregator.store import (
+    DEDUPE_TEXT_COLUMNS,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    Store,
+    _migration_15,
+    dedupe_text_row,
+    rebuild_dedupe_index,
+)
 from tests.conftest import NOW
 
 TITLE = "江苏一200MW/400MWh独立储能电站全容量并网"
@@ -187,18 +195,8 @@ def _old_schema_database(path: Path, batches: list[list[tuple[str, datetime]]]) 
             known[m.id] = m
             db.execute("UPDATE articles SET story_id = ? WHERE id = ?", [m.story_id, m.id])
             db.execute(
-                "INSERT INTO dedupe_texts (article_id, story_id, seen, nums, cut, latin, text, "
-                "title) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    m.id,
-                    m.story_id,
-                    m.when,
-                    m.fingerprint.bloom,
-                    int(m.fingerprint.cut),
-                    int(m.fingerprint.latin),
-                    m.fingerprint.text,
-                    m.title if m.fingerprint.latin else "",
-                ],
+                f"INSERT INTO dedupe_texts ({DEDUPE_TEXT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                dedupe_text_row(m),
             )
     db.conn.executemany(
         "INSERT INTO dedupe_index (key, n, article_ids) VALUES (?, ?, ?)",
