@@ -537,8 +537,7 @@ def fingerprints(titles: Sequence[str]) -> list[Fingerprint]:
     _fill_numbers(prints)
     flat = bands.ravel().tolist()
     pairs = list(zip(flat, repeat(False)))  # a band key's probe: not a candidate on its own
-    crc32, adler32, top = zlib.crc32, zlib.adler32, 1 << 63
-    (p_crc, p_adler), (c_crc, c_adler), (s_crc, s_adler) = (_KEY_START[k] for k in "pcs")
+    p_start, c_start, s_start = (_KEY_START[k] for k in "pcs")
     for i, fp in enumerate(prints):
         fp._bloom = number_bloom(fp.numbers)
         text, cut = fp.text, fp.cut
@@ -546,19 +545,13 @@ def fingerprints(titles: Sequence[str]) -> list[Fingerprint]:
             continue
         width = PREFIX_LATIN if fp.latin else PREFIX_CJK
         head = text[:width].encode()
-        # _key("p", ...), _key("c", ...) and _key("s", ...), inline.
-        whole = (crc32(head, p_crc) << 32) | adler32(head, p_adler)
-        whole -= (whole >= top) << 64
-        after = (crc32(head, c_crc) << 32) | adler32(head, c_adler)
-        after -= (after >= top) << 64
+        whole, after = _key_of(head, *p_start), _key_of(head, *c_start)  # _key("p"/"c", head)
         band = slice(i * BANDS, (i + 1) * BANDS)
         if cut:
             fp.keys = [after, *flat[band]]
             fp.probes = [(whole, True), (after, True), *pairs[band]]
         else:
-            tail = text[-width:].encode()
-            suffix = (crc32(tail, s_crc) << 32) | adler32(tail, s_adler)
-            suffix -= (suffix >= top) << 64
+            suffix = _key_of(text[-width:].encode(), *s_start)
             fp.keys = [whole, suffix, *flat[band]]
             fp.probes = [(whole, True), (after, True), (suffix, True), *pairs[band]]
     return prints

@@ -261,6 +261,8 @@ _NEWEST = "coalesce(published_at, first_seen_at)"
 _CUT_SQL = (
     "(a.title LIKE '%...' OR a.title LIKE '%…' OR a.title LIKE '%。。。' OR a.title LIKE '%．．．')"
 )
+# A story's members, its representative first (the ORDER BY of every SQL reader of that rule).
+_REPRESENTATIVE_ORDER = f"{_CUT_SQL}, a.published_at IS NULL, a.published_at, a.id"
 
 
 def _migration_4(db: sqlite_utils.Database) -> None:
@@ -281,7 +283,7 @@ def _migration_4(db: sqlite_utils.Database) -> None:
             SELECT a.*,
                 row_number() OVER (
                     PARTITION BY a.story_id
-                    ORDER BY {_CUT_SQL}, a.published_at IS NULL, a.published_at, a.id
+                    ORDER BY {_REPRESENTATIVE_ORDER}
                 ) AS position,
                 count(*) OVER story AS articles,
                 max(coalesce(a.published_at, a.first_seen_at)) OVER story AS last_at
@@ -755,7 +757,7 @@ def rebuild_dedupe_index(
     filled = 0
     last, total = -(1 << 63), 0
     while rows := conn.execute(
-        "SELECT d.article_id, d.seen, a.title FROM dedupe_texts d "
+        "SELECT d.article_id, d.seen, a.title, d.story_id FROM dedupe_texts d "
         "JOIN articles a ON a.id = d.article_id WHERE d.article_id > ? "
         "ORDER BY d.article_id LIMIT ?",
         (last, chunk),
@@ -777,14 +779,13 @@ def rebuild_dedupe_index(
         filled += len(flat)
         if texts:
             conn.executemany(
-                "UPDATE dedupe_texts SET text = ?, cut = ?, latin = ?, nums = ?, title = ? "
-                "WHERE article_id = ?",
+                f"INSERT OR REPLACE INTO dedupe_texts ({DEDUPE_TEXT_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (fp.text, int(fp.cut), int(fp.latin), fp.bloom, row[2] if fp.latin else "",
-                     row[0])
-                    for row, fp in zip(rows, prints, strict=True)
+                    dedupe_text_row(Member(article_id, story_id, title, seen, fp))
+                    for (article_id, seen, title, story_id), fp in zip(rows, prints, strict=True)
                 ],
-            )  # fmt: skip
+            )
     conn.execute("DELETE FROM dedupe_index")
     if not filled:
         return total
@@ -835,7 +836,7 @@ def _story_summary_refresh(story: str) -> str:
         FROM (
             SELECT a.id, a.published_at, a.first_seen_at, a.topics FROM articles a
             WHERE a.story_id = {story}
-            ORDER BY {_CUT_SQL}, a.published_at IS NULL, a.published_at, a.id LIMIT 1
+            ORDER BY {_REPRESENTATIVE_ORDER} LIMIT 1
         ) AS r, (
             SELECT count(DISTINCT source) AS sources, min({_NEWEST}) AS oldest,
                 max({_NEWEST}) AS newest
@@ -899,7 +900,7 @@ def _build_story_summary(conn: sqlite3.Connection) -> None:
             SELECT a.story_id, a.id, {_NEWEST} AS stamp, a.topics,
                 row_number() OVER (
                     PARTITION BY a.story_id
-                    ORDER BY {_CUT_SQL}, a.published_at IS NULL, a.published_at, a.id
+                    ORDER BY {_REPRESENTATIVE_ORDER}
                 ) AS position
             FROM articles a
         ) AS r
