@@ -715,8 +715,20 @@ class Buckets:
     first, as the store keeps them), as arrays: one sorted key array, one id array."""
 
     def __init__(self, packed: Mapping[int, bytes]) -> None:
-        self.packed = packed
-        ordered = sorted(packed.items())
+        self._fill(sorted(packed.items()))
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[tuple[int, bytes]]) -> Buckets:
+        """From ``(key, packed ids)`` rows as the store reads them (in key order, as a probe in
+        sorted key order returns them; sorted here when they are not)."""
+        buckets = cls.__new__(cls)
+        keys = np.fromiter((k for k, _ in rows), dtype=np.int64, count=len(rows))
+        if len(keys) > 1 and not (keys[1:] > keys[:-1]).all():
+            rows = sorted(rows)
+        buckets._fill(rows)
+        return buckets
+
+    def _fill(self, ordered: Sequence[tuple[int, bytes]]) -> None:
         self.keys = np.fromiter((k for k, _ in ordered), dtype=np.int64, count=len(ordered))
         self.counts = np.fromiter(
             (len(v) // 8 for _, v in ordered), dtype=np.int64, count=len(ordered)
@@ -828,14 +840,22 @@ def file_batch(
     filed = np.empty(int(length.sum()), dtype=_IDS)
     filed[_expand(offset, take_old)] = buckets.ids[_expand(old_end - take_old, take_old)]
     filed[_expand(offset + take_old, take_new)] = new_ids[_expand(ends - take_new, take_new)]
-    packed = filed.tobytes()
-    rows = [
-        (key, n, packed[start * 8 : (start + n) * 8])
-        for key, start, n in zip(
-            keys.distinct.tolist(), offset.tolist(), length.tolist(), strict=True
-        )
-    ]
-    return rows, capped
+    blobs = _packed(filed, offset, length)
+    return list(zip(keys.distinct.tolist(), length.tolist(), blobs, strict=True)), capped
+
+
+def _packed(ids: np.ndarray, offset: np.ndarray, length: np.ndarray) -> list[bytes]:
+    """The bytes of ``ids[offset[i] : offset[i] + length[i]]`` for every i (lengths ≥ 1). Most
+    buckets hold one id: those come from one array conversion (each id as an 8-byte void value,
+    trailing zero bytes kept), the others are sliced."""
+    blobs = ids[offset].view("V8").tolist()
+    packed = ids.tobytes()
+    multi = np.flatnonzero(length > 1)
+    for row, start, n in zip(
+        multi.tolist(), offset[multi].tolist(), length[multi].tolist(), strict=True
+    ):
+        blobs[row] = packed[start * 8 : (start + n) * 8]
+    return blobs
 
 
 class RecentAttributes:

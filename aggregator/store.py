@@ -1958,11 +1958,21 @@ class Store:
 
     # -- upkeep ----------------------------------------------------------------------------
 
-    def prune(self, before: str) -> dict[str, int]:
+    def prune(self, before: str, options: DedupeOptions | None = None) -> dict[str, int]:
         """Delete articles dated (``published_at``, else ``first_seen_at``) and last seen before
-        ``before``, runs started before it and pages not seen since. Returns counts per table."""
+        ``before``, runs started before it and pages not seen since. The near-duplicate index
+        drops the pruned articles and every whole time slot older than ``before`` minus the
+        window (``options.window_days``): no article dated from then on probes those slots.
+        Returns counts per table (``dedupe_index``: bucket rows deleted)."""
         old = "coalesce(published_at, first_seen_at) < ? AND last_seen_at < ?"
+        window = (options or DedupeOptions()).window_days
         with self.write() as conn:
+            index_rows = 0
+            if window > 0:  # with no window every slot is probed: keep them all
+                first_kept = time_slots(np.array([timestamp(before) - window * 86400]), 0.0)
+                index_rows = conn.execute(
+                    "DELETE FROM dedupe_index WHERE key < ?", (slot_bounds(int(first_kept[0]))[0],)
+                ).rowcount
             # out of the near-duplicate index too (its buckets skip ids it no longer holds), so a
             # new article cannot join the story of articles that are gone
             conn.execute(
@@ -1976,6 +1986,7 @@ class Store:
                 ).rowcount,
                 "runs": conn.execute("DELETE FROM runs WHERE started_at < ?", (before,)).rowcount,
                 "pages": conn.execute("DELETE FROM pages WHERE seen_at < ?", (before,)).rowcount,
+                "dedupe_index": index_rows,
             }
         self.__dict__.pop("_recent", None)  # what clustering cached of the pruned articles
         self.conn.execute("PRAGMA optimize")
@@ -2099,15 +2110,14 @@ def _filled_slots(conn: sqlite3.Connection, low: int, high: int) -> np.ndarray:
 
 
 def _read_buckets(conn: sqlite3.Connection, keys: np.ndarray) -> Buckets:
-    """What the index holds under these keys, in one query."""
-    return Buckets(
-        dict(
-            conn.execute(
-                "SELECT key, article_ids FROM dedupe_index "
-                "WHERE key IN (SELECT value FROM json_each(?))",
-                (json.dumps(keys.tolist()),),
-            ).fetchall()
-        )
+    """What the index holds under these keys (sorted, distinct), in one query: one primary-key
+    probe per key, in the keys' order (no temporary index of them, no sort)."""
+    return Buckets.from_rows(
+        conn.execute(
+            "SELECT d.key, d.article_ids FROM json_each(?) AS j "
+            "CROSS JOIN dedupe_index AS d ON d.key = j.value",
+            (json.dumps(keys.tolist()),),
+        ).fetchall()
     )
 
 
