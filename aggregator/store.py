@@ -2085,9 +2085,9 @@ def _known_members(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, Me
     return {
         id: Member(id, story_id, title, seen, Fingerprint(text, bool(cut), bool(latin), nums))
         for id, story_id, seen, nums, cut, latin, text, title in conn.execute(
-            "SELECT article_id, story_id, seen, nums, cut, latin, text, title FROM dedupe_texts "
-            "WHERE article_id IN (SELECT value FROM json_each(?))",
-            (json.dumps(sorted(ids)),),
+            "SELECT d.article_id, d.story_id, d.seen, d.nums, d.cut, d.latin, d.text, d.title "
+            "FROM json_each(?) AS j CROSS JOIN dedupe_texts AS d ON d.article_id = j.value",
+            (json.dumps(sorted(set(ids))),),
         )
     }
 
@@ -2157,9 +2157,9 @@ def _plan_stories(
     owner, other = shortlist_batch(keys, buckets, options)
     candidates = np.unique(other)
     present, seen, nums, cut = recent.get(candidates)
-    found = conn.execute(  # those the process does not hold: from the store
-        "SELECT article_id, seen, nums, cut FROM dedupe_texts "
-        "WHERE article_id IN (SELECT value FROM json_each(?)) ORDER BY article_id",
+    found = conn.execute(  # those the process does not hold: from the store, one probe each
+        "SELECT d.article_id, d.seen, d.nums, d.cut FROM json_each(?) AS j "
+        "CROSS JOIN dedupe_texts AS d ON d.article_id = j.value",
         (json.dumps(candidates[~present].tolist()),),
     ).fetchall()
     if found:
