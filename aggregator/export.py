@@ -763,11 +763,6 @@ def render(
 # How feedgen's pretty-printed documents end: the items go just before.
 _RSS_TAIL = b"  </channel>\n</rss>\n"
 _ATOM_TAIL = b"</feed>\n"
-# The namespaces feedgen declares on <rss>: items serialised under the same root read the same.
-_RSS_NAMESPACES = {
-    "atom": "http://www.w3.org/2005/Atom",
-    "content": "http://purl.org/rss/1.0/modules/content/",
-}
 
 
 def _numeric_refs(data: bytes) -> bytes:
@@ -780,8 +775,9 @@ def _serialised_items(
     entries: Sequence[Entry], channel: Channel, fmt: str, items: ItemCache
 ) -> bytes:
     """The entries' items as they read inside a pretty-printed feed (indented for their depth),
-    from ``items`` or built now: the new ones are serialised together under a root like the
-    feed's and cut apart at their end tags (text and attributes never hold a raw "<")."""
+    from ``items`` or built now: RSS items by :func:`_rss_item_bytes`; Atom entries serialised
+    together by lxml under a root like the feed's and cut apart at their end tags (text and
+    attributes never hold a raw "<")."""
     done = items.setdefault(fmt, {})
     missing = []
     for entry in entries:
@@ -789,19 +785,16 @@ def _serialised_items(
         if hit is None or hit[0] is not entry:
             missing.append(entry)
             done[id(entry)] = (entry, b"")  # also marks an entry listed twice
-    if missing:
-        if fmt == "atom":
-            root = parent = etree.Element("feed")
-            parent.extend(_feed_entry(entry, channel).atom_entry() for entry in missing)
-            start, end, tail = b"<feed>\n", b"</entry>\n", _ATOM_TAIL
-        else:
-            root = etree.Element("rss", nsmap=_RSS_NAMESPACES)
-            parent = etree.SubElement(root, "channel")
-            parent.extend(_rss_item(entry) for entry in missing)
-            start, end, tail = b"<channel>\n", b"</item>\n", _RSS_TAIL
+    if missing and fmt != "atom":
+        for entry in missing:
+            done[id(entry)] = (entry, _rss_item_bytes(entry))
+    elif missing:
+        root = etree.Element("feed")
+        root.extend(_feed_entry(entry, channel).atom_entry() for entry in missing)
         data = etree.tostring(root, pretty_print=True, encoding="UTF-8")
+        start, end = b"<feed>\n", b"</entry>\n"
         first = data.index(start) + len(start)
-        pieces = data[first : len(data) - len(tail)].split(end)
+        pieces = data[first : len(data) - len(_ATOM_TAIL)].split(end)
         if len(pieces) != len(missing) + 1 or pieces[-1]:
             raise AssertionError(f"{fmt} items did not serialise one per entry")
         for entry, piece in zip(missing, pieces, strict=False):
@@ -850,24 +843,61 @@ def _feed_generator(entries: Sequence[Entry], channel: Channel, *, atom: bool) -
     return fg
 
 
-def _rss_item(entry: Entry) -> etree._Element:
-    """The <item> that feedgen's ``FeedEntry.rss_entry()`` makes for the entry (the same
-    elements in the same order; tests/test_export.py compares the bytes), built with lxml
-    directly: feedgen's per-item setters (checking each link and category dictionary, switching
-    the locale for each date) were the largest part of an export's time."""
-    item = etree.Element("item")
+def _rss_item_bytes(entry: Entry) -> bytes:
+    """The <item> that feedgen's ``FeedEntry.rss_entry()`` makes for the entry, as it reads in
+    the pretty-printed feed (the same elements in the same order and the same bytes;
+    tests/test_export.py compares them), written as text: building it with feedgen's per-item
+    setters (checking each link and category dictionary, switching the locale for each date),
+    or even as lxml elements serialised, was the largest part of an export's time. Text is
+    escaped as libxml2 escapes element content, with the numeric forms of :func:`_numeric_refs`."""
     title = _plain_text(entry.title)
+    parts = ["    <item>\n"]
     if title or not entry.html:
-        etree.SubElement(item, "title").text = title
+        parts.append(f"      <title>{_element_text(title)}</title>\n")
     if entry.link:
-        etree.SubElement(item, "link").text = entry.link
+        parts.append(f"      <link>{_element_text(entry.link)}</link>\n")
     if entry.html:
-        etree.SubElement(item, "description").text = entry.html
-    etree.SubElement(item, "guid", isPermaLink="false").text = entry.guid
+        parts.append(f"      <description>{_element_text(entry.html)}</description>\n")
+    parts.append(f'      <guid isPermaLink="false">{_element_text(entry.guid)}</guid>\n')
     for topic in entry.topics:
-        etree.SubElement(item, "category").text = topic
-    etree.SubElement(item, "pubDate").text = format_datetime(entry.published)
-    return item
+        parts.append(f"      <category>{_element_text(topic)}</category>\n")
+    parts.append(f"      <pubDate>{_rfc822(entry.published)}</pubDate>\n    </item>\n")
+    text = "".join(parts)
+    if _XML_ILLEGAL.search(text):  # as lxml would refuse it
+        raise ValueError(f"an item holds characters XML cannot carry: {entry.guid}")
+    return text.encode()
+
+
+def _element_text(text: str) -> str:
+    """``text`` as libxml2 writes element content ("&", "<", ">" and carriage returns escaped),
+    "&" and "<" in the numeric forms the validator accepts (:func:`_numeric_refs`)."""
+    if "&" in text:
+        text = text.replace("&", "&#x26;")
+    if "<" in text:
+        text = text.replace("<", "&#x3C;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    if "\r" in text:
+        text = text.replace("\r", "&#13;")
+    return text
+
+
+_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _rfc822(moment: datetime) -> str:
+    """:func:`email.utils.format_datetime` of an aware datetime (what feedgen writes in
+    ``pubDate``), written directly for UTC ones: the library's goes through a time tuple."""
+    if moment.utcoffset() != _ZERO:
+        return format_datetime(moment)
+    return (
+        f"{_DAY_NAMES[moment.weekday()]}, {moment.day:02d} {_MONTH_NAMES[moment.month - 1]} "
+        f"{moment.year:04d} {moment.hour:02d}:{moment.minute:02d}:{moment.second:02d} +0000"
+    )
+
+
+_ZERO = timedelta(0)
 
 
 def _feed_entry(entry: Entry, channel: Channel) -> FeedEntry:

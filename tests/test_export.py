@@ -8,7 +8,8 @@ import os
 import random
 import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -449,6 +450,48 @@ def test_rss_items_are_the_bytes_feedgen_makes_also_when_shared(db: Store) -> No
         assert ours == export.render(entries, channel, "rss")  # shared or not: the same bytes
         assert validate_rss(ours, "http://h/x.xml", now=CHECK_NOW) == []
     assert len(items["rss"]) < rendered  # a story in several feeds was serialised once
+
+
+def test_rss_items_written_as_text_are_the_bytes_feedgen_makes_on_random_text() -> None:
+    """Items are written as text, not through feedgen or lxml: on random text made of what XML
+    escapes (and what it does not: quotes, tabs, line breaks, "]]>"), entities, markup, emoji,
+    right-to-left marks, with dates in and out of UTC, the bytes are feedgen's."""
+    rng = random.Random(11)
+    pieces = ["&", "<", ">", "\r", "\n", "\t", '"', "'", "]]>", "&amp;", "&lt;", "&#x26;", "</b>"]
+    pieces += ["<p>", "光伏", "☀️🔋", "\u202e", "مرحبا", " ", "a", "Z", "\u00a0", "\U0001f600"]
+
+    def text(size: int) -> str:
+        return "".join(rng.choice(pieces) for _ in range(rng.randrange(size)))
+
+    zones = [UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5, minutes=-30))]
+    entries = []
+    for n in range(300):
+        when = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.randrange(10**9))
+        entries.append(
+            Entry(
+                guid=f"urn:newsagg:story:{n}" if n % 3 else f"urn:x:{text(8)}",
+                title=text(12) or "t",
+                link=f"https://e.org/{n}?a=1&b=<{text(4)}>" if n % 4 else None,
+                published=when.astimezone(zones[n % 3]),
+                html=text(30) if n % 5 else "",
+                text="",
+                topics=tuple(sorted({text(4) or "x" for _ in range(n % 3)})),
+            )
+        )
+    channel = Channel("t & <i>", "d", "http://h/x.xml", "http://h/", "zh")
+    for start in range(0, len(entries), 50):
+        chunk = entries[start : start + 50]
+        assert export.render(chunk, channel, "rss") == feedgen_rss(chunk, channel)
+    for year in (1, 999, 2026, 9999):  # years are written with four digits, as feedgen does
+        moment = datetime(year, 3, 4, 5, 6, 7, tzinfo=UTC)
+        assert export._rfc822(moment) == format_datetime(moment)
+
+
+def test_an_rss_item_xml_cannot_carry_is_refused() -> None:
+    entry = Entry("urn:x", "title", "https://e.org/\x01", NOW, "", "")
+    channel = Channel("t", "d", "http://h/x.xml", "http://h/", "zh")
+    with pytest.raises(ValueError, match="XML cannot carry"):
+        export.render([entry], channel, "rss")
 
 
 def test_entry_without_link_has_a_non_permalink_guid() -> None:
