@@ -610,34 +610,42 @@ def digest_entries(
     labels = [label for label, _begin, _end in reversed(bounds)]
     end = _stamp(bounds[0][2])
     order = taxonomy.order
+    # period -> stored topics (JSON text) -> the stories placed there, each its row (sources,
+    # date, representative's id, topics) as read: sorting a list of these stops at the id
+    # (unique), so most sources first, then the newest, then the highest id
+    by_period: list[dict[str | None, list[StoryRow]]] = [{} for _ in starts]
+    first = starts[0]
+    for row in _placed_stories(whole, split):
+        when = row[1]
+        if when < first or when >= end:
+            continue
+        groups = by_period[bisect.bisect_right(starts, when) - 1]
+        group = groups.get(row[3])
+        if group is None:
+            groups[row[3]] = [row]
+        else:
+            group.append(row)
     first_topics: dict[str | None, str] = {}  # stored topics (JSON text) -> the group's topic
     newest_of: dict[str, str] = {}  # period -> its newest story's date
-    # (period, topic) -> [(sources, date, representative's id)]: sorting a list of these stops
-    # at the id (unique), so most sources first, then the newest, then the highest id
-    by_group: dict[tuple[int, str], list[tuple[int, str, int]]] = {}
-    for rep_id, when, sources, stored in _placed_stories(whole, split):
-        index = bisect.bisect_right(starts, when) - 1
-        if index < 0 or when >= end:
-            continue
-        topic = first_topics.get(stored)
-        if topic is None:
-            topics = sorted(json.loads(stored or "[]"), key=lambda t: (order.get(t, 999), t))
-            topic = first_topics[stored] = topics[0] if topics else ""
-        group = by_group.get((index, topic))
-        if group is None:
-            group = by_group[index, topic] = []
-        group.append((sources, when, rep_id))
-    listed: dict[str, list[tuple[str, list[tuple[int, str, int]], int]]] = {}
-    for index, topic in sorted(
-        by_group, key=lambda k: (k[0], k[1] == "", order.get(k[1], 999), k[1])
-    ):
-        group = by_group[index, topic]
-        shown = heapq.nlargest(per_topic, group) if len(group) > 1 else group
-        label = labels[index]
-        listed.setdefault(label, []).append((topic, shown, len(group)))
-        newest = max(map(itemgetter(1), group))
-        if newest > newest_of.get(label, ""):
-            newest_of[label] = newest
+    listed: dict[str, list[tuple[str, list[StoryRow], int]]] = {}
+    for label, groups in zip(labels, by_period, strict=True):
+        by_topic: dict[str, list[StoryRow]] = {}
+        for stored, group in groups.items():
+            topic = first_topics.get(stored)
+            if topic is None:
+                topics = sorted(json.loads(stored or "[]"), key=lambda t: (order.get(t, 999), t))
+                topic = first_topics[stored] = topics[0] if topics else ""
+            if topic in by_topic:
+                by_topic[topic] += group
+            else:
+                by_topic[topic] = group
+        for topic in sorted(by_topic, key=lambda t: (t == "", order.get(t, 999), t)):
+            group = by_topic[topic]
+            shown = heapq.nlargest(per_topic, group) if len(group) > 1 else group
+            listed.setdefault(label, []).append((topic, shown, len(group)))
+            newest = max(map(itemgetter(1), group))
+            if newest > newest_of.get(label, ""):
+                newest_of[label] = newest
     links = store.digest_links(
         item[2] for chosen in listed.values() for _t, shown, _n in chosen for item in shown
     )
@@ -663,7 +671,7 @@ def digest_entries(
         for topic, shown, found in chosen:
             heading = html.escape(_xml_text(topic_names.get(topic, topic) if topic else OTHER))
             parts.append(f"<h3>{heading}</h3><ul>")
-            for sources_count, _when, rep_id in shown:
+            for sources_count, _when, rep_id, _topics in shown:
                 title, url, rep_source, story_id = links.get(rep_id, ("", "", "", 0))
                 title = html.escape(_xml_text(title))
                 link = f'<a href="{html.escape(url)}">{title}</a>' if _is_http(url) else title
@@ -698,8 +706,9 @@ OTHER = "Other · 其他"
 
 
 # What a digest reads of a story whose articles all lie in its window (from ``story_summary``,
-# :meth:`Store.digest_stories`): representative's id, its date (published_at, else
-# first_seen_at), how many sources carried the story, the representative's topics (JSON text).
+# :meth:`Store.digest_stories`): how many sources carried the story, the representative's date
+# (published_at, else first_seen_at), its id and its topics (JSON text). In this order, rows
+# sort as a digest ranks stories, and are kept as read.
 StoryRow = tuple[int, str, int, str | None]
 # What a digest reads of an article (:meth:`Store.recent_articles`): id, story_id, source,
 # cut (the title ends with a cut marker), published_at, first_seen_at, topics (stored JSON text).
@@ -719,7 +728,7 @@ def _placed_stories(whole: Iterable[StoryRow], split: Iterable[RecentRow]) -> It
         else:
             rep = min(members, key=_rule_key)
             sources = len({m[2] for m in members})
-        yield rep[0], rep[4] or rep[5], sources, rep[6]
+        yield sources, rep[4] or rep[5], rep[0], rep[6]
 
 
 def _rule_key(row: RecentRow) -> tuple[bool, bool, str, int]:
@@ -862,10 +871,23 @@ def _rss_item_bytes(entry: Entry) -> bytes:
     for topic in entry.topics:
         parts.append(f"      <category>{_element_text(topic)}</category>\n")
     parts.append(f"      <pubDate>{_rfc822(entry.published)}</pubDate>\n    </item>\n")
-    text = "".join(parts)
-    if _XML_ILLEGAL.search(text):  # as lxml would refuse it
-        raise ValueError(f"an item holds characters XML cannot carry: {entry.guid}")
-    return text.encode()
+    try:
+        data = "".join(parts).encode()
+    except UnicodeEncodeError:  # a lone surrogate
+        data = b"\x00"
+    # refused as lxml refuses them: control characters, U+FFFE and U+FFFF (a check of the
+    # bytes costs a fifth of a search of the text)
+    if (
+        len(data.translate(None, _CONTROL_BYTES)) != len(data)
+        or b"\xef\xbf\xbe" in data
+        or b"\xef\xbf\xbf" in data
+    ):
+        raise ValueError(f"an item holds characters XML cannot carry: {entry.guid!r}")
+    return data
+
+
+# The C0 control characters XML 1.0 cannot carry (all but tab, line feed, carriage return).
+_CONTROL_BYTES = bytes(set(range(32)) - {9, 10, 13})
 
 
 def _element_text(text: str) -> str:

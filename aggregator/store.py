@@ -1769,13 +1769,13 @@ class Store:
 
     def digest_stories(self, since: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         """What a digest needs to place every story with an article dated ``since`` or later:
-        the stories whose articles are all that recent, from ``story_summary`` as (rep_id,
-        rep_when, sources, rep_topics) — one narrow row per story, read from the
+        the stories whose articles are all that recent, from ``story_summary`` as (sources,
+        rep_when, rep_id, rep_topics) — one narrow row per story, read from the
         ``story_summary_newest`` index —, and the recent articles of the others (the stories
         that began before ``since``), as :meth:`recent_articles` reads them, so that the caller
         places those on what they have since then."""
         whole = self.conn.execute(
-            "SELECT rep_id, rep_when, sources, rep_topics FROM story_summary "
+            "SELECT sources, rep_when, rep_id, rep_topics FROM story_summary "
             "WHERE newest >= ? AND oldest >= ?",
             (since, since),
         ).fetchall()

@@ -487,11 +487,16 @@ def test_rss_items_written_as_text_are_the_bytes_feedgen_makes_on_random_text() 
         assert export._rfc822(moment) == format_datetime(moment)
 
 
-def test_an_rss_item_xml_cannot_carry_is_refused() -> None:
-    entry = Entry("urn:x", "title", "https://e.org/\x01", NOW, "", "")
+@pytest.mark.parametrize("bad", ["\x01", "\x1f", "\ufffe", "\uffff", "\ud83d"])
+def test_an_rss_item_xml_cannot_carry_is_refused(bad: str) -> None:
+    """Titles and text are cleaned before; a link or a topic XML cannot carry is refused, as
+    lxml refuses it, rather than written into a feed no reader can parse."""
     channel = Channel("t", "d", "http://h/x.xml", "http://h/", "zh")
-    with pytest.raises(ValueError, match="XML cannot carry"):
-        export.render([entry], channel, "rss")
+    fine = Entry("urn:x", "title", "https://e.org/\t", NOW, "", "", ("solar",))
+    assert b"<link>https://e.org/\t</link>" in export.render([fine], channel, "rss")
+    for entry in (fine._replace(link=f"https://e.org/{bad}"), fine._replace(topics=(bad,))):
+        with pytest.raises(ValueError, match="XML cannot carry"):
+            export.render([entry], channel, "rss")
 
 
 def test_entry_without_link_has_a_non_permalink_guid() -> None:
