@@ -31,6 +31,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
+from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -45,9 +46,9 @@ from lxml import etree
 from aggregator import __version__
 from aggregator.discovery import FeedLink, render_index, render_opml
 from aggregator.errors import ConfigError
-from aggregator.store import Store
-from aggregator.stories import representative, rule_key
-from aggregator.text import count
+from aggregator.store import FeedArticle, Store
+from aggregator.stories import rule_key
+from aggregator.text import count, is_truncated
 from aggregator.topics import Taxonomy
 
 DEFAULT_BASE_URL = "http://localhost:8080/"
@@ -197,11 +198,12 @@ ItemCache = dict[str, dict[int, tuple[Entry, bytes]]]
 @dataclass
 class SharedWork:
     """What the feeds of one export have in common, kept so that it is done once: a story is in
-    all.xml, its source's feed and its topics' feeds. ``members``: each story's articles (the
-    light rows); ``entries``: each story's entry, by the ids of the articles a feed selected;
-    ``items``: each entry's serialised item, by format (see :data:`ItemCache`)."""
+    all.xml, its source's feed and its topics' feeds. ``members``: each story's articles (what a
+    feed shows of them, :class:`FeedArticle`); ``entries``: each story's entry, by the ids of
+    the articles a feed selected; ``items``: each entry's serialised item, by format (see
+    :data:`ItemCache`)."""
 
-    members: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    members: dict[int, list[FeedArticle]] = field(default_factory=dict)
     entries: dict[tuple[int, tuple[int, ...]], Entry] = field(default_factory=dict)
     items: ItemCache = field(default_factory=dict)
 
@@ -419,18 +421,22 @@ def story_entries(
     fetch = _first_fetch(limit)
     while True:
         rows = store.articles(limit=fetch, **filters)
-        matched: dict[int, list[dict[str, Any]]] = {}
+        matched: dict[int, list[FeedArticle]] = {}
         for row in rows:
-            matched.setdefault(row["story_id"], []).append(row)
+            matched.setdefault(row["story_id"], []).append(_feed_article(row))
         if len(matched) >= limit or len(rows) < fetch:
             break
         fetch *= 4
     story_ids = list(matched)[:limit]
     others = store.story_members(
-        story_ids, exclude=[row["id"] for sid in story_ids for row in matched[sid]]
+        story_ids, exclude=[article.id for sid in story_ids for article in matched[sid]]
     )
     entries = [
-        story_entry(matched[sid], matched[sid] + others.get(sid, []), source_titles)
+        story_entry(
+            matched[sid],
+            matched[sid] + [_feed_article(row) for row in others.get(sid, [])],
+            source_titles,
+        )
         for sid in story_ids
     ]
     entries.sort(key=lambda e: (e.published, e.guid), reverse=True)
@@ -452,9 +458,9 @@ def _light_story_entries(
     """:func:`story_entries` for a source or a topic feed: which articles of which stories the
     feed shows comes first (ids only, :meth:`Store.feed_article_keys`); an entry ``shared``
     already holds for the same articles is reused, and only the stories not yet read are read,
-    all their articles at once (:meth:`Store.story_members`, the light columns). An article
-    that left its story between the two reads (a crawl clustering meanwhile) is not shown; the
-    next export, seeing ``feed_version`` moved, shows it."""
+    all their articles at once (:meth:`Store.feed_story_articles`). An article that left its
+    story between the two reads (a crawl clustering meanwhile) is not shown; the next export,
+    seeing ``feed_version`` moved, shows it."""
     fetch = _first_fetch(limit)
     while True:
         keys = store.feed_article_keys(limit=fetch, **filters)
@@ -466,21 +472,26 @@ def _light_story_entries(
         fetch *= 4
     chosen = [(sid, tuple(ids)) for sid, ids in list(matched.items())[:limit]]
     members = shared.members
-    unread = [sid for sid, ids in chosen if (sid, ids) not in shared.entries and sid not in members]
+    known = shared.entries
+    unread = [sid for sid, ids in chosen if (sid, ids) not in known and sid not in members]
     if unread:
-        found = store.story_members(unread, light=True)
+        found = store.feed_story_articles(unread)
         for sid in unread:
             members[sid] = found.get(sid, [])
     entries = []
     for key in chosen:
-        entry = shared.entries.get(key)
+        entry = known.get(key)
         if entry is None:
             sid, ids = key
-            by_id = {row["id"]: row for row in members[sid]}
-            shown = [by_id[i] for i in ids if i in by_id]
-            if not shown:
-                continue
-            entry = shared.entries[key] = story_entry(shown, members[sid], source_titles)
+            group = members[sid]
+            if len(group) == 1 and len(ids) == 1 and group[0].id == ids[0]:
+                shown = group  # a story of one article, as most are
+            else:
+                by_id = {article.id: article for article in group}
+                shown = [by_id[i] for i in ids if i in by_id]
+                if not shown:
+                    continue
+            entry = known[key] = story_entry(shown, group, source_titles)
         entries.append(entry)
     entries.sort(key=lambda e: (e.published, e.guid), reverse=True)
     return entries
@@ -492,48 +503,68 @@ def story_guid(story_id: int) -> str:
 
 
 def story_entry(
-    shown: Sequence[Mapping[str, Any]],
-    members: Sequence[Mapping[str, Any]],
+    shown: Sequence[FeedArticle],
+    members: Sequence[FeedArticle],
     source_titles: Mapping[str, str],
 ) -> Entry:
     """The entry for a story: ``shown`` are its articles this feed selected (the representative
     is theirs, so a source's feed links to that source), ``members`` all its articles."""
-    rep = shown[0] if len(shown) == 1 else representative(shown)
-    also: dict[str, Mapping[str, Any]] = {}
-    if len(members) > 1:
-        for member in sorted(members, key=_by_id):
-            if member["source"] != rep["source"]:
-                also.setdefault(member["source"], member)
-    parts = []
-    snippet = _xml_text(rep.get("snippet") or "")
-    if snippet:
-        parts.append(html.escape(snippet, quote=False))
-    if also:
-        # Escaped text and http(s) links only: nothing here needs a sanitiser's second look.
-        links = []
-        for source, member in also.items():
-            name = html.escape(_xml_text(source_titles.get(source, source)))
-            url = member["canonical_url"]
-            links.append(f'<a href="{html.escape(url)}">{name}</a>' if _is_http(url) else name)
-        parts.append(f"<p>also: {', '.join(links)}</p>")
-    body = " ".join(parts)
+    rep = shown[0] if len(shown) == 1 else min(shown, key=_representative_key)
+    snippet = _xml_text(rep.snippet or "")
+    body = html.escape(snippet, quote=False) if snippet else ""
+    text = snippet
     if len(members) == 1:
-        topics = list(rep.get("topics") or [])
+        topics = _topics_of(rep.topics)
     else:
-        topics = sorted({t for m in members for t in (m.get("topics") or [])})
-    source = source_titles.get(rep["source"], rep["source"])
-    also_text = f" (also: {', '.join(source_titles.get(s, s) for s in also)})" if also else ""
+        also: dict[str, FeedArticle] = {}
+        for member in sorted(members, key=_article_id):
+            if member.source != rep.source:
+                also.setdefault(member.source, member)
+        if also:
+            # Escaped text and http(s) links only: nothing here needs a sanitiser's second look.
+            links = []
+            for source, member in also.items():
+                name = html.escape(_xml_text(source_titles.get(source, source)))
+                url = member.canonical_url
+                links.append(f'<a href="{html.escape(url)}">{name}</a>' if _is_http(url) else name)
+            line = f"<p>also: {', '.join(links)}</p>"
+            body = f"{body} {line}" if body else line
+            names = ", ".join(source_titles.get(s, s) for s in also)
+            text = snippet + _xml_text(f" (also: {names})")
+        topics = tuple(sorted({t for m in members for t in _topics_of(m.topics)}))
+    url = rep.canonical_url
     return Entry(
-        guid=story_guid(rep["story_id"]),
-        title=_xml_text(rep["title"]),
-        link=rep["canonical_url"] if _is_http(rep["canonical_url"]) else None,
-        published=_parse_stamp(rep["published_at"] or rep["first_seen_at"]),
-        html=body,
-        text=_xml_text(snippet + also_text).strip(),
-        topics=tuple(topics),
-        author=_xml_text(source),
-        language=rep.get("language"),
+        story_guid(rep.story_id),
+        _xml_text(rep.title),
+        url if _is_http(url) else None,
+        _parse_stamp(rep.published_at or rep.first_seen_at),
+        body,
+        text.strip(),
+        topics,
+        _xml_text(source_titles.get(rep.source, rep.source)),
+        rep.language,
     )
+
+
+def _representative_key(article: FeedArticle) -> tuple[bool, bool, str, int]:
+    """:func:`aggregator.stories.representative_key` of a feed's article."""
+    return rule_key(is_truncated(article.title), article.published_at, article.id)
+
+
+_article_id = itemgetter(0)
+
+
+@lru_cache(maxsize=4096)
+def _topics_of(stored: str | None) -> tuple[str, ...]:
+    """Topics from their stored JSON text; an export meets a few hundred distinct values."""
+    return tuple(json.loads(stored)) if stored else ()
+
+
+def _feed_article(row: Mapping[str, Any]) -> FeedArticle:
+    """What a feed shows of an ``articles`` row as :meth:`Store.articles` gives it."""
+    values = {name: row.get(name) for name in FeedArticle._fields}
+    values["topics"] = json.dumps(list(row.get("topics") or []), ensure_ascii=False)
+    return FeedArticle(**values)
 
 
 # -- digests --------------------------------------------------------------------------------
@@ -737,10 +768,6 @@ def _rule_key(row: RecentRow) -> tuple[bool, bool, str, int]:
     return rule_key(bool(row[3]), row[4], row[0])
 
 
-def _by_id(row: Mapping[str, Any]) -> int:
-    return int(row["id"])
-
-
 # -- rendering ------------------------------------------------------------------------------
 
 
@@ -821,7 +848,7 @@ def render_rss(
     language: str | None = None,
 ) -> bytes:
     """One RSS 2.0 document for ``articles`` rows (newest first), each its own story."""
-    entries = [story_entry([row], [row], {}) for row in items]
+    entries = [story_entry([row], [row], {}) for row in map(_feed_article, items)]
     channel = Channel(title, description, self_url, site_url, language=language, ttl=None)
     return render(entries, channel, "rss")
 

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import sqlite_utils
@@ -1507,7 +1507,7 @@ class Store:
     ) -> list[tuple[int, int]]:
         """(id, story_id) of the newest ``limit`` articles (of ``source``, about ``topic``),
         newest first as :meth:`articles` orders them: what a feed needs to know which stories
-        it shows before it reads any of their text (:meth:`story_members` with ``light``)."""
+        it shows before it reads any of their text (:meth:`feed_story_articles`)."""
         if topic:
             # from the topic's own rows, newest first (article_topics_newest): a rare topic
             # costs its few rows, not a walk of every article
@@ -1527,23 +1527,6 @@ class Store:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY coalesce(a.published_at, a.first_seen_at) DESC, a.id DESC LIMIT ?"
         return self.conn.execute(sql, [*params, limit]).fetchall()
-
-    def _feed_rows(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-        """Rows as dicts, ``topics`` decoded once per distinct value: rows with the same topics
-        share one list (read-only to the caller)."""
-        cursor = self.conn.execute(sql, params)
-        names = [column[0] for column in cursor.description]
-        decoded: dict[str | None, list[str]] = {None: [], "": [], "[]": []}
-        rows = []
-        for values in cursor:
-            row = dict(zip(names, values, strict=True))
-            topics = row["topics"]
-            found = decoded.get(topics)
-            if found is None:
-                found = decoded[topics] = json.loads(topics)
-            row["topics"] = found
-            rows.append(row)
-        return rows
 
     def _article_filters(
         self,
@@ -1723,26 +1706,37 @@ class Store:
                 changed += len(updates)
 
     def story_members(
-        self, story_ids: Iterable[int], *, exclude: Iterable[int] = (), light: bool = False
+        self, story_ids: Iterable[int], *, exclude: Iterable[int] = ()
     ) -> dict[int, list[dict[str, Any]]]:
         """The articles of these stories, by story_id (JSON decoded), except the ids in
-        ``exclude`` (those the caller already holds). ``light``: only what a feed shows
-        (:data:`FEED_READ_COLUMNS`), each distinct topics value decoded once."""
+        ``exclude`` (those the caller already holds)."""
         members: dict[int, list[dict[str, Any]]] = {}
         ids = list(dict.fromkeys(story_ids))
         skip = list(dict.fromkeys(exclude))
-        columns = ", ".join(FEED_READ_COLUMNS) if light else "*"
         for chunk in _chunks(ids, CHUNK):
             marks = ",".join("?" * len(chunk))
-            sql = f"SELECT {columns} FROM articles WHERE story_id IN ({marks})"
+            sql = f"SELECT * FROM articles WHERE story_id IN ({marks})"
             if skip:
                 sql += f" AND id NOT IN ({','.join('?' * len(skip))})"
-            if light:
-                rows = self._feed_rows(sql, [*chunk, *skip])
-            else:
-                rows = [_decode(row) for row in self.db.query(sql, [*chunk, *skip])]
-            for row in rows:
-                members.setdefault(row["story_id"], []).append(row)
+            for row in self.db.query(sql, [*chunk, *skip]):
+                members.setdefault(row["story_id"], []).append(_decode(row))
+        return members
+
+    def feed_story_articles(self, story_ids: Iterable[int]) -> dict[int, list[FeedArticle]]:
+        """The articles of these stories, by story_id, as much of each as a feed shows
+        (:class:`FeedArticle`, topics as the stored JSON text): named tuples as SQLite gives
+        them, no dictionary built and no JSON decoded per row."""
+        members: dict[int, list[FeedArticle]] = {}
+        columns = ", ".join(FeedArticle._fields)
+        make = FeedArticle._make
+        for chunk in _chunks(list(dict.fromkeys(story_ids)), CHUNK):
+            sql = f"SELECT {columns} FROM articles WHERE story_id IN ({','.join('?' * len(chunk))})"
+            for row in map(make, self.conn.execute(sql, chunk).fetchall()):
+                found = members.get(row.story_id)
+                if found is None:
+                    members[row.story_id] = [row]
+                else:
+                    found.append(row)
         return members
 
     def recent_articles(self, since: str, *, split_only: bool = False) -> list[tuple[Any, ...]]:
@@ -2288,19 +2282,20 @@ def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
     return merged
 
 
-# What a feed entry is made of (aggregator.export.story_entry, aggregator.stories).
-FEED_READ_COLUMNS = (
-    "id",
-    "story_id",
-    "source",
-    "title",
-    "snippet",
-    "canonical_url",
-    "published_at",
-    "first_seen_at",
-    "language",
-    "topics",
-)
+class FeedArticle(NamedTuple):
+    """What a feed entry is made of, of one article (:meth:`Store.feed_story_articles`,
+    ``aggregator.export.story_entry``)."""
+
+    id: int
+    story_id: int
+    source: str
+    title: str
+    snippet: str | None
+    canonical_url: str
+    published_at: str | None
+    first_seen_at: str
+    language: str | None
+    topics: str | None  # the stored JSON text
 
 
 def _encode(row: dict[str, Any]) -> dict[str, Any]:
