@@ -33,8 +33,10 @@ from aggregator.dedupe import (
     RecentAttributes,
     batch_keys,
     cluster_batch,
+    distinct,
     file_batch,
     fingerprints,
+    gc_paused,
     local_shortlist_batch,
     prefilter,
     probe_slot_range,
@@ -1326,7 +1328,8 @@ class Store:
             # the index pages of the slots a batch probes and rewrites stay in memory
             self.conn.execute(f"PRAGMA cache_size = -{CLUSTER_CACHE_KIB}")
         try:
-            return self._assign_stories(ids, options, stats)
+            with gc_paused():
+                return self._assign_stories(ids, options, stats)
         except sqlite3.DatabaseError as exc:
             if type(exc) is sqlite3.DatabaseError:  # a corrupt file, found while reading
                 raise StoreError(f"{self.path}: cannot write to the database: {exc}") from exc
@@ -2147,9 +2150,9 @@ def _plan_stories(
     low, high = probe_slot_range(new_when, options, now)
     filled = _filled_slots(conn, int(low.min(initial=0)), int(high.max(initial=0)))
     keys = batch_keys([m.fingerprint for m in new], options, new_when, filled, now)
-    buckets = _read_buckets(conn, np.unique(keys.probe_keys))
+    buckets = _read_buckets(conn, distinct(keys.probe_keys))
     owner, other = shortlist_batch(keys, buckets, options)
-    candidates = np.unique(other)
+    candidates = distinct(other)
     present, seen, nums, cut = recent.get(candidates)
     found = conn.execute(  # those the process does not hold: from the store, one probe each
         "SELECT d.article_id, d.seen, d.nums, d.cut FROM json_each(?) AS j "

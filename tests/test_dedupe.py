@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import gc
+
+import numpy as np
 import pytest
 
 from aggregator.dedupe import (
     DedupeOptions,
     Member,
     cluster_batch,
+    distinct,
     fingerprints,
+    gc_paused,
     match_score,
     match_text,
     options_from_settings,
@@ -354,3 +359,34 @@ def test_recent_attributes_hold_the_newest_ids() -> None:
     assert cut[held].tolist() == [True, False]
     assert len(recent.held) <= 5000
     assert not RecentAttributes(0).get(asked)[0].any()
+
+
+def test_distinct_is_numpy_unique_whatever_the_range() -> None:
+    rng = np.random.default_rng(7)
+    for values in (
+        np.zeros(0, dtype=np.int64),
+        np.array([5], dtype=np.int64),
+        rng.integers(60_000, 61_000, 5_000),  # ids of recent articles: a mask over the range
+        rng.integers(-(1 << 62), 1 << 62, 5_000),  # index keys: a sort
+        np.array([-3, 7, -3, 2**62, 7, 0], dtype=np.int64),
+    ):
+        found = distinct(values)
+        assert found.dtype == np.int64
+        assert found.tolist() == np.unique(values).tolist()
+
+
+def test_gc_paused_restores_the_collector() -> None:
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(ValueError), gc_paused():
+        raise ValueError("inside")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # paused by someone else: left so
+    finally:
+        gc.enable()
