@@ -748,7 +748,39 @@ def _expand(low: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return np.repeat(low - np.cumsum(counts) + counts, counts) + np.arange(total)
 
 
-_IDS = np.dtype("<i8")  # how the store packs a bucket's ids
+# How the store keeps a bucket's ids (oldest first), by how many there are (``n``): one id as an
+# INTEGER; more as a BLOB of little-endian signed 32-bit ids when they all fit, else 64-bit (the
+# width is the BLOB's length over ``n``; older files hold 64-bit BLOBs only, read the same way).
+_NARROW = np.dtype("<i4")
+_WIDE = np.dtype("<i8")
+_NARROW_LIMIT = 1 << 31
+
+
+def bucket_ids(n: int, value: int | bytes) -> list[int]:
+    """A stored bucket's ids from its ``n`` and ``article_ids``."""
+    if isinstance(value, int):
+        return [value]
+    return np.frombuffer(value, _NARROW if len(value) == 4 * n else _WIDE).tolist()
+
+
+def pack_buckets(ids: np.ndarray, offset: np.ndarray, length: np.ndarray) -> list[int | bytes]:
+    """The stored ``article_ids`` of buckets ``ids[offset[i] : offset[i] + length[i]]`` (every
+    length ≥ 1), in array operations: most buckets hold one id, stored as an INTEGER."""
+    values: list[int | bytes] = ids[offset].tolist()
+    multi = np.flatnonzero(length > 1)
+    if not len(multi):
+        return values
+    top = np.maximum.reduceat(ids, offset)[multi]
+    low = np.minimum.reduceat(ids, offset)[multi]
+    wide = ((top >= _NARROW_LIMIT) | (low < -_NARROW_LIMIT)).tolist()
+    narrow, full = ids.astype(_NARROW).tobytes(), ids.astype(_WIDE).tobytes()
+    for row, start, n, is_wide in zip(
+        multi.tolist(), offset[multi].tolist(), length[multi].tolist(), wide, strict=True
+    ):
+        values[row] = (
+            full[start * 8 : (start + n) * 8] if is_wide else narrow[start * 4 : (start + n) * 4]
+        )
+    return values
 
 
 def _lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -760,30 +792,46 @@ def _lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 class Buckets:
-    """What the index holds under some keys (packed little-endian signed 64-bit ids, oldest
-    first, as the store keeps them), as arrays: one sorted key array, one id array."""
+    """What the index holds under some keys, as arrays: one sorted key array, the count and
+    first position of each key's ids, one id array (each bucket's ids oldest first)."""
 
     def __init__(self, packed: Mapping[int, bytes]) -> None:
-        self._fill(sorted(packed.items()))
+        """From key -> little-endian 64-bit ids."""
+        self._fill(sorted((key, len(blob) // 8, blob) for key, blob in packed.items()))
 
     @classmethod
-    def from_rows(cls, rows: Sequence[tuple[int, bytes]]) -> Buckets:
-        """From ``(key, packed ids)`` rows as the store reads them (in key order, as a probe in
-        sorted key order returns them; sorted here when they are not)."""
+    def from_rows(cls, rows: Sequence[tuple[int, int, int | bytes]]) -> Buckets:
+        """From ``(key, n, article_ids)`` rows as the store reads them (in key order, as a probe
+        in sorted key order returns them; sorted here when they are not)."""
         buckets = cls.__new__(cls)
-        keys = np.fromiter((k for k, _ in rows), dtype=np.int64, count=len(rows))
+        keys = np.fromiter((k for k, _, _ in rows), dtype=np.int64, count=len(rows))
         if len(keys) > 1 and not (keys[1:] > keys[:-1]).all():
-            rows = sorted(rows)
+            rows = sorted(rows, key=lambda row: row[0])
         buckets._fill(rows)
         return buckets
 
-    def _fill(self, ordered: Sequence[tuple[int, bytes]]) -> None:
-        self.keys = np.fromiter((k for k, _ in ordered), dtype=np.int64, count=len(ordered))
-        self.counts = np.fromiter(
-            (len(v) // 8 for _, v in ordered), dtype=np.int64, count=len(ordered)
-        )
+    def _fill(self, rows: Sequence[tuple[int, int, int | bytes]]) -> None:
+        count = len(rows)
+        self.keys = np.fromiter((k for k, _, _ in rows), dtype=np.int64, count=count)
+        self.counts = np.fromiter((n for _, n, _ in rows), dtype=np.int64, count=count)
         self.starts = np.cumsum(self.counts) - self.counts
-        self.ids = np.frombuffer(b"".join(v for _, v in ordered), dtype="<i8").astype(np.int64)
+        self.ids = np.zeros(int(self.counts.sum()), dtype=np.int64)
+        # 0: one id (an INTEGER); else the width of a BLOB's ids, from its length and n
+        width = np.fromiter(
+            (0 if isinstance(v, int) else len(v) // n for _, n, v in rows),
+            dtype=np.int64,
+            count=count,
+        )
+        single = np.flatnonzero(width == 0)
+        self.ids[self.starts[single]] = np.fromiter(
+            (rows[i][2] for i in single.tolist()), dtype=np.int64, count=len(single)
+        )
+        for size, dtype in ((4, _NARROW), (8, _WIDE)):
+            group = np.flatnonzero(width == size).tolist()
+            if group:
+                blob = b"".join([rows[i][2] for i in group])  # bytes: width 4 or 8
+                at = _expand(self.starts[group], self.counts[group])
+                self.ids[at] = np.frombuffer(blob, dtype=dtype)
 
 
 def shortlist_batch(
@@ -865,9 +913,10 @@ def local_shortlist_batch(keys: BatchKeys, options: DedupeOptions) -> tuple[np.n
 
 def file_batch(
     keys: BatchKeys, ids: Sequence[int], buckets: Buckets, options: DedupeOptions
-) -> tuple[list[tuple[int, int, bytes]], int]:
-    """The index rows a batch leaves — ``(key, n, packed ids)`` for every key it files under,
-    a full bucket keeping its newest ``bucket_cap`` — and how many articles that cap dropped.
+) -> tuple[list[tuple[int, int, int | bytes]], int]:
+    """The index rows a batch leaves — ``(key, n, article_ids)`` for every key it files under
+    (:func:`pack_buckets`), a full bucket keeping its newest ``bucket_cap`` — and how many
+    articles that cap dropped.
     ``ids`` are the batch's article ids by position (ascending)."""
     if not len(keys.distinct):
         return [], 0
@@ -888,25 +937,11 @@ def file_batch(
     take_new = np.minimum(added, length)  # the newest ids: the batch's last, then the held ones
     take_old = length - take_new
     offset = np.cumsum(length) - length
-    filed = np.empty(int(length.sum()), dtype=_IDS)
+    filed = np.empty(int(length.sum()), dtype=np.int64)
     filed[_expand(offset, take_old)] = buckets.ids[_expand(old_end - take_old, take_old)]
     filed[_expand(offset + take_old, take_new)] = new_ids[_expand(ends - take_new, take_new)]
-    blobs = _packed(filed, offset, length)
-    return list(zip(keys.distinct.tolist(), length.tolist(), blobs, strict=True)), capped
-
-
-def _packed(ids: np.ndarray, offset: np.ndarray, length: np.ndarray) -> list[bytes]:
-    """The bytes of ``ids[offset[i] : offset[i] + length[i]]`` for every i (lengths ≥ 1). Most
-    buckets hold one id: those come from one array conversion (each id as an 8-byte void value,
-    trailing zero bytes kept), the others are sliced."""
-    blobs = ids[offset].view("V8").tolist()
-    packed = ids.tobytes()
-    multi = np.flatnonzero(length > 1)
-    for row, start, n in zip(
-        multi.tolist(), offset[multi].tolist(), length[multi].tolist(), strict=True
-    ):
-        blobs[row] = packed[start * 8 : (start + n) * 8]
-    return blobs
+    values = pack_buckets(filed, offset, length)
+    return list(zip(keys.distinct.tolist(), length.tolist(), values, strict=True)), capped
 
 
 class RecentAttributes:

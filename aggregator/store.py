@@ -38,6 +38,7 @@ from aggregator.dedupe import (
     fingerprints,
     gc_paused,
     local_shortlist_batch,
+    pack_buckets,
     prefilter,
     probe_slot_range,
     shortlist_batch,
@@ -800,20 +801,19 @@ def rebuild_dedupe_index(
     counts = np.diff(np.r_[starts, len(all_keys)])
     # a bucket keeps its newest cap ids: those from its start + (count - cap) on
     keep = np.arange(len(all_keys)) >= np.repeat(starts + np.maximum(counts - cap, 0), counts)
-    packed = all_ids[keep].astype(_IDS).tobytes()
+    kept_ids = all_ids[keep].astype(np.int64)
     del all_ids
     keys_kept, counts = all_keys[starts], np.minimum(counts, cap)
     del all_keys, keep
     offsets = np.cumsum(counts) - counts
 
-    def rows() -> Iterator[tuple[int, int, bytes]]:
+    def rows() -> Iterator[tuple[int, int, int | bytes]]:
         for low in range(0, len(counts), 65536):  # a slice at a time: few Python objects
             part = slice(low, low + 65536)
-            for key, start, n in zip(
-                keys_kept[part].tolist(), offsets[part].tolist(), counts[part].tolist(),
-                strict=True,
-            ):  # fmt: skip
-                yield key, n, packed[start * 8 : (start + n) * 8]
+            first = int(offsets[low])
+            last = first + int(counts[part].sum())
+            values = pack_buckets(kept_ids[first:last], offsets[part] - first, counts[part])
+            yield from zip(keys_kept[part].tolist(), counts[part].tolist(), values, strict=True)
 
     conn.executemany("INSERT INTO dedupe_index (key, n, article_ids) VALUES (?, ?, ?)", rows())
     return total
@@ -2111,7 +2111,7 @@ def _read_buckets(conn: sqlite3.Connection, keys: np.ndarray) -> Buckets:
     probe per key, in the keys' order (no temporary index of them, no sort)."""
     return Buckets.from_rows(
         conn.execute(
-            "SELECT d.key, d.article_ids FROM json_each(?) AS j "
+            "SELECT d.key, d.n, d.article_ids FROM json_each(?) AS j "
             "CROSS JOIN dedupe_index AS d ON d.key = j.value",
             (json.dumps(keys.tolist()),),
         ).fetchall()

@@ -260,6 +260,7 @@ def test_shortlists_and_filing_in_arrays_are_the_per_article_ones() -> None:
     from aggregator.dedupe import (
         Buckets,
         batch_keys,
+        bucket_ids,
         file_batch,
         local_shortlist_batch,
         shortlist,
@@ -305,7 +306,26 @@ def test_shortlists_and_filing_in_arrays_are_the_per_article_ones() -> None:
     members = [Member(i, i, t, None, fp) for i, t, fp in zip(ids, titles, prints, strict=True)]
     result = cluster_batch(members, buckets, {}, options)
     rows, capped = file_batch(keys, ids, packed, options)
-    assert {key: list(struct.unpack(f"<{n}q", blob)) for key, n, blob in rows} == result.filed
+    assert {key: bucket_ids(n, value) for key, n, value in rows} == result.filed
+    # as stored: one id an INTEGER, more a BLOB of 32-bit ids (64-bit when one does not fit)
+    assert {type(value) for _, n, value in rows if n == 1} == {int}
+    assert all(len(value) == 4 * n for _, n, value in rows if n > 1)
+    wide = [(1 << 40) + i for i in ids]
+    rows, _ = file_batch(keys, wide, packed, options)
+    assert {key: bucket_ids(n, value) for key, n, value in rows} == {
+        key: [(1 << 40) + i if i >= 100 else i for i in filed]
+        for key, filed in result.filed.items()
+    }
+    assert all(len(value) == 8 * n for _, n, value in rows if n > 1)
+    # read back, all three forms give the same buckets as the 64-bit ones they stand for
+    again = Buckets.from_rows(sorted((key, n, value) for key, n, value in rows)[::-1])
+    expected = {key: bucket_ids(n, value) for key, n, value in rows}
+    assert {
+        key: again.ids[start : start + n].tolist()
+        for key, start, n in zip(
+            again.keys.tolist(), again.starts.tolist(), again.counts.tolist(), strict=True
+        )
+    } == expected
     assert capped == result.stats.capped > 0
 
 

@@ -19,6 +19,7 @@ from aggregator.dedupe import (
     DedupeOptions,
     Member,
     batch_keys,
+    bucket_ids,
     cluster_batch,
     fingerprints,
     probe_slot_range,
@@ -257,10 +258,36 @@ def test_rebuild_refiles_from_the_stored_articles_with_the_cap(db: Store) -> Non
     with db.write() as conn:  # a cap of 5: each bucket keeps its newest 5
         rebuild_dedupe_index(conn, DedupeOptions(bucket_cap=5), chunk=4)
     buckets = {
-        key: np.frombuffer(blob, "<i8").tolist()
-        for key, n, blob in db.conn.execute("SELECT * FROM dedupe_index")
+        key: bucket_ids(n, value) for key, n, value in db.conn.execute("SELECT * FROM dedupe_index")
     }
     assert all(len(ids) <= 5 and ids == sorted(ids) for ids in buckets.values())
     prefix = fingerprints([TITLE])[0].keys[0]  # all twelve share it
     (slot,) = time_slots(np.array([start.timestamp()]), 0.0)
     assert buckets[int(slot_keys(np.array([prefix]), np.array([slot]))[0])] == [8, 9, 10, 11, 12]
+
+
+def test_buckets_stored_as_64_bit_blobs_read_the_same(db: Store) -> None:
+    """Files written before the compact form hold every bucket as 64-bit ids: clustering reads
+    them as before and rewrites a bucket it touches in the compact form."""
+    start = BOUNDARY - timedelta(days=1)
+    first = add(db, *(article(i, f"{TITLE}第{i}批", start + timedelta(hours=i)) for i in range(3)))
+    rows = list(db.conn.execute("SELECT key, n, article_ids FROM dedupe_index"))
+    assert {type(v) for _, n, v in rows if n == 1} <= {int}
+    assert any(n > 1 and len(v) == 4 * n for _, n, v in rows)
+    with db.write() as conn:
+        conn.executemany(
+            "UPDATE dedupe_index SET article_ids = ? WHERE key = ?",
+            [(np.array(bucket_ids(n, v), dtype="<i8").tobytes(), k) for k, n, v in rows],
+        )
+    (repost,) = add(db, article(9, "【视频】" + f"{TITLE}第1批", start + timedelta(hours=5), "b"))
+    assert story(db, repost) == first[1]
+    after = {k: (n, v) for k, n, v in db.conn.execute("SELECT * FROM dedupe_index")}
+    old = {k: bucket_ids(n, v) for k, n, v in rows}
+    touched = [k for k in after if repost in bucket_ids(*after[k])]
+    assert touched and all(
+        bucket_ids(*after[k]) == [*old.get(k, []), repost]
+        and not (after[k][0] > 1 and len(after[k][1]) == 8 * after[k][0])
+        for k in touched
+    )
+    untouched = [k for k in old if k not in touched]
+    assert untouched and all(len(after[k][1]) == 8 * after[k][0] for k in untouched)

@@ -1109,7 +1109,7 @@ def test_a_version_11_index_is_converted(db_path: Path) -> None:
         filed = store.conn.execute(
             "SELECT n, article_ids FROM dedupe_index WHERE key = ?", (key,)
         ).fetchone()
-        assert filed == (2, struct.pack("<2q", 7, new))  # 3 is no clustered article: re-filed
+        assert filed == (2, struct.pack("<2i", 7, new))  # 3 is no clustered article: re-filed
 
 
 def test_clustering_in_one_process_matches_a_fresh_one_per_batch(tmp_path: Path) -> None:
