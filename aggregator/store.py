@@ -72,6 +72,10 @@ _FILE_ERRORS = (
 CHUNK = 500
 CLUSTER_CHUNK = 2000  # new articles clustered in one pass
 CLUSTER_CACHE_KIB = 65536  # SQLite's page cache for a connection that clusters (default 2 MB)
+# WAL pages after which a clustering connection's commit checkpoints (default 1000): a batch
+# rewrites the same recent index pages, so a checkpoint every few batches copies each page once
+# rather than once a batch.
+CLUSTER_WAL_PAGES = 8000
 _PRECISION_RANK = {None: 0, "day": 1, "minute": 2, "second": 3}
 
 ARTICLE_COLUMNS = (
@@ -1327,6 +1331,7 @@ class Store:
             self._recent = RecentAttributes()
             # the index pages of the slots a batch probes and rewrites stay in memory
             self.conn.execute(f"PRAGMA cache_size = -{CLUSTER_CACHE_KIB}")
+            self.conn.execute(f"PRAGMA wal_autocheckpoint = {CLUSTER_WAL_PAGES}")
         try:
             with gc_paused():
                 return self._assign_stories(ids, options, stats)
