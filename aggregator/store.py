@@ -966,6 +966,24 @@ def _migration_17(db: sqlite_utils.Database) -> None:
     rebuild_dedupe_index(db.conn, texts=True)
 
 
+def _migration_18(db: sqlite_utils.Database) -> None:
+    """Two bits per decisive token in ``dedupe_texts.nums`` (:func:`aggregator.dedupe
+    .number_bloom`), where there was one: every clustered article's bits are recomputed from its
+    stored normalised text; texts, index and stories do not change."""
+    conn, last = db.conn, -(1 << 63)
+    while rows := conn.execute(
+        "SELECT article_id, text, cut, latin FROM dedupe_texts WHERE article_id > ? "
+        "ORDER BY article_id LIMIT ?",
+        (last, CLUSTER_CHUNK),
+    ).fetchall():
+        prints = [Fingerprint(text, bool(cut), bool(latin)) for _, text, cut, latin in rows]
+        conn.executemany(
+            "UPDATE dedupe_texts SET nums = ? WHERE article_id = ?",
+            [(fp.bloom, row[0]) for fp, row in zip(prints, rows, strict=True)],
+        )
+        last = rows[-1][0]
+
+
 # Append only: each function upgrades the schema by one version, in order.
 MIGRATIONS = (
     _migration_1,
@@ -985,6 +1003,7 @@ MIGRATIONS = (
     _migration_15,
     _migration_16,
     _migration_17,
+    _migration_18,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -2077,8 +2096,8 @@ def _new_members(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Member]:
     ).fetchall()
     prints = fingerprints([row[2] for row in rows])
     return [
-        Member(id=row[0], story_id=row[1], title=row[2], when=timestamp(row[3]), fingerprint=fp)
-        for row, fp in zip(rows, prints, strict=True)
+        Member(id, story_id, title, timestamp(when), fp)
+        for (id, story_id, title, when), fp in zip(rows, prints, strict=True)
     ]
 
 

@@ -32,7 +32,7 @@ from aggregator.dedupe import (
     match_text,
     match_texts,
 )
-from aggregator.store import MIGRATIONS, SCHEMA_VERSION, Store, _migration_17
+from aggregator.store import MIGRATIONS, SCHEMA_VERSION, Store, _migration_17, _migration_18
 from aggregator.text import strip_cut_marker
 from tests.conftest import ROOT
 
@@ -146,8 +146,9 @@ def _key(kind: str, text: str) -> int:
 
 def _bloom(numbers: tuple[str, ...]) -> int:
     bits = 0
-    for token in numbers:
-        bits |= 1 << (zlib.crc32(token.encode()) % 63)
+    for token in numbers:  # two bits a token
+        code = zlib.crc32(token.encode())
+        bits |= 1 << (code % 63) | 1 << (code // 63 % 63)
     return bits
 
 
@@ -244,7 +245,7 @@ def test_the_index_keys_stay_those_the_stored_index_holds() -> None:
         [2388723500954748573, 3961411684231153211, 3013592850746080760,
          -2303909727023349101, -4348935895502731267, 4865403696670815221],
     ]  # fmt: skip
-    assert [fp.bloom for fp in prints] == [2199023255552, 0, 0]
+    assert [fp.bloom for fp in prints] == [1152923703630102528, 0, 0]  # 2199023255552 before 18
 
 
 @pytest.mark.parametrize(
@@ -289,4 +290,40 @@ def test_the_upgrade_recomputes_texts_and_the_index(tmp_path: Path) -> None:
         assert list(store.conn.execute("SELECT * FROM dedupe_index ORDER BY key")) == fresh
         assert [story(store, i) for i in ids] == ids
         (repost,) = add(store, article(9, "Vestas wins 1.2GW order in Germany", when, "t"))
+        assert story(store, repost) == ids[0]
+
+
+def test_the_upgrade_to_two_bits_a_token_recomputes_the_bits(tmp_path: Path) -> None:
+    """A store whose bits were one a token (schema 17) gets two a token; the texts, the index
+    and the stories stay; a look-alike with another number still starts its own story."""
+    from tests.test_dedupe_index import add, article, story
+
+    when = datetime(2026, 3, 2, tzinfo=UTC)
+    titles = ["华能江苏540MW光伏项目全容量并网", "国家能源局发布2026年第三批能源工作指导意见"]
+    path = tmp_path / "news.db"
+    with Store(path) as store:
+        ids = add(store, *(article(i, t, when, "s") for i, t in enumerate(titles)))
+        rows = "SELECT article_id, story_id, text, cut, latin FROM dedupe_texts ORDER BY 1"
+        texts = list(store.conn.execute(rows))
+        index = list(store.conn.execute("SELECT * FROM dedupe_index ORDER BY key"))
+        prints = fingerprints(titles)
+        with store.write() as conn:  # as schema 17 left them: one bit a token
+            for article_id, fp in zip(ids, prints, strict=True):
+                one = 0
+                for token in fp.numbers:
+                    one |= 1 << (zlib.crc32(token.encode()) % 63)
+                conn.execute(
+                    "UPDATE dedupe_texts SET nums = ? WHERE article_id = ?", (one, article_id)
+                )
+            conn.execute(f"PRAGMA user_version = {MIGRATIONS.index(_migration_18)}")
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        nums = [row[0] for row in store.conn.execute("SELECT nums FROM dedupe_texts ORDER BY 1")]
+        assert nums == [_bloom(fp.numbers) for fp in prints]
+        assert all(bin(n).count("1") > len(fp.numbers) for n, fp in zip(nums, prints, strict=True))
+        assert list(store.conn.execute(rows)) == texts
+        assert list(store.conn.execute("SELECT * FROM dedupe_index ORDER BY key")) == index
+        (other,) = add(store, article(5, "华能江苏560MW光伏项目全容量并网", when, "t"))
+        (repost,) = add(store, article(6, "【新华社】华能江苏540MW光伏项目全容量并网", when, "u"))
+        assert story(store, other) == other
         assert story(store, repost) == ids[0]
