@@ -1306,3 +1306,22 @@ def test_story_summary_is_built_by_its_migration_and_repaired(db_path: Path) -> 
             ("2026-01-01", "2026-01-01"),
         ).fetchall()
         assert "COVERING INDEX story_summary_newest" in plan[0][3]
+
+
+def test_opening_the_store_does_not_look_up_sqlite_utils_plugins(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No sqlite-utils plugin is used; looking their entry points up costs every process (each
+    cron export) ~20-30 ms."""
+    import sqlite_utils
+    from sqlite_utils import plugins
+
+    def refuse(group: str) -> int:
+        raise AssertionError(f"looked up {group} plugins")
+
+    monkeypatch.setattr(plugins, "_plugins_loaded", False)
+    monkeypatch.setattr(plugins.pm, "load_setuptools_entrypoints", refuse)
+    with Store(db_path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+    with pytest.raises(AssertionError, match="looked up"):  # what Database() does by default
+        sqlite_utils.Database(db_path)
