@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from functools import lru_cache
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import quote
@@ -439,8 +439,11 @@ def story_entries(
         )
         for sid in story_ids
     ]
-    entries.sort(key=lambda e: (e.published, e.guid), reverse=True)
+    entries.sort(key=_newest_first, reverse=True)
     return entries
+
+
+_newest_first = attrgetter("published", "guid")  # an entry's sort key, with reverse=True
 
 
 def _first_fetch(limit: int) -> int:
@@ -493,7 +496,7 @@ def _light_story_entries(
                     continue
             entry = known[key] = story_entry(shown, group, source_titles)
         entries.append(entry)
-    entries.sort(key=lambda e: (e.published, e.guid), reverse=True)
+    entries.sort(key=_newest_first, reverse=True)
     return entries
 
 
@@ -940,10 +943,9 @@ def _rfc822(moment: datetime) -> str:
     ``pubDate``), written directly for UTC ones: the library's goes through a time tuple."""
     if moment.utcoffset() != _ZERO:
         return format_datetime(moment)
-    return (
-        f"{_DAY_NAMES[moment.weekday()]}, {moment.day:02d} {_MONTH_NAMES[moment.month - 1]} "
-        f"{moment.year:04d} {moment.hour:02d}:{moment.minute:02d}:{moment.second:02d} +0000"
-    )
+    iso = moment.isoformat()  # YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00, the year in four digits
+    day, month = _DAY_NAMES[moment.weekday()], _MONTH_NAMES[moment.month - 1]
+    return f"{day}, {iso[8:10]} {month} {iso[:4]} {iso[11:19]} +0000"
 
 
 _ZERO = timedelta(0)
@@ -1081,7 +1083,8 @@ def _plain_text(text: str) -> str:
     """Text for a plain-text element (a title). Readers that render titles as HTML would act on a
     closing tag in the text, and the validator warns on one even when escaped, so "</b>" is
     written with a full-width "＜"."""
-    return _END_TAG.sub("\uff1c/", _xml_text(text))
+    text = _xml_text(text)
+    return _END_TAG.sub("\uff1c/", text) if "</" in text else text
 
 
 def _stamp(moment: datetime) -> str:

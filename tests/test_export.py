@@ -483,8 +483,11 @@ def test_rss_items_written_as_text_are_the_bytes_feedgen_makes_on_random_text() 
         chunk = entries[start : start + 50]
         assert export.render(chunk, channel, "rss") == feedgen_rss(chunk, channel)
     for year in (1, 999, 2026, 9999):  # years are written with four digits, as feedgen does
-        moment = datetime(year, 3, 4, 5, 6, 7, tzinfo=UTC)
-        assert export._rfc822(moment) == format_datetime(moment)
+        for moment in (
+            datetime(year, 3, 4, 5, 6, 7, tzinfo=UTC),
+            datetime(year, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        ):
+            assert export._rfc822(moment) == format_datetime(moment)
 
 
 @pytest.mark.parametrize("bad", ["\x01", "\x1f", "\ufffe", "\uffff", "\ud83d"])
