@@ -1981,21 +1981,15 @@ class Store:
 
     # -- upkeep ----------------------------------------------------------------------------
 
-    def prune(self, before: str, options: DedupeOptions | None = None) -> dict[str, int]:
+    def prune(self, before: str) -> dict[str, int]:
         """Delete articles dated (``published_at``, else ``first_seen_at``) and last seen before
         ``before``, runs started before it and pages not seen since. The near-duplicate index
-        drops the pruned articles and every whole time slot older than ``before`` minus the
-        window (``options.window_days``): no article dated from then on probes those slots.
-        Returns counts per table (``dedupe_index``: bucket rows deleted)."""
+        drops the pruned articles and every whole time slot older than the oldest article it
+        still holds (:func:`_first_needed_slot`): whatever the clustering window, such a slot
+        holds only pruned ids. Returns counts per table (``dedupe_index``: bucket rows
+        deleted)."""
         old = "coalesce(published_at, first_seen_at) < ? AND last_seen_at < ?"
-        window = (options or DedupeOptions()).window_days
         with self.write() as conn:
-            index_rows = 0
-            if window > 0:  # with no window every slot is probed: keep them all
-                first_kept = time_slots(np.array([timestamp(before) - window * 86400]), 0.0)
-                index_rows = conn.execute(
-                    "DELETE FROM dedupe_index WHERE key < ?", (slot_bounds(int(first_kept[0]))[0],)
-                ).rowcount
             # out of the near-duplicate index too (its buckets skip ids it no longer holds), so a
             # new article cannot join the story of articles that are gone
             conn.execute(
@@ -2003,6 +1997,13 @@ class Store:
                 f"(SELECT id FROM articles WHERE {old})",
                 (before, before),
             )
+            first = _first_needed_slot(conn)
+            if first is None:  # no article left in the index: nothing in it is needed
+                index_rows = conn.execute("DELETE FROM dedupe_index").rowcount
+            else:
+                index_rows = conn.execute(
+                    "DELETE FROM dedupe_index WHERE key < ?", (slot_bounds(first)[0],)
+                ).rowcount
             counts = {
                 "articles": conn.execute(
                     f"DELETE FROM articles WHERE {old}", (before, before)
@@ -2113,6 +2114,23 @@ def _known_members(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, Me
             (json.dumps(sorted(set(ids))),),
         )
     }
+
+
+def _first_needed_slot(conn: sqlite3.Connection) -> int | None:
+    """The oldest time slot an article still in the near-duplicate index was filed under, or
+    None when it holds none. A clustered article's keys are in the slot of its ``seen``
+    (published, else first seen, when it was clustered); one with no such time was filed under
+    the time it was clustered, never before it was first seen."""
+    (seen,) = conn.execute("SELECT min(seen) FROM dedupe_texts").fetchone()
+    (unseen,) = conn.execute(
+        "SELECT min(a.first_seen_at) FROM dedupe_texts t JOIN articles a ON a.id = t.article_id "
+        "WHERE t.seen IS NULL"
+    ).fetchone()
+    times = [t for t in (seen, timestamp(unseen)) if t is not None]
+    if not times:
+        has_texts = conn.execute("SELECT 1 FROM dedupe_texts LIMIT 1").fetchone()
+        return 0 if has_texts else None  # texts with no time at all: keep every slot
+    return int(time_slots(np.array([min(times)]), 0.0)[0])
 
 
 def _filled_slots(conn: sqlite3.Connection, low: int, high: int) -> np.ndarray:

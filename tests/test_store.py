@@ -621,50 +621,57 @@ def test_prune_deletes_old_articles_runs_and_pages_and_unindexes_them(db: Store)
     fts_ok(db)
 
 
-def test_prune_drops_the_index_slots_older_than_the_cutoff_minus_the_window(db: Store) -> None:
+def test_prune_drops_the_index_slots_older_than_every_article_it_keeps(db: Store) -> None:
     import numpy as np
 
-    from aggregator.dedupe import SLOT_SHIFT, DedupeOptions, slot_of_key, time_slots, timestamp
+    from aggregator.dedupe import SLOT_SHIFT, slot_of_key, time_slots, timestamp
 
     old = NOW - timedelta(days=400)
     title = "国家能源局发布2025年光伏发电建设运行情况"
-    dated = {  # url -> date; all last seen long ago
-        "https://e.com/1": "2024-11-01T00:00:00Z",  # pruned, its slot too
+    dated = {  # url -> date; all last seen long ago but the last
+        "https://e.com/1": "2024-07-01T00:00:00Z",  # pruned, and its slot
         "https://e.com/2": "2025-06-05T00:00:00Z",  # after the cutoff: kept, and its slot
-        "https://e.com/3": "2025-05-10T00:00:00Z",  # pruned, its slot (within the window) kept
+        "https://e.com/3": "2025-05-10T00:00:00Z",  # pruned, and its slot
+        "https://e.com/4": "2024-11-01T00:00:00Z",  # dated long ago, still listed: kept
     }
     for i, (url, when) in enumerate(dated.items()):
         stored_ids = db.upsert_articles(
             [row(url=url, canonical_url=url, title=f"{title}第{i}期", published_at=when)], old
         ).new_ids
         db.assign_stories(stored_ids)
+    listed = "https://e.com/4"
+    seen_again = row(url=listed, canonical_url=listed, title=f"{title}第3期")
+    db.upsert_articles([seen_again | {"published_at": dated[listed]}], NOW)
+
+    def slot(when: str) -> int:
+        return int(time_slots(np.array([timestamp(when)]), 0.0)[0])
 
     def slots() -> set[int]:
         return {slot_of_key(k) for (k,) in db.conn.execute("SELECT key FROM dedupe_index")}
 
-    before = "2025-06-01T00:00:00Z"
-    window = DedupeOptions().window_days
-    first_kept = int(time_slots(np.array([timestamp(before) - window * 86400]), 0.0)[0])
-    old_slot = int(time_slots(np.array([timestamp(dated["https://e.com/1"])]), 0.0)[0])
-    assert old_slot < first_kept and first_kept in slots()
-    rows = db.conn.execute(
-        "SELECT count(*) FROM dedupe_index WHERE key < ?", (first_kept << SLOT_SHIFT,)
+    assert {slot(when) for when in dated.values()} == slots()
+    doomed = db.conn.execute(
+        "SELECT count(*) FROM dedupe_index WHERE key < ?", (slot(dated[listed]) << SLOT_SHIFT,)
     ).fetchone()[0]
-    assert rows > 0
-    counts = db.prune(before)
-    assert counts["articles"] == 2 and counts["dedupe_index"] == rows
-    assert min(slots()) == first_kept  # the slot the window still reaches stays whole
-    # a repost of the kept article still joins its story
-    again = "https://other.cn/2"
-    repost = db.upsert_articles(
-        [row(url=again, canonical_url=again, source="other", title="【转载】" + f"{title}第1期",
-             published_at="2025-06-05T02:00:00Z")],
-        old,
-    )  # fmt: skip
-    db.assign_stories(repost.new_ids)
-    assert stored(db, again)["story_id"] == stored(db, "https://e.com/2")["id"]
-    # with no window every slot is probed, so none is dropped
-    assert db.prune("2026-01-01T00:00:00Z", DedupeOptions(window_days=0))["dedupe_index"] == 0
+    assert doomed > 0
+    counts = db.prune("2025-06-01T00:00:00Z")
+    assert counts["articles"] == 2 and counts["dedupe_index"] == doomed
+    # the old article still listed keeps its slot and everything after it, the 3rd's included:
+    # a slot is dropped only when it is older than every article the index holds
+    assert slots() == {slot(dated[u]) for u in ("https://e.com/2", "https://e.com/3", listed)}
+    for i, kept in ((1, "https://e.com/2"), (3, listed)):  # reposts of both still join them
+        again = f"https://other.cn/{i}"
+        when = dated[kept].replace("T00", "T02")
+        repost = db.upsert_articles(
+            [row(url=again, canonical_url=again, source="other", title=f"【转载】{title}第{i}期",
+                 published_at=when)],
+            old,
+        )  # fmt: skip
+        db.assign_stories(repost.new_ids)
+        assert stored(db, again)["story_id"] == stored(db, kept)["id"]
+    # when nothing is left in the index, nothing in it is kept
+    assert db.prune("2027-01-01T00:00:00Z")["articles"] == 4
+    assert db.conn.execute("SELECT count(*) FROM dedupe_index").fetchone()[0] == 0
 
 
 def test_a_pruned_story_is_not_joined_by_a_new_repost(db: Store) -> None:
