@@ -77,6 +77,24 @@ class DedupeOptions:
     # At most this many candidates are verified for one article (those sharing the most keys).
     max_candidates: int = 32
 
+    def __post_init__(self) -> None:
+        for name, (low, high) in _RANGES.items():
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise ConfigError(f"dedupe option {name}: {value!r} is not in [{low}, {high}]")
+
+
+# The values each option may take (a bucket cap of 0 would file nothing and break the buckets).
+_RANGES: dict[str, tuple[float, float]] = {
+    "min_jaccard": (0.0, 1.0),
+    "min_containment": (0.0, 1.0),
+    "min_cut_chars": (0, float("inf")),
+    "window_days": (0.0, float("inf")),
+    "bucket_cap": (1, float("inf")),
+    "min_shared_keys": (1, float("inf")),
+    "max_candidates": (1, float("inf")),
+}
+
 
 # Scrapy settings (``-s NAME=VALUE``) that override the defaults, by field.
 SETTINGS = {
@@ -109,6 +127,9 @@ def options_from_settings(settings: Any) -> DedupeOptions:
             raise ConfigError(
                 f"setting {setting}: not a {type(default).__name__}: {raw!r}"
             ) from None
+        low, high = _RANGES.get(name, (value, value))
+        if not low <= value <= high:
+            raise ConfigError(f"setting {setting}: {raw!r} is not in [{low}, {high}]")
         values[name] = value
     return DedupeOptions(**values)
 
@@ -766,10 +787,23 @@ _NARROW_LIMIT = 1 << 31
 
 
 def bucket_ids(n: int, value: int | bytes) -> list[int]:
-    """A stored bucket's ids from its ``n`` and ``article_ids``."""
+    """A stored bucket's ids from its ``n`` and ``article_ids`` (none from a damaged row:
+    :func:`_bucket_width`)."""
     if isinstance(value, int):
         return [value]
-    return np.frombuffer(value, _NARROW if len(value) == 4 * n else _WIDE).tolist()
+    width = _bucket_width(n, value)
+    return np.frombuffer(value, _NARROW if width == 4 else _WIDE).tolist() if width > 0 else []
+
+
+def _bucket_width(n: int, value: int | bytes) -> int:
+    """The width of a stored bucket's ids: 0 for one id (an INTEGER), 4 or 8 for a BLOB of
+    ``n`` ids, -1 for a row that is neither (written by hand, or damaged; an old file's cap-0
+    rows hold ``n`` = 0): read as an empty bucket, rewritten whole when next filed into."""
+    if isinstance(value, int):
+        return 0
+    if n > 0 and len(value) in (4 * n, 8 * n):
+        return len(value) // n
+    return -1
 
 
 def pack_buckets(ids: np.ndarray, offset: np.ndarray, length: np.ndarray) -> list[int | bytes]:
@@ -822,15 +856,17 @@ class Buckets:
     def _fill(self, rows: Sequence[tuple[int, int, int | bytes]]) -> None:
         count = len(rows)
         self.keys = np.fromiter((k for k, _, _ in rows), dtype=np.int64, count=count)
-        self.counts = np.fromiter((n for _, n, _ in rows), dtype=np.int64, count=count)
-        self.starts = np.cumsum(self.counts) - self.counts
-        self.ids = np.zeros(int(self.counts.sum()), dtype=np.int64)
-        # 0: one id (an INTEGER); else the width of a BLOB's ids, from its length and n
+        # 0: one id (an INTEGER); 4 or 8: the width of a BLOB's ids; -1: a damaged row, empty
         width = np.fromiter(
-            (0 if isinstance(v, int) else len(v) // n for _, n, v in rows),
+            (0 if isinstance(v, int) else _bucket_width(n, v) for _, n, v in rows),
             dtype=np.int64,
             count=count,
         )
+        self.counts = np.fromiter((n for _, n, _ in rows), dtype=np.int64, count=count)
+        self.counts[width == 0] = 1
+        self.counts[width < 0] = 0
+        self.starts = np.cumsum(self.counts) - self.counts
+        self.ids = np.zeros(int(self.counts.sum()), dtype=np.int64)
         single = np.flatnonzero(width == 0)
         self.ids[self.starts[single]] = np.fromiter(
             (rows[i][2] for i in single.tolist()), dtype=np.int64, count=len(single)

@@ -560,7 +560,7 @@ _article_id = itemgetter(0)
 @lru_cache(maxsize=4096)
 def _topics_of(stored: str | None) -> tuple[str, ...]:
     """Topics from their stored JSON text; an export meets a few hundred distinct values."""
-    return tuple(json.loads(stored)) if stored else ()
+    return tuple(json.loads(stored) or ()) if stored else ()
 
 
 def _feed_article(row: Mapping[str, Any]) -> FeedArticle:

@@ -638,7 +638,8 @@ CREATE TABLE dedupe_texts (
     title TEXT NOT NULL
 )
 """
-# A bucket's article ids: little-endian signed 64-bit, oldest first.
+# A bucket's article ids as schemas 12 to 17 kept them: little-endian signed 64-bit, oldest
+# first (now the wide form of :func:`aggregator.dedupe.pack_buckets`).
 _IDS = np.dtype("<i8")
 
 
@@ -1354,8 +1355,7 @@ class Store:
             self.conn.execute(f"PRAGMA cache_size = -{CLUSTER_CACHE_KIB}")
             self.conn.execute(f"PRAGMA wal_autocheckpoint = {CLUSTER_WAL_PAGES}")
         try:
-            with gc_paused():
-                return self._assign_stories(ids, options, stats)
+            return self._assign_stories(ids, options, stats)
         except sqlite3.DatabaseError as exc:
             if type(exc) is sqlite3.DatabaseError:  # a corrupt file, found while reading
                 raise StoreError(f"{self.path}: cannot write to the database: {exc}") from exc
@@ -1368,7 +1368,8 @@ class Store:
             # Reading and verifying need no write lock (only clustering writes the index, and
             # one crawl runs at a time): the crawl's own writes wait only for the short write.
             started = time.perf_counter()
-            new, result, rows = _plan_stories(self.conn, chunk, options, self._recent)
+            with gc_paused():  # a batch's objects hold no cycles: no collection needed
+                new, result, rows = _plan_stories(self.conn, chunk, options, self._recent)
             with self.write() as conn:
                 _write_stories(conn, new, result, rows)
             self._recent.add(*_attributes(new))

@@ -219,6 +219,41 @@ def test_options_from_settings() -> None:
     assert options.bucket_cap == OPTIONS.bucket_cap
     with pytest.raises(ConfigError, match="NEWSAGG_DEDUPE_BUCKET_CAP"):
         options_from_settings({"NEWSAGG_DEDUPE_BUCKET_CAP": "many"})
+    # values that would file nothing or compare nothing are refused, naming the setting
+    for setting, raw in (
+        ("NEWSAGG_DEDUPE_BUCKET_CAP", "0"),
+        ("NEWSAGG_DEDUPE_MAX_CANDIDATES", "-1"),
+        ("NEWSAGG_DEDUPE_MIN_JACCARD", "1.5"),
+        ("NEWSAGG_DEDUPE_WINDOW_DAYS", "-3"),
+    ):
+        with pytest.raises(ConfigError, match=f"{setting}: '{raw}' is not in"):
+            options_from_settings({setting: raw})
+    with pytest.raises(ConfigError, match="dedupe option bucket_cap: 0"):
+        DedupeOptions(bucket_cap=0)
+
+
+def test_damaged_bucket_rows_read_as_empty_buckets() -> None:
+    import numpy as np
+
+    from aggregator.dedupe import Buckets, bucket_ids
+
+    three = np.array([7, 8, 9], dtype="<i4").tobytes()
+    rows = [
+        (1, 1, 5),  # one id, an INTEGER
+        (2, 3, three),  # three 32-bit ids
+        (3, 0, b""),  # what a cap of 0 once wrote
+        (4, 2, b"\x01\x02\x03"),  # neither 4 nor 8 bytes an id
+        (5, 2, np.array([10, 11], dtype="<i8").tobytes()),  # two 64-bit ids (an older file)
+    ]
+    buckets = Buckets.from_rows(rows)
+    read = {
+        key: buckets.ids[start : start + n].tolist()
+        for key, start, n in zip(
+            buckets.keys.tolist(), buckets.starts.tolist(), buckets.counts.tolist(), strict=True
+        )
+    }
+    assert read == {1: [5], 2: [7, 8, 9], 3: [], 4: [], 5: [10, 11]}
+    assert {key: bucket_ids(n, value) for key, n, value in rows} == read
 
 
 # -- the batch paths the store takes: the same decisions as the per-article ones -------------
