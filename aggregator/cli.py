@@ -356,9 +356,7 @@ def export_command(
 def _open_for_export(ctx: Context) -> Store:
     from aggregator.store import Store
 
-    if not ctx.db_path.exists():
-        raise ConfigError(f"{ctx.db_path}: no database yet; run `newsagg crawl` first")
-    return Store(ctx.db_path)
+    return Store(require_db(ctx))
 
 
 def _export(

@@ -46,7 +46,6 @@ ROWS = NUM_PERM // BANDS
 SHINGLE_CJK = 3
 PREFIX_CJK = 8
 PREFIX_LATIN = 16
-SCHEME = f"minhash-{NUM_PERM}x{BANDS}-c{SHINGLE_CJK}-p{PREFIX_CJK}/{PREFIX_LATIN}-v1"
 
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 _rng = np.random.default_rng(20261201)
@@ -78,10 +77,9 @@ class DedupeOptions:
     max_candidates: int = 32
 
     def __post_init__(self) -> None:
-        for name, (low, high) in _RANGES.items():
-            value = getattr(self, name)
-            if not low <= value <= high:
-                raise ConfigError(f"dedupe option {name}: {value!r} is not in [{low}, {high}]")
+        for name in _RANGES:
+            if problem := _out_of_range(name, getattr(self, name), getattr(self, name)):
+                raise ConfigError(f"dedupe option {name}: {problem}")
 
 
 # The values each option may take (a bucket cap of 0 would file nothing and break the buckets).
@@ -94,6 +92,12 @@ _RANGES: dict[str, tuple[float, float]] = {
     "min_shared_keys": (1, float("inf")),
     "max_candidates": (1, float("inf")),
 }
+
+
+def _out_of_range(name: str, value: Any, shown: Any) -> str | None:
+    """Why an option's value cannot be used (``shown`` as the user gave it), or None."""
+    low, high = _RANGES.get(name, (value, value))
+    return None if low <= value <= high else f"{shown!r} is not in [{low}, {high}]"
 
 
 # Scrapy settings (``-s NAME=VALUE``) that override the defaults, by field.
@@ -127,9 +131,8 @@ def options_from_settings(settings: Any) -> DedupeOptions:
             raise ConfigError(
                 f"setting {setting}: not a {type(default).__name__}: {raw!r}"
             ) from None
-        low, high = _RANGES.get(name, (value, value))
-        if not low <= value <= high:
-            raise ConfigError(f"setting {setting}: {raw!r} is not in [{low}, {high}]")
+        if problem := _out_of_range(name, value, raw):
+            raise ConfigError(f"setting {setting}: {problem}")
         values[name] = value
     return DedupeOptions(**values)
 
@@ -174,7 +177,6 @@ NUMBER_WORDS = frozenset({
     "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
     "half", "quarter",
 })  # fmt: skip
-_LATIN_WORD_RE = re.compile(r"[a-z0-9]+")
 
 
 def match_text(title: str) -> tuple[str, bool]:
@@ -838,20 +840,13 @@ class Buckets:
     """What the index holds under some keys, as arrays: one sorted key array, the count and
     first position of each key's ids, one id array (each bucket's ids oldest first)."""
 
-    def __init__(self, packed: Mapping[int, bytes]) -> None:
-        """From key -> little-endian 64-bit ids."""
-        self._fill(sorted((key, len(blob) // 8, blob) for key, blob in packed.items()))
-
-    @classmethod
-    def from_rows(cls, rows: Sequence[tuple[int, int, int | bytes]]) -> Buckets:
+    def __init__(self, rows: Sequence[tuple[int, int, int | bytes]]) -> None:
         """From ``(key, n, article_ids)`` rows as the store reads them (in key order, as a probe
         in sorted key order returns them; sorted here when they are not)."""
-        buckets = cls.__new__(cls)
         keys = np.fromiter((k for k, _, _ in rows), dtype=np.int64, count=len(rows))
         if len(keys) > 1 and not (keys[1:] > keys[:-1]).all():
             rows = sorted(rows, key=lambda row: row[0])
-        buckets._fill(rows)
-        return buckets
+        self._fill(rows)
 
     def _fill(self, rows: Sequence[tuple[int, int, int | bytes]]) -> None:
         count = len(rows)
@@ -905,8 +900,8 @@ def _rank_pairs(
     top = int(weight.max()) + 1
     span = int(other.max()) + 1
     if other.min() < 0 or span * (int(owner.max()) + 1) * top >= 1 << 62:
-        distinct, dense = np.unique(other, return_inverse=True)  # ids too large to combine
-        span, other = len(distinct), dense.ravel()
+        ranks, dense = np.unique(other, return_inverse=True)  # ids too large to combine
+        span, other = len(ranks), dense.ravel()
     else:
         distinct = None
     # (The codes come in runs, ascending per article and bucket: a merge sort is quickest.)

@@ -31,6 +31,7 @@ from aggregator.dedupe import (
     Fingerprint,
     Member,
     RecentAttributes,
+    _fill_numbers,
     batch_keys,
     cluster_batch,
     distinct,
@@ -638,9 +639,6 @@ CREATE TABLE dedupe_texts (
     title TEXT NOT NULL
 )
 """
-# A bucket's article ids as schemas 12 to 17 kept them: little-endian signed 64-bit, oldest
-# first (now the wide form of :func:`aggregator.dedupe.pack_buckets`).
-_IDS = np.dtype("<i8")
 
 
 def _migration_12(db: sqlite_utils.Database) -> None:
@@ -661,7 +659,8 @@ def _migration_12(db: sqlite_utils.Database) -> None:
             conn.executemany(
                 "INSERT INTO dedupe_index (key, n, article_ids) VALUES (?, ?, ?)",
                 [
-                    (key, n, np.array(ids.split(","), dtype=np.int64).astype(_IDS).tobytes())
+                    # little-endian 64-bit ids, as schemas 12 to 17 kept them
+                    (key, n, np.array(ids.split(","), dtype=np.int64).astype("<i8").tobytes())
                     for key, n, ids in rows
                 ],
             )
@@ -978,6 +977,7 @@ def _migration_18(db: sqlite_utils.Database) -> None:
         (last, CLUSTER_CHUNK),
     ).fetchall():
         prints = [Fingerprint(text, bool(cut), bool(latin)) for _, text, cut, latin in rows]
+        _fill_numbers(prints)  # one search of the chunk's texts
         conn.executemany(
             "UPDATE dedupe_texts SET nums = ? WHERE article_id = ?",
             [(fp.bloom, row[0]) for fp, row in zip(prints, rows, strict=True)],
@@ -2118,20 +2118,17 @@ def _known_members(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, Me
 
 
 def _first_needed_slot(conn: sqlite3.Connection) -> int | None:
-    """The oldest time slot an article still in the near-duplicate index was filed under, or
-    None when it holds none. A clustered article's keys are in the slot of its ``seen``
-    (published, else first seen, when it was clustered); one with no such time was filed under
-    the time it was clustered, never before it was first seen."""
-    (seen,) = conn.execute("SELECT min(seen) FROM dedupe_texts").fetchone()
-    (unseen,) = conn.execute(
-        "SELECT min(a.first_seen_at) FROM dedupe_texts t JOIN articles a ON a.id = t.article_id "
-        "WHERE t.seen IS NULL"
+    """The oldest time slot an article still in the near-duplicate index was filed under (the
+    slot of its ``seen``), or None when it holds none; 0 (keep every slot) when one has no
+    ``seen``: it was filed under the time it was clustered, which is not kept."""
+    oldest, untimed, held = conn.execute(
+        "SELECT min(seen), count(*) - count(seen), count(*) FROM dedupe_texts"
     ).fetchone()
-    times = [t for t in (seen, timestamp(unseen)) if t is not None]
-    if not times:
-        has_texts = conn.execute("SELECT 1 FROM dedupe_texts LIMIT 1").fetchone()
-        return 0 if has_texts else None  # texts with no time at all: keep every slot
-    return int(time_slots(np.array([min(times)]), 0.0)[0])
+    if not held:
+        return None
+    if untimed:
+        return 0
+    return int(time_slots(np.array([float(oldest)]), 0.0)[0])
 
 
 def _filled_slots(conn: sqlite3.Connection, low: int, high: int) -> np.ndarray:
@@ -2154,7 +2151,7 @@ def _filled_slots(conn: sqlite3.Connection, low: int, high: int) -> np.ndarray:
 def _read_buckets(conn: sqlite3.Connection, keys: np.ndarray) -> Buckets:
     """What the index holds under these keys (sorted, distinct), in one query: one primary-key
     probe per key, in the keys' order (no temporary index of them, no sort)."""
-    return Buckets.from_rows(
+    return Buckets(
         conn.execute(
             "SELECT d.key, d.n, d.article_ids FROM json_each(?) AS j "
             "CROSS JOIN dedupe_index AS d ON d.key = j.value",

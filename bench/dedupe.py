@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from aggregator.dedupe import DedupeOptions, bucket_ids, fingerprints, match_score  # noqa: E402
 from aggregator.store import Store, rebuild_dedupe_index  # noqa: E402
+from aggregator.worker import peak_mb as process_peak_mb  # noqa: E402
 
 BATCH = 2000
 TARGET_ITEMS_PER_S = 20_000
@@ -258,7 +258,7 @@ def run_size(n: int, sample: int, cap: int | None, rebuild_index: bool = False) 
         full = store.conn.execute(
             "SELECT count(*) FROM dedupe_index WHERE n >= ?", (options.bucket_cap,)
         ).fetchone()[0]
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak_mb = process_peak_mb()
         rebuild: dict[str, Any] = {}
         if rebuild_index:  # what a migration that re-files every article costs at this size
             before = index_digest(store.conn)
@@ -268,9 +268,7 @@ def run_size(n: int, sample: int, cap: int | None, rebuild_index: bool = False) 
             rebuild = {
                 "rebuild_s": round(time.perf_counter() - started, 2),
                 "rebuild_same": index_digest(store.conn) == before,
-                "rebuild_peak_mb": round(
-                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
-                ),
+                "rebuild_peak_mb": process_peak_mb(),
             }
         store.close()
     true_pairs, found_pairs, hits = pair_counts(truth, story)

@@ -33,7 +33,6 @@ import argparse
 import json
 import multiprocessing
 import random
-import resource
 import shutil
 import sys
 import tempfile
@@ -175,7 +174,9 @@ def rare_feed_items(out: Path) -> int | None:
 
 
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from aggregator.worker import peak_mb
+
+    return peak_mb()
 
 
 def phase_export(db_path: str, out: str, drop_state: bool) -> dict[str, Any]:

@@ -245,7 +245,7 @@ def test_damaged_bucket_rows_read_as_empty_buckets() -> None:
         (4, 2, b"\x01\x02\x03"),  # neither 4 nor 8 bytes an id
         (5, 2, np.array([10, 11], dtype="<i8").tobytes()),  # two 64-bit ids (an older file)
     ]
-    buckets = Buckets.from_rows(rows)
+    buckets = Buckets(rows)
     read = {
         key: buckets.ids[start : start + n].tolist()
         for key, start, n in zip(
@@ -315,7 +315,9 @@ def test_shortlists_and_filing_in_arrays_are_the_per_article_ones() -> None:
         for key, _alone in fp.probes
         if rng.random() < 0.5
     }
-    packed = Buckets({key: struct.pack(f"<{len(ids)}q", *ids) for key, ids in buckets.items()})
+    packed = Buckets(
+        [(key, len(ids), struct.pack(f"<{len(ids)}q", *ids)) for key, ids in buckets.items()]
+    )
     owner, other = shortlist_batch(keys, packed, options)
     got: dict[int, set[int]] = {}
     for position, article in zip(owner.tolist(), other.tolist(), strict=True):
@@ -353,7 +355,7 @@ def test_shortlists_and_filing_in_arrays_are_the_per_article_ones() -> None:
     }
     assert all(len(value) == 8 * n for _, n, value in rows if n > 1)
     # read back, all three forms give the same buckets as the 64-bit ones they stand for
-    again = Buckets.from_rows(sorted((key, n, value) for key, n, value in rows)[::-1])
+    again = Buckets(sorted((key, n, value) for key, n, value in rows)[::-1])
     expected = {key: bucket_ids(n, value) for key, n, value in rows}
     assert {
         key: again.ids[start : start + n].tolist()
