@@ -428,15 +428,11 @@ def story_entries(
             break
         fetch *= 4
     story_ids = list(matched)[:limit]
-    others = store.story_members(
+    others = store.feed_story_articles(
         story_ids, exclude=[article.id for sid in story_ids for article in matched[sid]]
     )
     entries = [
-        story_entry(
-            matched[sid],
-            matched[sid] + [_feed_article(row) for row in others.get(sid, [])],
-            source_titles,
-        )
+        story_entry(matched[sid], matched[sid] + others.get(sid, []), source_titles)
         for sid in story_ids
     ]
     entries.sort(key=_newest_first, reverse=True)
@@ -804,10 +800,14 @@ _RSS_TAIL = b"  </channel>\n</rss>\n"
 _ATOM_TAIL = b"</feed>\n"
 
 
+# The validator warns on "&amp;"/"&lt;" in plain-text elements and accepts the numeric forms.
+_AMP_REF, _LT_REF = "&#x26;", "&#x3C;"
+_AMP_REF_BYTES, _LT_REF_BYTES = _AMP_REF.encode(), _LT_REF.encode()
+
+
 def _numeric_refs(data: bytes) -> bytes:
-    """The validator warns on "&amp;"/"&lt;" in plain-text elements and accepts the numeric
-    forms."""
-    return data.replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;")
+    """Serialised XML with "&amp;" and "&lt;" in the numeric forms the validator accepts."""
+    return data.replace(b"&amp;", _AMP_REF_BYTES).replace(b"&lt;", _LT_REF_BYTES)
 
 
 def _serialised_items(
@@ -907,26 +907,26 @@ def _rss_item_bytes(entry: Entry) -> bytes:
         data = b"\x00"
     # refused as lxml refuses them: control characters, U+FFFE and U+FFFF (a check of the
     # bytes costs a fifth of a search of the text)
-    if (
-        len(data.translate(None, _CONTROL_BYTES)) != len(data)
-        or b"\xef\xbf\xbe" in data
-        or b"\xef\xbf\xbf" in data
+    if len(data.translate(None, _CONTROL_BYTES)) != len(data) or any(
+        char in data for char in _NONCHARACTERS
     ):
         raise ValueError(f"an item holds characters XML cannot carry: {entry.guid!r}")
     return data
 
 
-# The C0 control characters XML 1.0 cannot carry (all but tab, line feed, carriage return).
-_CONTROL_BYTES = bytes(set(range(32)) - {9, 10, 13})
+# What of _XML_ILLEGAL a UTF-8 item can hold (a lone surrogate cannot be encoded): the C0
+# control characters (all but tab, line feed, carriage return), and U+FFFE and U+FFFF.
+_CONTROL_BYTES = bytes(code for code in range(32) if _XML_ILLEGAL.match(chr(code)))
+_NONCHARACTERS = tuple(char.encode() for char in "\ufffe\uffff" if _XML_ILLEGAL.match(char))
 
 
 def _element_text(text: str) -> str:
     """``text`` as libxml2 writes element content ("&", "<", ">" and carriage returns escaped),
     "&" and "<" in the numeric forms the validator accepts (:func:`_numeric_refs`)."""
     if "&" in text:
-        text = text.replace("&", "&#x26;")
+        text = text.replace("&", _AMP_REF)
     if "<" in text:
-        text = text.replace("<", "&#x3C;")
+        text = text.replace("<", _LT_REF)
     if ">" in text:
         text = text.replace(">", "&gt;")
     if "\r" in text:

@@ -1735,33 +1735,22 @@ class Store:
                     _sync_topics(conn, updates)
                 changed += len(updates)
 
-    def story_members(
+    def feed_story_articles(
         self, story_ids: Iterable[int], *, exclude: Iterable[int] = ()
-    ) -> dict[int, list[dict[str, Any]]]:
-        """The articles of these stories, by story_id (JSON decoded), except the ids in
-        ``exclude`` (those the caller already holds)."""
-        members: dict[int, list[dict[str, Any]]] = {}
-        ids = list(dict.fromkeys(story_ids))
-        skip = list(dict.fromkeys(exclude))
-        for chunk in _chunks(ids, CHUNK):
-            marks = ",".join("?" * len(chunk))
-            sql = f"SELECT * FROM articles WHERE story_id IN ({marks})"
-            if skip:
-                sql += f" AND id NOT IN ({','.join('?' * len(skip))})"
-            for row in self.db.query(sql, [*chunk, *skip]):
-                members.setdefault(row["story_id"], []).append(_decode(row))
-        return members
-
-    def feed_story_articles(self, story_ids: Iterable[int]) -> dict[int, list[FeedArticle]]:
-        """The articles of these stories, by story_id, as much of each as a feed shows
-        (:class:`FeedArticle`, topics as the stored JSON text): named tuples as SQLite gives
-        them, no dictionary built and no JSON decoded per row."""
+    ) -> dict[int, list[FeedArticle]]:
+        """The articles of these stories, by story_id, except the ids in ``exclude`` (those the
+        caller already holds), as much of each as a feed shows (:class:`FeedArticle`, topics as
+        the stored JSON text): named tuples as SQLite gives them, no dictionary built and no
+        JSON decoded per row."""
         members: dict[int, list[FeedArticle]] = {}
         columns = ", ".join(FeedArticle._fields)
         make = FeedArticle._make
+        skip = set(exclude)  # (in Python: no statement with a variable per excluded id)
         for chunk in _chunks(list(dict.fromkeys(story_ids)), CHUNK):
             sql = f"SELECT {columns} FROM articles WHERE story_id IN ({','.join('?' * len(chunk))})"
             for row in map(make, self.conn.execute(sql, chunk).fetchall()):
+                if row.id in skip:
+                    continue
                 found = members.get(row.story_id)
                 if found is None:
                     members[row.story_id] = [row]

@@ -866,18 +866,30 @@ def test_reposts_join_the_first_article_s_story_and_stay_there(db: Store) -> Non
         first,
         template,
     )
-    assert sorted(m["source"] for m in db.story_members([first])[first]) == ["a", "b", "c"]
-    # what a feed reads of the same stories: the same articles, the columns a feed shows
+
+    def stored(story_id: int) -> dict[int, dict]:
+        return {
+            row["id"]: row
+            for row in db.db.query("SELECT * FROM articles WHERE story_id = ?", [story_id])
+        }
+
+    # what a feed reads of the stories: their articles, the columns a feed shows
     light = db.feed_story_articles([first, template, first])
     assert set(light) == {first, template}
+    assert sorted(a.source for a in light[first]) == ["a", "b", "c"]
     for story_id, articles in light.items():
-        full = {row["id"]: row for row in db.story_members([story_id])[story_id]}
+        full = stored(story_id)
         assert sorted(a.id for a in articles) == sorted(full)
         for article in articles:
             row = full[article.id]
             assert article.title == row["title"] and article.source == row["source"]
-            assert json.loads(article.topics or "[]") == row["topics"]
+            assert article.topics == row["topics"]
             assert article._asdict().keys() <= row.keys()
+    # except the articles the caller already holds
+    held = sorted(full := stored(first))[:2]
+    rest = db.feed_story_articles([first], exclude=held)
+    assert sorted(a.id for a in rest[first]) == sorted(set(full) - set(held))
+    assert db.feed_story_articles([template], exclude=list(stored(template))) == {}
     # a re-run changes nothing: no new article, no story moves
     before = list(db.db.query("SELECT id, story_id FROM articles ORDER BY id"))
     store_batch(
