@@ -35,6 +35,7 @@ from aggregator.dedupe import (
     batch_keys,
     cluster_batch,
     distinct,
+    distinct_inverse,
     file_batch,
     fingerprints,
     gc_paused,
@@ -47,7 +48,7 @@ from aggregator.dedupe import (
     slot_keys,
     slot_of_key,
     time_slots,
-    timestamp,
+    timestamps,
 )
 from aggregator.errors import StoreError
 from aggregator.querysyntax import parse_query
@@ -2088,9 +2089,10 @@ def _new_members(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Member]:
         (json.dumps(list(ids)),),
     ).fetchall()
     prints = fingerprints([row[2] for row in rows])
+    times = timestamps([row[3] for row in rows])
     return [
-        Member(id, story_id, title, timestamp(when), fp)
-        for (id, story_id, title, when), fp in zip(rows, prints, strict=True)
+        Member(id, story_id, title, when, fp)
+        for (id, story_id, title, _), when, fp in zip(rows, times, prints, strict=True)
     ]
 
 
@@ -2183,7 +2185,7 @@ def _plan_stories(
     keys = batch_keys([m.fingerprint for m in new], options, new_when, filled, now)
     buckets = _read_buckets(conn, distinct(keys.probe_keys))
     owner, other = shortlist_batch(keys, buckets, options)
-    candidates = distinct(other)
+    candidates, at = distinct_inverse(other)  # at: where each shortlisted article is in it
     present, seen, nums, cut = recent.get(candidates)
     found = conn.execute(  # those the process does not hold: from the store, one probe each
         "SELECT d.article_id, d.seen, d.nums, d.cut FROM json_each(?) AS j "
@@ -2198,7 +2200,6 @@ def _plan_stories(
         slot = np.searchsorted(candidates, found_ids)
         present[slot] = True
         seen[slot], nums[slot], cut[slot] = found_seen, columns[2], found_cut
-    at = np.searchsorted(candidates, other)
     kept = present[at]  # a shortlisted article deleted since is no candidate
     owner, other, at = owner[kept], other[kept], at[kept]
     keep = prefilter(
@@ -2233,11 +2234,12 @@ def _plan_stories(
 
 def _attributes(new: Sequence[Member]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Ids, times, decisive-token bits and cut flags of members, as arrays."""
+    count = len(new)
     return (
-        np.array([m.id for m in new], dtype=np.int64),
-        np.array([m.when for m in new], dtype=np.float64),
-        np.array([m.fingerprint.bloom for m in new], dtype=np.int64),
-        np.array([m.fingerprint.cut for m in new], dtype=bool),
+        np.fromiter([m.id for m in new], dtype=np.int64, count=count),
+        np.array([m.when for m in new], dtype=np.float64),  # None is NaN
+        np.fromiter([m.fingerprint.bloom for m in new], dtype=np.int64, count=count),
+        np.fromiter([m.fingerprint.cut for m in new], dtype=bool, count=count),
     )
 
 

@@ -12,12 +12,14 @@ from aggregator.dedupe import (
     Member,
     cluster_batch,
     distinct,
+    distinct_inverse,
     fingerprints,
     gc_paused,
     match_score,
     match_text,
     options_from_settings,
     timestamp,
+    timestamps,
 )
 from aggregator.errors import ConfigError
 
@@ -430,6 +432,36 @@ def test_distinct_is_numpy_unique_whatever_the_range() -> None:
         found = distinct(values)
         assert found.dtype == np.int64
         assert found.tolist() == np.unique(values).tolist()
+        unique, inverse = distinct_inverse(values)
+        expected, where = np.unique(values, return_inverse=True)
+        assert unique.tolist() == expected.tolist()
+        assert inverse.tolist() == where.ravel().tolist()
+        assert unique[inverse].tolist() == values.tolist()
+
+
+@pytest.mark.parametrize(
+    "stamps",
+    [
+        ["2026-01-01T00:00:00Z", "2024-02-29T23:59:59Z", "0001-01-01T00:00:00Z"],
+        ["9999-12-31T23:59:59Z", "1969-12-31T23:59:59Z", "1970-01-01T00:00:00Z"],
+        ["2026-01-01T00:00:00Z", None],  # no time: one by one
+        ["2026-01-01T00:00:00.250000+00:00", "2026-01-01T08:00:00+08:00"],  # other forms
+        ["2026-01-01 00:00:00Z", "2026-01-01T00:00:00"],
+        [],
+    ],
+)
+def test_timestamps_are_timestamp_of_each(stamps: list[str | None]) -> None:
+    assert timestamps(stamps) == [timestamp(stamp) for stamp in stamps]
+
+
+@pytest.mark.parametrize(
+    "bad", ["2026-02-29T00:00:00Z", "2026-01-01T24:00:00Z", "2026-12-31T23:59:60Z", "２０２６"]
+)
+def test_timestamps_refuse_what_timestamp_refuses(bad: str) -> None:
+    with pytest.raises(ValueError):
+        timestamp(bad)
+    with pytest.raises(ValueError):
+        timestamps(["2026-01-01T00:00:00Z", bad])
 
 
 def test_gc_paused_restores_the_collector() -> None:
