@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from aggregator.errors import ConfigError
-from aggregator.text import nfkc, strip_cut_marker
+from aggregator.text import CUT_MARKS, nfkc, strip_cut_marker
 
 # The index scheme. Changing any of these changes every key: the store must rebuild its index.
 NUM_PERM = 16
@@ -153,13 +153,19 @@ _T2S = str.maketrans(
     "试验红华苏宁辽闽贵云陕内蒙维尔吴乡处备务额顿吨采择损积极层办钱银链条叶仓灯烟态剂见视亲观规范围层厅启动独并",
 )
 # A wire service's tag: "UPDATE 1-", "BREAKING:", "EXCLUSIVE-" (in capitals; repeatable).
-_WIRE_TAG = (
-    r"(?:UPDATE(?: \d+)?|BREAKING(?: NEWS)?|EXCLUSIVE|CORRECTED|REFILE|RPT|URGENT|FLASH"
-    r"|WRAPUP(?: \d+)?)\s*[-:–—]"
-)
+_WIRE_WORDS = (
+    r"UPDATE(?: \d+)?", r"BREAKING(?: NEWS)?", "EXCLUSIVE", "CORRECTED", "REFILE", "RPT",
+    "URGENT", "FLASH", r"WRAPUP(?: \d+)?",
+)  # fmt: skip
+_WIRE_TAG = f"(?:{'|'.join(_WIRE_WORDS)})" + r"\s*[-:–—]"
+# A bracketed source tag: its opening and closing brackets, and its longest text.
+_TAG_BRACKETS = (
+    ("【", "】", 16), ("[", "]", 16), ("〔", "〕", 16), ("「", "」", 16), ("(", ")", 8),
+)  # fmt: skip
 _CJK = "\u3400-\u9fff\uf900-\ufaff"
 _CJK_RE = re.compile(f"[{_CJK}]")
-_TAG_OPENERS = frozenset("【[〔「(UBECRFW")  # what a source tag starts with
+# What a source tag starts with.
+_TAG_OPENERS = frozenset([opener for opener, _, _ in _TAG_BRACKETS] + [w[0] for w in _WIRE_WORDS])
 # A number and its unit are one word ("1.2 GW" is "1.2gw", as "1.2GW" is).
 # (A space first, then the digit behind it: the engine searches for the space, faster.)
 _UNIT_SPACE_RE = re.compile(r" (?<=\d )(?=(?:[kmgt]w[hp]?|kv|mva)(?![a-z0-9]))")
@@ -200,11 +206,18 @@ def is_latin(text: str) -> bool:
 # across it: "\n" is left out of every class, and the source tag is anchored at each line (re.M).
 # A leading source tag: 【人民日报】, [视频], 〔快讯〕, (图), 「独家」, or a wire service's tag.
 _PREFIX_TAG_LINES_RE = re.compile(
-    f"^(?=[{re.escape(''.join(sorted(_TAG_OPENERS)))}])"
-    r"(?:[^\S\n]*(?:【[^】\n]{1,16}】|\[[^\]\n]{1,16}\]|〔[^〕\n]{1,16}〕"
-    r"|「[^」\n]{1,16}」|\([^)\n]{1,8}\)|" + _WIRE_TAG.replace(r"\s", r"[^\S\n]") + "))+",
+    f"^(?=[{re.escape(''.join(sorted(_TAG_OPENERS)))}])(?:[^\\S\\n]*(?:"
+    + "|".join(
+        f"{re.escape(opener)}[^{re.escape(closer)}\\n]{{1,{longest}}}{re.escape(closer)}"
+        for opener, closer, longest in _TAG_BRACKETS
+    )
+    + "|"
+    + _WIRE_TAG.replace(r"\s", r"[^\S\n]")
+    + "))+",
     re.M,
 )
+# A line that starts with one of them (the only lines the tag rule can change).
+_TAG_LINE_STARTS = tuple(f"\n{opener}" for opener in sorted(_TAG_OPENERS))
 # Punctuation and spaces, except a decimal point ("10.8" stays one number): the runs of
 # (?:[^\w.]|_|(?<!\d)\.|\.(?!\d))+ but for newlines. (Its first character is read from a class,
 # then checked behind: the engine skips faster.)
@@ -219,7 +232,7 @@ _LINE_EDGE_SPACE_RE = re.compile(" \n ?|\n ")  # a space beside a newline
 # this size costs more than the rest of the normalisation.
 _T2S_CHARS = {chr(traditional): chr(simple) for traditional, simple in _T2S.items()}
 _T2S_RE = re.compile(f"[{''.join(_T2S_CHARS)}]")
-_CUT_ENDS = frozenset(".…。．")  # the last character of every cut marker (aggregator.text)
+_CUT_ENDS = frozenset(CUT_MARKS)  # the last character of every cut marker
 
 
 def match_texts(titles: Sequence[str]) -> tuple[list[str], list[bool]]:
@@ -240,7 +253,7 @@ def match_texts(titles: Sequence[str]) -> tuple[list[str], list[bool]]:
     if joined.count("\n") != len(bare) - 1:  # a title's own newlines are spaces
         joined = "\n".join(title.replace("\n", " ") for title in bare)
     joined = nfkc(joined)
-    if any(opener in joined for opener in _TAG_OPENERS):
+    if joined[:1] in _TAG_OPENERS or any(start in joined for start in _TAG_LINE_STARTS):
         joined = _PREFIX_TAG_LINES_RE.sub("", joined)
     joined = _T2S_RE.sub(lambda m: _T2S_CHARS[m.group()], joined).casefold()
     joined = _NOT_WORD_LINES_RE.sub(" ", joined)

@@ -19,8 +19,14 @@ _ILLEGAL_RE = re.compile(
     "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
 )
 _SPACE_RE = re.compile(r"\s+")
-# A cut is marked with three or more dots, one or more "…", or "。。。".
-_CUT_RE = re.compile(r"(?:\.{3,}|…+|。{3,}|．{3,})\s*$")
+# A cut is marked with three or more dots, one or more "…", or "。。。": each marker's character
+# and how many times at least it ends the text.
+CUT_MARKS = {".": 3, "…": 1, "。": 3, "．": 3}
+_CUT_RE = re.compile(
+    "(?:"
+    + "|".join(f"{re.escape(mark)}{{{least},}}" for mark, least in CUT_MARKS.items())
+    + r")\s*$"
+)
 
 
 class _NFKCOfEach(dict[int, int | str]):

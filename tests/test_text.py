@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
+import re
 import unicodedata
 
 import pytest
 
 from aggregator.text import (
+    CUT_MARKS,
     ELLIPSIS,
     SNIPPET_MAX,
     TITLE_MAX,
@@ -162,6 +164,18 @@ def test_is_truncated(text: str) -> None:
 )
 def test_is_not_truncated(text: str) -> None:
     assert not is_truncated(text)
+
+
+def test_the_cut_marks_make_the_cut_rule() -> None:
+    """The rule built from CUT_MARKS (which the clustering also reads) is the rule as written
+    before: three or more dots, one or more "…", three or more "。" or "．", then spaces."""
+    written = re.compile(r"(?:\.{3,}|…+|。{3,}|．{3,})\s*$")
+    rng = random.Random(11)
+    alphabet = "".join(CUT_MARKS) + "a光 \t\u3000"
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(9)))
+        assert is_truncated(text) == bool(written.search(text)), repr(text)
+        assert strip_cut_marker(text) == written.sub("", text).rstrip(), repr(text)
 
 
 @pytest.mark.parametrize(
