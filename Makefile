@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: install demo test test-all lint bench bench-query bench-export bench-limits bench-dedupe clean
+.PHONY: install demo test test-all lint bench bench-query bench-export bench-limits bench-dedupe bench-checkpoint clean
 
 install: $(VENV)/.installed
 
@@ -43,6 +43,9 @@ bench-limits: install
 
 bench-dedupe: install
 	$(BIN)/python bench/dedupe.py
+
+bench-checkpoint: install
+	$(BIN)/python bench/checkpoint.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info data/news.db data/news.db-wal data/news.db-shm data/news.db.lock data/feeds

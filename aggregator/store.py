@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import sqlite_utils
 
+from aggregator.checkpointer import Checkpointer
 from aggregator.dates import to_utc_string, utc_now
 from aggregator.dedupe import (
     BatchResult,
@@ -78,6 +79,12 @@ CLUSTER_CACHE_KIB = 65536  # SQLite's page cache for a connection that clusters 
 # rewrites the same recent index pages, so a checkpoint every few batches copies each page once
 # rather than once a batch.
 CLUSTER_WAL_PAGES = 8000
+# With a checkpoint thread (:mod:`aggregator.checkpointer`): it checkpoints after this many
+# articles clustered, and the clustering connection's own automatic checkpoint stays on, at this
+# higher value, only to bound the WAL should the thread fall behind.
+CHECKPOINT_EVERY_ARTICLES = 3 * CLUSTER_CHUNK
+CLUSTER_WAL_FALLBACK_PAGES = 4 * CLUSTER_WAL_PAGES
+CHECKPOINT_THREAD = True  # False: checkpoints on commit only (as before; for A/B benchmarks)
 _PRECISION_RANK = {None: 0, "day": 1, "minute": 2, "second": 3}
 
 ARTICLE_COLUMNS = (
@@ -1030,6 +1037,8 @@ class Store:
 
     # What clustering knows of the articles it filed or read lately (they never change).
     _recent: RecentAttributes
+    # Checkpoints the WAL while this store clusters (file databases only).
+    checkpointer: Checkpointer | None = None
 
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = str(path)
@@ -1067,6 +1076,8 @@ class Store:
             raise
 
     def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()  # before the connection: its last checkpoint may be running
         self.conn.close()
 
     def __enter__(self) -> Store:
@@ -1354,7 +1365,11 @@ class Store:
             self._recent = RecentAttributes()
             # the index pages of the slots a batch probes and rewrites stay in memory
             self.conn.execute(f"PRAGMA cache_size = -{CLUSTER_CACHE_KIB}")
-            self.conn.execute(f"PRAGMA wal_autocheckpoint = {CLUSTER_WAL_PAGES}")
+            pages = CLUSTER_WAL_PAGES
+            if CHECKPOINT_THREAD and self.path != ":memory:":
+                self.checkpointer = Checkpointer(self.path, CHECKPOINT_EVERY_ARTICLES)
+                pages = CLUSTER_WAL_FALLBACK_PAGES
+            self.conn.execute(f"PRAGMA wal_autocheckpoint = {pages}")
         try:
             return self._assign_stories(ids, options, stats)
         except sqlite3.DatabaseError as exc:
@@ -1369,14 +1384,23 @@ class Store:
             # Reading and verifying need no write lock (only clustering writes the index, and
             # one crawl runs at a time): the crawl's own writes wait only for the short write.
             started = time.perf_counter()
+            if self.checkpointer is not None and not self.checkpointer.reading():
+                self._checkpoint_on_commit()
             with gc_paused():  # a batch's objects hold no cycles: no collection needed
                 new, result, rows = _plan_stories(self.conn, chunk, options, self._recent)
             with self.write() as conn:
                 _write_stories(conn, new, result, rows)
+            if self.checkpointer is not None:
+                self.checkpointer.wrote(len(chunk))
             self._recent.add(*_attributes(new))
             result.stats.seconds = time.perf_counter() - started
             stats.add(result.stats)
         return stats
+
+    def _checkpoint_on_commit(self) -> None:
+        """The checkpoint thread failed (it logged why): checkpoint on commit, as without it."""
+        self.checkpointer = None
+        self.conn.execute(f"PRAGMA wal_autocheckpoint = {CLUSTER_WAL_PAGES}")
 
     def unclustered(self, ids: Iterable[int] | None = None) -> list[int]:
         """Of these articles (default: all), those not yet put into a story, in id order."""
