@@ -155,7 +155,7 @@ def test_the_wal_stays_bounded_when_the_thread_falls_behind(
     # the same batches with no checkpoint at all grow the WAL past that bound
     monkeypatch.setattr(store_module, "CLUSTER_WAL_FALLBACK_PAGES", 10**7)
     unbounded, _ = _wal_high_water(tmp_path / "unbounded.db", 40)
-    assert unbounded > bound
+    assert unbounded > max(bound, 2000 * (page + 24))
 
 
 def test_the_wal_stays_bounded_with_the_thread_keeping_up(
@@ -174,7 +174,9 @@ def test_the_wal_stays_bounded_with_the_thread_keeping_up(
 
     monkeypatch.setattr(checkpointer_module.Checkpointer, "reading", reading_and_waiting)
     high, page = _wal_high_water(db_path, 40)
-    assert 0 < high < 400 * (page + 24)  # a batch or two of frames, whatever the batch count
+    # a few batches of frames (a checkpoint may miss a restart), whatever the batch count: 40
+    # batches with no checkpoint grow past 2,000 pages (the test above)
+    assert 0 < high < 1000 * (page + 24)
 
 
 def test_a_reader_holding_a_snapshot_never_stops_clustering(db_path: Path) -> None:
