@@ -924,6 +924,142 @@ class Buckets:
                 at = _expand(self.starts[group], self.counts[group])
                 self.ids[at] = np.frombuffer(blob, dtype=dtype)
 
+    @classmethod
+    def from_groups(cls, rows: Sequence[tuple[int, bytes, bytes, bytes]]) -> Buckets:
+        """From ``dedupe_groups`` rows ``(group_key, keys, counts, ids)`` in group order
+        (:func:`pack_groups`), decoded all at once: each column joined, read by numpy. A row
+        that is not what :func:`pack_groups` writes (damaged, or written by hand) reads as
+        empty; its group keys are in :attr:`damaged`."""
+        self = cls.__new__(cls)
+        self.damaged = []
+        if not rows:
+            self.keys = self.counts = self.starts = self.ids = np.zeros(0, dtype=np.int64)
+            return self
+        groups, key_col, count_col, id_col = zip(*rows, strict=True)
+        group = np.array(groups, dtype=np.int64)
+        if len(group) > 1 and not (group[1:] > group[:-1]).all():
+            return cls.from_groups(sorted(rows, key=lambda row: row[0]))
+        key_len = np.array([len(v) for v in key_col], dtype=np.int64)
+        count_len = np.array([len(v) for v in count_col], dtype=np.int64)
+        id_len = np.array([len(v) for v in id_col], dtype=np.int64)
+        size = key_len // _KEY_OFFSET.itemsize  # keys a row
+        fits = (key_len % _KEY_OFFSET.itemsize == 0) & (size > 0)
+        fits &= (count_len == size) | (count_len == 4 * size)
+        good = np.flatnonzero(fits)
+        size = size[good]
+        start = np.cumsum(size) - size  # each good row's first key
+        offsets = np.frombuffer(b"".join([key_col[i] for i in good.tolist()]), _KEY_OFFSET)
+        keys = (np.repeat(group[good], size) << GROUP_SHIFT) | offsets.astype(np.int64)
+        counts = np.zeros(len(keys), dtype=np.int64)
+        wide = count_len[good] == 4 * size
+        for is_wide, dtype in ((False, _COUNT), (True, _WIDE_COUNT)):
+            which = np.flatnonzero(wide == is_wide)
+            if len(which):
+                blob = b"".join([count_col[i] for i in good[which].tolist()])
+                counts[_expand(start[which], size[which])] = np.frombuffer(blob, dtype)
+        total = np.add.reduceat(counts, start) if len(start) else counts[:0]
+        ok = np.minimum.reduceat(counts, start) > 0 if len(start) else np.zeros(0, bool)
+        rising = np.diff(keys, prepend=0) > 0  # ascending within a row, offsets in range
+        rising[start] = True
+        rising &= (offsets >= 0) & (offsets <= _OFFSET_MASK)
+        ok &= np.logical_and.reduceat(rising, start) if len(start) else ok
+        id_width = np.where(total > 0, id_len[good] // np.maximum(total, 1), 0)
+        ok &= ((id_width == 4) | (id_width == 8)) & (id_len[good] == id_width * total)
+        self.damaged = [int(g) for g in group[~fits]] + [int(g) for g in group[good[~ok]]]
+        self.damaged.sort()
+        keep = np.repeat(ok, size)
+        self.keys, self.counts = keys[keep], counts[keep]
+        self.starts = np.cumsum(self.counts) - self.counts
+        self.ids = np.zeros(int(self.counts.sum()), dtype=np.int64)
+        good, total, id_width = good[ok], total[ok], id_width[ok]
+        id_start = np.cumsum(total) - total
+        for width, dtype in ((4, _NARROW), (8, _WIDE)):
+            which = np.flatnonzero(id_width == width)
+            if len(which):
+                blob = b"".join([id_col[i] for i in good[which].tolist()])
+                self.ids[_expand(id_start[which], total[which])] = np.frombuffer(blob, dtype)
+        return self
+
+
+# The store's near-duplicate index keeps many keys a row (``dedupe_groups``): a row per group of
+# keys, the group being the key's high bits (its time slot, then the top bits of its hash: see
+# :data:`GROUP_SHIFT`), holding its keys ascending — each as its offset in the group — with
+# each key's count of ids and the ids themselves (oldest first, key after key). Counts are 8-bit
+# when the group's all fit, else 32-bit; ids 32-bit when the group's all fit, else 64-bit (each
+# width is a column's length over its count). A batch reads the groups its keys fall in and
+# rewrites each group it files into once. Part of the index scheme: changing it needs a
+# migration.
+GROUP_SHIFT = 35  # a group's keys share bits 35..62: slot (bits 45..62) and 10 bits of hash
+GROUP_SLOT_SHIFT = SLOT_SHIFT - GROUP_SHIFT  # 1,024 groups a slot
+_KEY_OFFSET = np.dtype("<i8")  # a key's bits below GROUP_SHIFT
+_OFFSET_MASK = np.int64((1 << GROUP_SHIFT) - 1)
+LAST_GROUP = (SLOT_LIMIT + 1 << GROUP_SLOT_SHIFT) - 1
+_COUNT = np.dtype("u1")
+_WIDE_COUNT = np.dtype("<u4")
+
+
+def key_groups(keys: np.ndarray) -> np.ndarray:
+    """The group of each key (its ``dedupe_groups.group_key``)."""
+    return np.asarray(keys, dtype=np.int64) >> GROUP_SHIFT
+
+
+def group_key_bounds(group: int) -> tuple[int, int]:
+    """The first and the last key of a group."""
+    return group << GROUP_SHIFT, (group << GROUP_SHIFT) | int(_OFFSET_MASK)
+
+
+def slot_group_bounds(slot: int) -> tuple[int, int]:
+    """The first and the last group of a time slot."""
+    return slot << GROUP_SLOT_SHIFT, ((slot + 1) << GROUP_SLOT_SHIFT) - 1
+
+
+def pack_groups(
+    keys: np.ndarray, counts: np.ndarray, ids: np.ndarray
+) -> list[tuple[int, bytes, bytes, bytes]]:
+    """The ``dedupe_groups`` rows ``(group_key, keys, counts, ids)`` of buckets: ``keys``
+    ascending and distinct, ``counts[i]`` ≥ 1 ids each, ``ids`` every bucket's ids in key order
+    (see :data:`GROUP_SHIFT`). Array operations but for one slice of each column per group."""
+    if not len(keys):
+        return []
+    keys = np.asarray(keys, dtype=np.int64)
+    counts = np.asarray(counts, dtype=np.int64)
+    ids = np.asarray(ids, dtype=np.int64)
+    group = keys >> GROUP_SHIFT
+    start = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    end = np.r_[start[1:], len(keys)]
+    id_offset = np.cumsum(counts) - counts
+    id_start = id_offset[start]
+    id_end = np.r_[id_start[1:], len(ids)]
+    wide_count = (np.maximum.reduceat(counts, start) > 255).tolist()
+    wide_id = (
+        (np.maximum.reduceat(ids, id_start) >= _NARROW_LIMIT)
+        | (np.minimum.reduceat(ids, id_start) < -_NARROW_LIMIT)
+    ).tolist()
+    key_bytes = (keys & _OFFSET_MASK).astype(_KEY_OFFSET).tobytes()
+    narrow_counts = counts.astype(_COUNT).tobytes()  # wraps above 255: those groups are wide
+    wide_counts = counts.astype(_WIDE_COUNT).tobytes() if any(wide_count) else b""
+    narrow_ids = ids.astype(_NARROW).tobytes()  # wraps past 32 bits: those groups are wide
+    wide_ids = ids.astype(_WIDE).tobytes() if any(wide_id) else b""
+    k = _KEY_OFFSET.itemsize
+    return [
+        (
+            g,
+            key_bytes[s * k : e * k],
+            wide_counts[s * 4 : e * 4] if wc else narrow_counts[s:e],
+            wide_ids[i * 8 : j * 8] if wi else narrow_ids[i * 4 : j * 4],
+        )
+        for g, s, e, i, j, wc, wi in zip(
+            group[start].tolist(),
+            start.tolist(),
+            end.tolist(),
+            id_start.tolist(),
+            id_end.tolist(),
+            wide_count,
+            wide_id,
+            strict=True,
+        )
+    ]
+
 
 def shortlist_batch(
     keys: BatchKeys, buckets: Buckets, options: DedupeOptions
@@ -1004,10 +1140,11 @@ def local_shortlist_batch(keys: BatchKeys, options: DedupeOptions) -> tuple[np.n
 
 def file_batch(
     keys: BatchKeys, ids: Sequence[int], buckets: Buckets, options: DedupeOptions
-) -> tuple[list[tuple[int, int, int | bytes]], int]:
-    """The index rows a batch leaves — ``(key, n, article_ids)`` for every key it files under
-    (:func:`pack_buckets`), a full bucket keeping its newest ``bucket_cap`` — and how many
-    articles that cap dropped.
+) -> tuple[list[tuple[int, bytes, bytes, bytes]], int]:
+    """The index rows a batch leaves — every group it files into, rewritten whole
+    (:func:`pack_groups`): its keys' buckets as ``buckets`` holds them, with the batch's ids
+    added, a full bucket keeping its newest ``bucket_cap`` — and how many articles that cap
+    dropped. ``buckets`` must hold every group the batch files into (what the store read);
     ``ids`` are the batch's article ids by position (ascending)."""
     if not len(keys.distinct):
         return [], 0
@@ -1031,8 +1168,29 @@ def file_batch(
     filed = np.empty(int(length.sum()), dtype=np.int64)
     filed[_expand(offset, take_old)] = buckets.ids[_expand(old_end - take_old, take_old)]
     filed[_expand(offset + take_old, take_new)] = new_ids[_expand(ends - take_new, take_new)]
-    values = pack_buckets(filed, offset, length)
-    return list(zip(keys.distinct.tolist(), length.tolist(), values, strict=True)), capped
+    # the held buckets the batch leaves as they are, in the groups it rewrites (each group's
+    # keys are a span of the sorted held keys)
+    touched = distinct(key_groups(keys.distinct))
+    low = np.searchsorted(buckets.keys, touched << GROUP_SHIFT)
+    high = np.searchsorted(buckets.keys, (touched << GROUP_SHIFT) | _OFFSET_MASK, side="right")
+    refiled = np.zeros(len(buckets.keys), dtype=bool)
+    refiled[slot[hit]] = True
+    stay = _expand(low, high - low)
+    stay = stay[~refiled[stay]]
+    every = np.concatenate([buckets.keys[stay], keys.distinct])
+    count = np.concatenate([buckets.counts[stay], length])
+    source = np.concatenate([buckets.ids, filed])
+    first = np.concatenate([buckets.starts[stay], offset + len(buckets.ids)])
+    # both parts ascending, no key in both: each one's place in the merge by a search
+    order = np.empty(len(every), dtype=np.int64)
+    order[np.searchsorted(keys.distinct, buckets.keys[stay]) + np.arange(len(stay))] = np.arange(
+        len(stay)
+    )
+    order[np.searchsorted(buckets.keys[stay], keys.distinct) + np.arange(len(keys.distinct))] = (
+        np.arange(len(keys.distinct)) + len(stay)
+    )
+    rows = pack_groups(every[order], count[order], source[_expand(first[order], count[order])])
+    return rows, capped
 
 
 class RecentAttributes:

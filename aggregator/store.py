@@ -8,9 +8,11 @@ instead of failing half-way); the file is in WAL mode so readers never block the
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import textwrap
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -25,6 +27,9 @@ import sqlite_utils
 from aggregator.checkpointer import Checkpointer
 from aggregator.dates import to_utc_string, utc_now
 from aggregator.dedupe import (
+    GROUP_SHIFT,
+    GROUP_SLOT_SHIFT,
+    LAST_GROUP,
     BatchResult,
     Buckets,
     ClusterStats,
@@ -40,14 +45,15 @@ from aggregator.dedupe import (
     file_batch,
     fingerprints,
     gc_paused,
+    group_key_bounds,
+    key_groups,
     local_shortlist_batch,
-    pack_buckets,
+    pack_groups,
     prefilter,
     probe_slot_range,
     shortlist_batch,
-    slot_bounds,
+    slot_group_bounds,
     slot_keys,
-    slot_of_key,
     time_slots,
     timestamps,
 )
@@ -73,6 +79,8 @@ _FILE_ERRORS = (
     "SQLITE_NOTADB",
 )
 CHUNK = 500
+log = logging.getLogger(__name__)
+
 CLUSTER_CHUNK = 2000  # new articles clustered in one pass
 CLUSTER_CACHE_KIB = 65536  # SQLite's page cache for a connection that clusters (default 2 MB)
 # WAL pages after which a clustering connection's commit checkpoints (default 1000): a batch
@@ -635,6 +643,19 @@ CREATE TABLE dedupe_index (
     article_ids BLOB NOT NULL
 )
 """
+_DEDUPE_GROUPS_SQL = """
+CREATE TABLE IF NOT EXISTS dedupe_groups (
+    group_key INTEGER PRIMARY KEY,
+    keys BLOB NOT NULL,
+    counts BLOB NOT NULL,
+    ids BLOB NOT NULL
+)
+"""
+_INSERT_GROUP = (
+    "INSERT INTO dedupe_groups (group_key, keys, counts, ids) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (group_key) DO UPDATE SET keys = excluded.keys, counts = excluded.counts, "
+    "ids = excluded.ids"
+)
 _DEDUPE_TEXTS_SQL = """
 CREATE TABLE dedupe_texts (
     article_id INTEGER PRIMARY KEY,
@@ -687,6 +708,7 @@ def _migration_12(db: sqlite_utils.Database) -> None:
             )  # fmt: skip
         conn.execute("DROP TABLE dedupe_index_v10")
         conn.execute("DROP TABLE dedupe_texts_v10")
+    conn.execute(_DEDUPE_GROUPS_SQL)  # what clustering files into (schema 19's layout)
     ids = [
         row[0]
         for row in conn.execute(
@@ -801,7 +823,9 @@ def rebuild_dedupe_index(
                     for (article_id, seen, title, story_id), fp in zip(rows, prints, strict=True)
                 ],
             )
-    conn.execute("DELETE FROM dedupe_index")
+    conn.execute("DROP TABLE IF EXISTS dedupe_index")  # schema 18's layout
+    conn.execute(_DEDUPE_GROUPS_SQL)
+    conn.execute("DELETE FROM dedupe_groups")
     if not filled:
         return total
     all_keys, all_ids = all_keys[:filled], all_ids[:filled]
@@ -819,15 +843,18 @@ def rebuild_dedupe_index(
     del all_keys, keep
     offsets = np.cumsum(counts) - counts
 
-    def rows() -> Iterator[tuple[int, int, int | bytes]]:
-        for low in range(0, len(counts), 65536):  # a slice at a time: few Python objects
-            part = slice(low, low + 65536)
-            first = int(offsets[low])
-            last = first + int(counts[part].sum())
-            values = pack_buckets(kept_ids[first:last], offsets[part] - first, counts[part])
-            yield from zip(keys_kept[part].tolist(), counts[part].tolist(), values, strict=True)
+    groups = key_groups(keys_kept)
+    # about 65,536 keys at a time (few Python objects), each part ending at a group's end
+    cuts = np.unique(np.searchsorted(groups, groups[::65536][1:]))
 
-    conn.executemany("INSERT INTO dedupe_index (key, n, article_ids) VALUES (?, ?, ?)", rows())
+    def rows() -> Iterator[tuple[int, bytes, bytes, bytes]]:
+        for low, high in zip(
+            np.r_[0, cuts].tolist(), np.r_[cuts, len(groups)].tolist(), strict=True
+        ):
+            first, last = int(offsets[low]), int(offsets[high - 1] + counts[high - 1])
+            yield from pack_groups(keys_kept[low:high], counts[low:high], kept_ids[first:last])
+
+    conn.executemany(_INSERT_GROUP, rows())
     return total
 
 
@@ -993,6 +1020,45 @@ def _migration_18(db: sqlite_utils.Database) -> None:
         last = rows[-1][0]
 
 
+def _migration_19(db: sqlite_utils.Database) -> None:
+    """Many keys a row: the near-duplicate index's buckets move from ``dedupe_index`` (a row
+    per key) into ``dedupe_groups`` (a row per group of keys, :data:`aggregator.dedupe
+    .GROUP_SHIFT`), re-filed as they are, without fingerprinting anything; stories do not
+    change. A damaged bucket row is left out (it read as empty)."""
+    conn = db.conn
+    conn.execute(_DEDUPE_GROUPS_SQL)
+    if not conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'dedupe_index'"
+    ).fetchone():
+        return
+    start: int | None = -(1 << 63)
+    while start is not None:
+        rows = conn.execute(
+            "SELECT key, n, article_ids FROM dedupe_index WHERE key >= ? ORDER BY key LIMIT ?",
+            (start, CLUSTER_CHUNK * 16),
+        ).fetchall()
+        start = None
+        if len(rows) == CLUSTER_CHUNK * 16:  # more to come: this chunk's last group whole next
+            last = rows[-1][0] >> GROUP_SHIFT
+            cut = bisect_left([key >> GROUP_SHIFT for key, _, _ in rows], last)
+            if cut:
+                rows, start = rows[:cut], last << GROUP_SHIFT
+            else:  # one group fills the chunk: read it whole
+                start = rows[0][0]
+                rows = conn.execute(
+                    "SELECT key, n, article_ids FROM dedupe_index WHERE key BETWEEN ? AND ? "
+                    "ORDER BY key",
+                    (start, group_key_bounds(last)[1]),
+                ).fetchall()
+                start = None if last >= LAST_GROUP else (last + 1) << GROUP_SHIFT
+        buckets = Buckets(rows)
+        keep = buckets.counts > 0  # a damaged row read as empty: nothing to keep
+        conn.executemany(
+            _INSERT_GROUP, pack_groups(buckets.keys[keep], buckets.counts[keep], buckets.ids)
+        )
+    conn.execute("DROP TABLE dedupe_index")
+
+
 # Append only: each function upgrades the schema by one version, in order.
 MIGRATIONS = (
     _migration_1,
@@ -1013,6 +1079,7 @@ MIGRATIONS = (
     _migration_16,
     _migration_17,
     _migration_18,
+    _migration_19,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -2014,10 +2081,10 @@ class Store:
             )
             first = _first_needed_slot(conn)
             if first is None:  # no article left in the index: nothing in it is needed
-                index_rows = conn.execute("DELETE FROM dedupe_index").rowcount
+                index_rows = conn.execute("DELETE FROM dedupe_groups").rowcount
             else:
                 index_rows = conn.execute(
-                    "DELETE FROM dedupe_index WHERE key < ?", (slot_bounds(first)[0],)
+                    "DELETE FROM dedupe_groups WHERE group_key < ?", (slot_group_bounds(first)[0],)
                 ).rowcount
             counts = {
                 "articles": conn.execute(
@@ -2153,26 +2220,53 @@ def _filled_slots(conn: sqlite3.Connection, low: int, high: int) -> np.ndarray:
     slot = low
     while slot <= high:
         first = conn.execute(
-            "SELECT min(key) FROM dedupe_index WHERE key BETWEEN ? AND ?",
-            (slot_bounds(slot)[0], slot_bounds(high)[1]),
+            "SELECT min(group_key) FROM dedupe_groups WHERE group_key BETWEEN ? AND ?",
+            (slot_group_bounds(slot)[0], slot_group_bounds(high)[1]),
         ).fetchone()[0]
         if first is None:
             break
-        found.append(slot_of_key(first))
+        found.append(first >> GROUP_SLOT_SHIFT)
         slot = found[-1] + 1
     return np.array(found, dtype=np.int64)
 
 
 def _read_buckets(conn: sqlite3.Connection, keys: np.ndarray) -> Buckets:
-    """What the index holds under these keys (sorted, distinct), in one query: one primary-key
-    probe per key, in the keys' order (no temporary index of them, no sort)."""
-    return Buckets(
+    """What the index holds in the groups of these keys (sorted), in one query: one
+    primary-key probe per group, in group order (no temporary index of them, no sort), every
+    row decoded at once (:meth:`Buckets.from_groups`). A damaged row reads as empty, with a
+    log line naming it."""
+    buckets = Buckets.from_groups(
         conn.execute(
-            "SELECT d.key, d.n, d.article_ids FROM json_each(?) AS j "
-            "CROSS JOIN dedupe_index AS d ON d.key = j.value",
-            (json.dumps(keys.tolist()),),
+            "SELECT d.group_key, d.keys, d.counts, d.ids FROM json_each(?) AS j "
+            "CROSS JOIN dedupe_groups AS d ON d.group_key = j.value",
+            (json.dumps(distinct(key_groups(keys)).tolist()),),
         ).fetchall()
     )
+    for group in buckets.damaged:
+        log.warning(
+            "near-duplicate index: dedupe_groups row %d is damaged; read as empty "
+            "(rewritten when next filed into)",
+            group,
+        )
+    return buckets
+
+
+def stored_buckets(conn: sqlite3.Connection) -> Iterator[tuple[int, list[int]]]:
+    """Every bucket of the near-duplicate index, in key order: ``(key, ids oldest first)``
+    (what :func:`_read_buckets` reads; a damaged group holds none)."""
+    last = -(1 << 63)
+    while rows := conn.execute(
+        "SELECT group_key, keys, counts, ids FROM dedupe_groups WHERE group_key > ? "
+        "ORDER BY group_key LIMIT 4096",
+        (last,),
+    ).fetchall():
+        last = rows[-1][0]
+        buckets = Buckets.from_groups(rows)
+        ids = buckets.ids.tolist()
+        for key, start, count in zip(
+            buckets.keys.tolist(), buckets.starts.tolist(), buckets.counts.tolist(), strict=True
+        ):
+            yield key, ids[start : start + count]
 
 
 def _assign_stories(
@@ -2191,7 +2285,7 @@ def _plan_stories(
     ids: Sequence[int],
     options: DedupeOptions,
     recent: RecentAttributes | None = None,
-) -> tuple[list[Member], BatchResult, list[tuple[int, int, bytes]]]:
+) -> tuple[list[Member], BatchResult, list[tuple[int, bytes, bytes, bytes]]]:
     """Read what clustering the articles ``ids`` needs, decide their stories and the index rows
     they leave. ``recent`` holds what the process knows of recently filed articles.
 
@@ -2207,7 +2301,8 @@ def _plan_stories(
     low, high = probe_slot_range(new_when, options, now)
     filled = _filled_slots(conn, int(low.min(initial=0)), int(high.max(initial=0)))
     keys = batch_keys([m.fingerprint for m in new], options, new_when, filled, now)
-    buckets = _read_buckets(conn, distinct(keys.probe_keys))
+    # the groups the batch probes and those it files into (rewritten whole)
+    buckets = _read_buckets(conn, np.concatenate([keys.probe_keys, keys.distinct]))
     owner, other = shortlist_batch(keys, buckets, options)
     candidates, at = distinct_inverse(other)  # at: where each shortlisted article is in it
     present, seen, nums, cut = recent.get(candidates)
@@ -2283,7 +2378,7 @@ def _write_stories(
     conn: sqlite3.Connection,
     new: Sequence[Member],
     result: BatchResult,
-    rows: Sequence[tuple[int, int, bytes]],
+    rows: Sequence[tuple[int, bytes, bytes, bytes]],
 ) -> None:
     """Store what :func:`_plan_stories` decided: stories, index buckets, normalised texts."""
     if result.stories:
@@ -2291,11 +2386,7 @@ def _write_stories(
             "UPDATE articles SET story_id = ? WHERE id = ?",
             [(story, article) for article, story in result.stories.items()],
         )
-    conn.executemany(
-        "INSERT INTO dedupe_index (key, n, article_ids) VALUES (?, ?, ?) "
-        "ON CONFLICT (key) DO UPDATE SET n = excluded.n, article_ids = excluded.article_ids",
-        rows,
-    )
+    conn.executemany(_INSERT_GROUP, rows)
     conn.executemany(
         f"INSERT OR REPLACE INTO dedupe_texts ({DEDUPE_TEXT_COLUMNS}) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

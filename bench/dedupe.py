@@ -43,8 +43,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from aggregator.dedupe import DedupeOptions, bucket_ids, fingerprints, match_score  # noqa: E402
-from aggregator.store import Store, rebuild_dedupe_index  # noqa: E402
+from aggregator.dedupe import DedupeOptions, fingerprints, match_score  # noqa: E402
+from aggregator.store import Store, rebuild_dedupe_index, stored_buckets  # noqa: E402
 from aggregator.worker import peak_mb as process_peak_mb  # noqa: E402
 
 BATCH = 2000
@@ -254,10 +254,11 @@ def run_size(n: int, sample: int, cap: int | None, rebuild_index: bool = False) 
         for article_id, story_id in store.conn.execute("SELECT id, story_id FROM articles"):
             story[position[article_id]] = position.get(story_id, -1)
         del position
-        index_rows = store.conn.execute("SELECT count(*) FROM dedupe_index").fetchone()[0]
-        full = store.conn.execute(
-            "SELECT count(*) FROM dedupe_index WHERE n >= ?", (options.bucket_cap,)
-        ).fetchone()[0]
+        index_rows = full = 0  # keys held, and those whose bucket is full
+        for _key, held in stored_buckets(store.conn):
+            index_rows += 1
+            full += len(held) >= options.bucket_cap
+        groups = store.conn.execute("SELECT count(*) FROM dedupe_groups").fetchone()[0]
         peak_mb = process_peak_mb()
         rebuild: dict[str, Any] = {}
         if rebuild_index:  # what a migration that re-files every article costs at this size
@@ -287,6 +288,7 @@ def run_size(n: int, sample: int, cap: int | None, rebuild_index: bool = False) 
         "candidates_per_item": round(candidates / n, 2),
         "capped_keys": capped,
         "index_rows": index_rows,
+        "index_groups": groups,
         "full_buckets": full,
         **rebuild,
     }
@@ -296,14 +298,14 @@ def run_size(n: int, sample: int, cap: int | None, rebuild_index: bool = False) 
 
 
 def index_digest(conn: Any) -> tuple[int, int]:
-    """The stored index as a number: its rows, and a hash of every key with its ids in order
-    (whatever form a bucket is stored in: an INTEGER, 32-bit or 64-bit ids)."""
-    rows, total = 0, 0
-    for key, n, value in conn.execute("SELECT key, n, article_ids FROM dedupe_index"):
-        ids = np.asarray(bucket_ids(n, value), dtype="<i8").tobytes()
+    """The stored index as a number: its keys, and a hash of every key with its ids in order
+    (whatever form its group stores them in: 32-bit or 64-bit ids)."""
+    keys, total = 0, 0
+    for key, held in stored_buckets(conn):
+        ids = np.asarray(held, dtype="<i8").tobytes()
         total = (total + zlib.crc32(ids, key & 0xFFFFFFFF) * 2654435761 + key) % (1 << 61)
-        rows += 1
-    return rows, total
+        keys += 1
+    return keys, total
 
 
 def exact_comparison(titles: list[str], story: list[int], options: Any) -> dict[str, Any]:

@@ -32,7 +32,14 @@ from aggregator.dedupe import (
     match_text,
     match_texts,
 )
-from aggregator.store import MIGRATIONS, SCHEMA_VERSION, Store, _migration_17, _migration_18
+from aggregator.store import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    Store,
+    _migration_17,
+    _migration_18,
+    stored_buckets,
+)
 from aggregator.text import strip_cut_marker
 from tests.conftest import ROOT
 
@@ -274,20 +281,20 @@ def test_the_upgrade_recomputes_texts_and_the_index(tmp_path: Path) -> None:
     path = tmp_path / "news.db"
     with Store(path) as store:
         ids = add(store, *(article(i, t, when, "s") for i, t in enumerate(titles)))
-        fresh = list(store.conn.execute("SELECT * FROM dedupe_index ORDER BY key"))
+        fresh = list(stored_buckets(store.conn))
         with store.write() as conn:  # as schema 16 left them
             old = ["vestas wins 1.2 gw order in germany", "update 1 shell to sell refinery stake"]
             conn.executemany(
                 "UPDATE dedupe_texts SET text = ?, nums = 0 WHERE article_id = ?",
                 zip(old, ids, strict=True),
             )
-            conn.execute("UPDATE dedupe_index SET key = -key")
+            conn.execute("UPDATE dedupe_groups SET group_key = -group_key - 1")
             conn.execute(f"PRAGMA user_version = {MIGRATIONS.index(_migration_17)}")
     with Store(path) as store:
         assert store.schema_version == SCHEMA_VERSION
         texts = [row[0] for row in store.conn.execute("SELECT text FROM dedupe_texts ORDER BY 1")]
         assert texts == sorted(match_text(t)[0] for t in titles)
-        assert list(store.conn.execute("SELECT * FROM dedupe_index ORDER BY key")) == fresh
+        assert list(stored_buckets(store.conn)) == fresh
         assert [story(store, i) for i in ids] == ids
         (repost,) = add(store, article(9, "Vestas wins 1.2GW order in Germany", when, "t"))
         assert story(store, repost) == ids[0]
@@ -305,7 +312,7 @@ def test_the_upgrade_to_two_bits_a_token_recomputes_the_bits(tmp_path: Path) -> 
         ids = add(store, *(article(i, t, when, "s") for i, t in enumerate(titles)))
         rows = "SELECT article_id, story_id, text, cut, latin FROM dedupe_texts ORDER BY 1"
         texts = list(store.conn.execute(rows))
-        index = list(store.conn.execute("SELECT * FROM dedupe_index ORDER BY key"))
+        index = list(store.conn.execute("SELECT * FROM dedupe_groups ORDER BY group_key"))
         prints = fingerprints(titles)
         with store.write() as conn:  # as schema 17 left them: one bit a token
             for article_id, fp in zip(ids, prints, strict=True):
@@ -322,7 +329,7 @@ def test_the_upgrade_to_two_bits_a_token_recomputes_the_bits(tmp_path: Path) -> 
         assert nums == [_bloom(fp.numbers) for fp in prints]
         assert all(bin(n).count("1") > len(fp.numbers) for n, fp in zip(nums, prints, strict=True))
         assert list(store.conn.execute(rows)) == texts
-        assert list(store.conn.execute("SELECT * FROM dedupe_index ORDER BY key")) == index
+        assert list(store.conn.execute("SELECT * FROM dedupe_groups ORDER BY group_key")) == index
         (other,) = add(store, article(5, "华能江苏560MW光伏项目全容量并网", when, "t"))
         (repost,) = add(store, article(6, "【新华社】华能江苏540MW光伏项目全容量并网", when, "u"))
         assert story(store, other) == other

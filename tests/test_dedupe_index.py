@@ -14,12 +14,12 @@ import sqlite_utils
 
 import aggregator.store as store_module
 from aggregator.dedupe import (
+    GROUP_SHIFT,
     SLOT_SECONDS,
     SLOT_SHIFT,
     DedupeOptions,
     Member,
     batch_keys,
-    bucket_ids,
     cluster_batch,
     fingerprints,
     probe_slot_range,
@@ -36,6 +36,7 @@ from aggregator.store import (
     _migration_15,
     dedupe_text_row,
     rebuild_dedupe_index,
+    stored_buckets,
 )
 from tests.conftest import NOW
 
@@ -122,7 +123,7 @@ def test_a_repost_across_a_slot_boundary_joins_the_story(db: Store) -> None:
     (first,) = add(db, article(1, TITLE, BOUNDARY - timedelta(days=2)))
     (repost,) = add(db, article(2, "【视频】" + TITLE, BOUNDARY + timedelta(days=3), "b"))
     assert story(db, repost) == first
-    slots = {slot_of_key(k) for (k,) in db.conn.execute("SELECT key FROM dedupe_index")}
+    slots = {slot_of_key(k) for k, _ in stored_buckets(db.conn)}
     assert len(slots) == 2  # each filed in its own slot
 
 
@@ -222,15 +223,13 @@ def test_an_old_index_migrates_and_keeps_clustering_the_same(tmp_path: Path) -> 
                 rows.append(article(number, title, when, "s"))
             add(fresh, *rows)
         expected_stories = list(fresh.conn.execute("SELECT id, story_id FROM articles"))
-        expected_index = list(fresh.conn.execute("SELECT * FROM dedupe_index ORDER BY key"))
+        expected_index = list(stored_buckets(fresh.conn))
     with Store(tmp_path / "old.db") as migrated:
         assert migrated.schema_version == SCHEMA_VERSION
         stories = list(migrated.conn.execute("SELECT id, story_id FROM articles"))
         assert stories == expected_stories  # story ids unchanged
         assert len({s for _, s in stories}) < len(stories)  # some had joined
-        assert list(migrated.conn.execute("SELECT * FROM dedupe_index ORDER BY key")) == (
-            expected_index
-        )  # filed as this code files them
+        assert list(stored_buckets(migrated.conn)) == expected_index  # as this code files
         # and new articles cluster against it as against the fresh one
         later = [
             ("【人民日报】" + TITLE, BOUNDARY + timedelta(days=5)),
@@ -246,48 +245,47 @@ def test_an_old_index_migrates_and_keeps_clustering_the_same(tmp_path: Path) -> 
 def test_rebuild_refiles_from_the_stored_articles_with_the_cap(db: Store) -> None:
     start = BOUNDARY - timedelta(days=1)
     add(db, *(article(i, f"{TITLE}第{i}批", start + timedelta(hours=i)) for i in range(12)))
-    before = list(db.conn.execute("SELECT * FROM dedupe_index ORDER BY key"))
+    before = list(db.conn.execute("SELECT * FROM dedupe_groups ORDER BY group_key"))
     with db.write() as conn:
-        conn.execute("DELETE FROM dedupe_index")
+        conn.execute("DELETE FROM dedupe_groups")
         conn.execute("UPDATE dedupe_texts SET text = 'stale', nums = 0")
         assert rebuild_dedupe_index(conn, texts=True) == 12
-    assert list(db.conn.execute("SELECT * FROM dedupe_index ORDER BY key")) == before
+    assert list(db.conn.execute("SELECT * FROM dedupe_groups ORDER BY group_key")) == before
     assert (
         db.conn.execute("SELECT count(*) FROM dedupe_texts WHERE text = 'stale'").fetchone()[0] == 0
     )
     with db.write() as conn:  # a cap of 5: each bucket keeps its newest 5
         rebuild_dedupe_index(conn, DedupeOptions(bucket_cap=5), chunk=4)
-    buckets = {
-        key: bucket_ids(n, value) for key, n, value in db.conn.execute("SELECT * FROM dedupe_index")
-    }
+    buckets = dict(stored_buckets(db.conn))
     assert all(len(ids) <= 5 and ids == sorted(ids) for ids in buckets.values())
     prefix = fingerprints([TITLE])[0].keys[0]  # all twelve share it
     (slot,) = time_slots(np.array([start.timestamp()]), 0.0)
     assert buckets[int(slot_keys(np.array([prefix]), np.array([slot]))[0])] == [8, 9, 10, 11, 12]
 
 
-def test_buckets_stored_as_64_bit_blobs_read_the_same(db: Store) -> None:
-    """Files written before the compact form hold every bucket as 64-bit ids: clustering reads
-    them as before and rewrites a bucket it touches in the compact form."""
+def test_groups_stored_with_64_bit_ids_read_the_same(db: Store) -> None:
+    """A group may hold its ids as 64-bit ones (when one does not fit in 32 bits): clustering
+    reads them as the compact ones and rewrites a group it files into in the compact form."""
     start = BOUNDARY - timedelta(days=1)
     first = add(db, *(article(i, f"{TITLE}第{i}批", start + timedelta(hours=i)) for i in range(3)))
-    rows = list(db.conn.execute("SELECT key, n, article_ids FROM dedupe_index"))
-    assert {type(v) for _, n, v in rows if n == 1} <= {int}
-    assert any(n > 1 and len(v) == 4 * n for _, n, v in rows)
+    rows = list(db.conn.execute("SELECT group_key, keys, counts, ids FROM dedupe_groups"))
+    assert rows and all(len(ids) == 4 * sum(counts) for _, _, counts, ids in rows)
+    old = dict(stored_buckets(db.conn))
     with db.write() as conn:
         conn.executemany(
-            "UPDATE dedupe_index SET article_ids = ? WHERE key = ?",
-            [(np.array(bucket_ids(n, v), dtype="<i8").tobytes(), k) for k, n, v in rows],
+            "UPDATE dedupe_groups SET ids = ? WHERE group_key = ?",
+            [(np.frombuffer(ids, "<i4").astype("<i8").tobytes(), g) for g, _, _, ids in rows],
         )
+    assert dict(stored_buckets(db.conn)) == old
     (repost,) = add(db, article(9, "【视频】" + f"{TITLE}第1批", start + timedelta(hours=5), "b"))
     assert story(db, repost) == first[1]
-    after = {k: (n, v) for k, n, v in db.conn.execute("SELECT * FROM dedupe_index")}
-    old = {k: bucket_ids(n, v) for k, n, v in rows}
-    touched = [k for k in after if repost in bucket_ids(*after[k])]
-    assert touched and all(
-        bucket_ids(*after[k]) == [*old.get(k, []), repost]
-        and not (after[k][0] > 1 and len(after[k][1]) == 8 * after[k][0])
-        for k in touched
-    )
-    untouched = [k for k in old if k not in touched]
-    assert untouched and all(len(after[k][1]) == 8 * after[k][0] for k in untouched)
+    after = dict(stored_buckets(db.conn))
+    touched = [k for k in after if repost in after[k]]
+    assert touched and all(after[k] == [*old.get(k, []), repost] for k in touched)
+    assert all(after[k] == old[k] for k in old if k not in touched)
+    widths = {
+        g: len(ids) // sum(counts)
+        for g, _, counts, ids in db.conn.execute("SELECT * FROM dedupe_groups")
+    }
+    assert {widths[k >> GROUP_SHIFT] for k in touched} == {4}
+    assert 8 in widths.values()  # the groups not filed into are as they were

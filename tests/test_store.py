@@ -22,6 +22,7 @@ from aggregator.store import (
     Store,
     UrlRulesResult,
     _migration_16,
+    stored_buckets,
 )
 from aggregator.stories import representative
 from aggregator.urls import UrlRules, build_url_rules
@@ -624,7 +625,7 @@ def test_prune_deletes_old_articles_runs_and_pages_and_unindexes_them(db: Store)
 def test_prune_drops_the_index_slots_older_than_every_article_it_keeps(db: Store) -> None:
     import numpy as np
 
-    from aggregator.dedupe import SLOT_SHIFT, slot_of_key, time_slots, timestamp
+    from aggregator.dedupe import slot_group_bounds, slot_of_key, time_slots, timestamp
 
     old = NOW - timedelta(days=400)
     title = "国家能源局发布2025年光伏发电建设运行情况"
@@ -647,11 +648,12 @@ def test_prune_drops_the_index_slots_older_than_every_article_it_keeps(db: Store
         return int(time_slots(np.array([timestamp(when)]), 0.0)[0])
 
     def slots() -> set[int]:
-        return {slot_of_key(k) for (k,) in db.conn.execute("SELECT key FROM dedupe_index")}
+        return {slot_of_key(k) for k, _ in stored_buckets(db.conn)}
 
     assert {slot(when) for when in dated.values()} == slots()
     doomed = db.conn.execute(
-        "SELECT count(*) FROM dedupe_index WHERE key < ?", (slot(dated[listed]) << SLOT_SHIFT,)
+        "SELECT count(*) FROM dedupe_groups WHERE group_key < ?",
+        (slot_group_bounds(slot(dated[listed]))[0],),
     ).fetchone()[0]
     assert doomed > 0
     counts = db.prune("2025-06-01T00:00:00Z")
@@ -671,7 +673,7 @@ def test_prune_drops_the_index_slots_older_than_every_article_it_keeps(db: Store
         assert stored(db, again)["story_id"] == stored(db, kept)["id"]
     # when nothing is left in the index, nothing in it is kept
     assert db.prune("2027-01-01T00:00:00Z")["articles"] == 4
-    assert db.conn.execute("SELECT count(*) FROM dedupe_index").fetchone()[0] == 0
+    assert db.conn.execute("SELECT count(*) FROM dedupe_groups").fetchone()[0] == 0
 
 
 def test_a_pruned_story_is_not_joined_by_a_new_repost(db: Store) -> None:
@@ -903,8 +905,7 @@ def test_reposts_join_the_first_article_s_story_and_stay_there(db: Store) -> Non
 def test_the_index_is_persistent(db_path: Path) -> None:
     with Store(db_path) as store:
         (first,) = store_batch(store, ("江苏一200MW/400MWh独立储能电站全容量并网", "a"))
-        filed = store.conn.execute("SELECT count(*) FROM dedupe_index").fetchone()[0]
-        assert filed >= 3
+        assert len(list(stored_buckets(store.conn))) >= 3
     with Store(db_path) as store:
         store_batch(store, ("江苏一200MW/400MWh独立储能电站全容量并网投运", "b"))
         assert story_of(store, "b", "江苏一200MW/400MWh独立储能电站全容量并网投运") == first
@@ -1125,10 +1126,7 @@ def test_a_version_11_index_is_converted(db_path: Path) -> None:
         assert stored(store, f"https://b.example/a/【视频】{title}")["story_id"] == 7
         seen = np.array([timestamp("2026-02-24T00:00:00Z")])
         key = int(slot_keys(np.array(fp.keys[:1]), time_slots(seen, 0.0))[0])
-        filed = store.conn.execute(
-            "SELECT n, article_ids FROM dedupe_index WHERE key = ?", (key,)
-        ).fetchone()
-        assert filed == (2, struct.pack("<2i", 7, new))  # 3 is no clustered article: re-filed
+        assert dict(stored_buckets(store.conn))[key] == [7, new]  # 3 is no clustered article
 
 
 def test_clustering_in_one_process_matches_a_fresh_one_per_batch(tmp_path: Path) -> None:
