@@ -2068,8 +2068,8 @@ class Store:
         ``before``, runs started before it and pages not seen since. The near-duplicate index
         drops the pruned articles and every whole time slot older than the oldest article it
         still holds (:func:`_first_needed_slot`): whatever the clustering window, such a slot
-        holds only pruned ids. Returns counts per table (``dedupe_index``: bucket rows
-        deleted)."""
+        holds only pruned ids. Returns counts per table (``dedupe_index``: index rows deleted,
+        ``dedupe_groups`` rows since schema 19)."""
         old = "coalesce(published_at, first_seen_at) < ? AND last_seen_at < ?"
         with self.write() as conn:
             # out of the near-duplicate index too (its buckets skip ids it no longer holds), so a
