@@ -2,7 +2,7 @@
 
 A headline is normalised once (:func:`match_text`), then turned into a :class:`Fingerprint`:
 its shingles (character 3-grams for Chinese, words for English), a MinHash signature and the
-index keys under which the store files it (:attr:`Fingerprint.keys`):
+index keys under which the store files it (:class:`IndexKeys`, kept in arrays for a batch):
 
 * a **prefix key** (the first ``PREFIX_CJK``/``PREFIX_LATIN`` normalised characters), which
   finds a headline cut with "..." and the same text with anything appended;
@@ -16,9 +16,10 @@ or place name in otherwise equal headlines as decisive. :func:`cluster_batch` as
 a batch of new articles, given what the index returned; the store does the reading and writing.
 
 The store takes a batch through array operations first (:func:`batch_keys`, :func:`shortlist_batch`,
-:func:`local_shortlist_batch`, :func:`prefilter`, :func:`file_batch`): the same shortlists as
-:func:`shortlist`, and pairs that a differing number, code or place (:func:`blooms_conflict`) or
-the time window would refuse are dropped before any text is compared.
+:func:`local_shortlist_batch`, :func:`prefilter`, :func:`file_batch`): the shortlists, and pairs
+that a differing number, code or place (:func:`blooms_conflict`) or the time window would refuse
+are dropped before any text is compared. (The per-headline way to the same shortlists, kept as
+the reference these are checked against, is in the tests: ``tests/dedupe_reference.py``.)
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import re
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from difflib import SequenceMatcher
 from itertools import chain, repeat
@@ -297,16 +298,6 @@ class Fingerprint:
     def of(cls, title: str) -> Fingerprint:
         """The fingerprint of one headline, without index keys."""
         return cls(*match_text(title))
-
-    @property
-    def keys(self) -> list[int]:
-        """The index keys to file the headline under."""
-        return [] if self._batch is None else self._batch.keys_of(self._at)
-
-    @property
-    def probes(self) -> list[tuple[int, bool]]:
-        """The index keys to look up, each with whether a match on it alone makes a candidate."""
-        return [] if self._batch is None else self._batch.probes_of(self._at)
 
     @property
     def size(self) -> int:
@@ -578,17 +569,11 @@ class IndexKeys:
         )
         self.key_mask = np.delete(self.probe_mask, 1, axis=1)
 
-    def keys_of(self, row: int) -> list[int]:
-        return self.keys[row][self.key_mask[row]].tolist()
-
-    def probes_of(self, row: int) -> list[tuple[int, bool]]:
-        mask = self.probe_mask[row]
-        keys, alone = self.probes[row][mask].tolist(), _PROBE_ALONE[mask].tolist()
-        return list(zip(keys, alone, strict=True))
-
 
 # Whether a match on each column of IndexKeys.probes alone makes a candidate.
 _PROBE_ALONE = np.array([True] * 3 + [False] * BANDS)
+# The keys of no fingerprint (what an empty batch's rows are read from).
+_NO_KEYS = IndexKeys(np.zeros((0, 3 + BANDS), np.int64), np.zeros(0, bool), np.zeros(0, bool))
 
 
 def _checksum_keys(data: Sequence[bytes], kind: str) -> np.ndarray:
@@ -645,29 +630,6 @@ def fingerprints(titles: Sequence[str]) -> list[Fingerprint]:
     return prints
 
 
-def shortlist(
-    fp: Fingerprint, buckets: Mapping[int, Sequence[int]], options: DedupeOptions
-) -> list[int]:
-    """The articles worth verifying for ``fp``, from what the index holds under its probes: those
-    sharing its prefix or suffix, or at least ``min_shared_keys`` band keys (two headlines sharing
-    one band only are seldom the same story and are most of the noise); at most
-    ``max_candidates`` of them, those sharing the most keys."""
-    shared: dict[int, int] = {}
-    enough = options.min_shared_keys
-    for key, alone in fp.probes:
-        held = buckets.get(key)
-        if not held:
-            continue
-        weight = enough if alone else 1
-        for other in held:
-            shared[other] = shared.get(other, 0) + weight
-    found = [other for other, count in shared.items() if count >= enough]
-    if len(found) > options.max_candidates:  # most keys shared first, then the most recent
-        found.sort(key=lambda other: (shared[other], other), reverse=True)
-        del found[options.max_candidates :]
-    return found
-
-
 # ---------------------------------------------------------------------------------------------
 # Time slots
 
@@ -693,7 +655,7 @@ def time_slots(when: np.ndarray, now: float) -> np.ndarray:
 
 
 def slot_keys(keys: np.ndarray, slots: np.ndarray) -> np.ndarray:
-    """Index keys (as :attr:`Fingerprint.keys` gives them) put in time slots: aligned arrays."""
+    """Index keys (as :func:`filed_keys` gives them) put in time slots: aligned arrays."""
     return (np.asarray(slots, dtype=np.int64) << SLOT_SHIFT) | (
         np.asarray(keys, dtype=np.int64) & _HASH_MASK
     )
@@ -732,6 +694,24 @@ class BatchKeys:
     probe_weight: np.ndarray
 
 
+def _rows_of(prints: Sequence[Fingerprint]) -> tuple[IndexKeys, np.ndarray]:
+    """The key arrays of the batch ``prints`` come from, and their rows in it."""
+    batch = prints[0]._batch if prints else _NO_KEYS
+    if batch is None or any(fp._batch is not batch for fp in prints):
+        raise ValueError("index keys are those of fingerprints from one fingerprints() call")
+    return batch, np.fromiter((fp._at for fp in prints), dtype=np.int64, count=len(prints))
+
+
+def filed_keys(prints: Sequence[Fingerprint]) -> tuple[np.ndarray, np.ndarray]:
+    """The index keys fingerprints (from one :func:`fingerprints` call) file under, as two
+    aligned arrays: each key's fingerprint (its position, ascending) and the key, a
+    fingerprint's keys in the order prefix (cut prefix when cut), suffix, bands."""
+    batch, rows = _rows_of(prints)
+    mask = batch.key_mask[rows]
+    at, _ = np.nonzero(mask)
+    return at, batch.keys[rows][mask]
+
+
 def batch_keys(
     prints: Sequence[Fingerprint],
     options: DedupeOptions,
@@ -739,36 +719,20 @@ def batch_keys(
     filled: np.ndarray | None = None,
     now: float = 0.0,
 ) -> BatchKeys:
-    """The keys of a batch's fingerprints (:attr:`Fingerprint.keys`, :attr:`~Fingerprint.probes`)
-    as arrays, for :func:`shortlist_batch`, :func:`local_shortlist_batch` and :func:`file_batch`.
+    """The keys of a batch's fingerprints (:class:`IndexKeys`: what each files under and probes)
+    as arrays, for :func:`shortlist_batch`, :func:`local_shortlist_batch` and :func:`file_batch`;
+    the fingerprints come from one :func:`fingerprints` call (:func:`filed_keys`).
 
     Given the articles' times ``when`` (POSIX seconds, NaN for none), keys are in time slots
     (:func:`slot_keys`): each article files under its own slot and probes the slots of its
     window (:func:`probe_slot_range`) that hold something — those in ``filled`` (sorted: the
     store's non-empty slots there) or filed by the batch itself."""
-    batch = prints[0]._batch if prints else None
-    if batch is not None and all(fp._batch is batch for fp in prints):  # rows of one batch
-        rows = np.fromiter((fp._at for fp in prints), dtype=np.int64, count=len(prints))
-        mask = batch.key_mask[rows]
-        at, _ = np.nonzero(mask)
-        keys = batch.keys[rows][mask]
-        mask = batch.probe_mask[rows]
-        probe_at, column = np.nonzero(mask)
-        probe_keys = batch.probes[rows][mask]
-        probe_weight = np.where(_PROBE_ALONE[column], options.min_shared_keys, 1)
-    else:
-        counts = np.fromiter((len(fp.keys) for fp in prints), dtype=np.int64, count=len(prints))
-        keys = np.fromiter(chain.from_iterable(fp.keys for fp in prints), dtype=np.int64)
-        at = np.repeat(np.arange(len(prints), dtype=np.int64), counts)
-        probes = list(chain.from_iterable(fp.probes for fp in prints))
-        counts = np.fromiter((len(fp.probes) for fp in prints), dtype=np.int64, count=len(prints))
-        probe_keys = np.fromiter((key for key, _ in probes), dtype=np.int64, count=len(probes))
-        probe_at = np.repeat(np.arange(len(prints), dtype=np.int64), counts)
-        probe_weight = np.fromiter(
-            (options.min_shared_keys if alone else 1 for _, alone in probes),
-            dtype=np.int64,
-            count=len(probes),
-        )
+    at, keys = filed_keys(prints)
+    batch, rows = _rows_of(prints)
+    mask = batch.probe_mask[rows]
+    probe_at, column = np.nonzero(mask)
+    probe_keys = batch.probes[rows][mask]
+    probe_weight = np.where(_PROBE_ALONE[column], options.min_shared_keys, 1)
     if when is not None:
         when = np.asarray(when, dtype=np.float64)
         own = time_slots(when, now)
@@ -1065,8 +1029,12 @@ def pack_groups(
 def shortlist_batch(
     keys: BatchKeys, buckets: Buckets, options: DedupeOptions
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`shortlist` for every fingerprint of a batch at once, in array operations. Returns
-    two aligned arrays: the position of a fingerprint and an article on its shortlist."""
+    """The shortlist of every fingerprint of a batch, in array operations: the articles the
+    index holds under its probes that share its prefix or suffix, or at least
+    ``min_shared_keys`` band keys (two headlines sharing one band only are seldom the same story
+    and are most of the noise); at most ``max_candidates`` of them, those sharing the most keys
+    (then the most recent). Returns two aligned arrays: the position of a fingerprint and an
+    article on its shortlist."""
     slot, hit = _lookup(buckets.keys, keys.probe_keys)
     slot, owner, weight = slot[hit], keys.probe_at[hit], keys.probe_weight[hit]
     counts = buckets.counts[slot]
@@ -1647,19 +1615,7 @@ class ClusterStats:
 @dataclass
 class BatchResult:
     stories: dict[int, int]  # article id -> story id, for articles that joined a story
-    added: dict[int, list[int]]  # key -> the batch's articles filed under it (newest bucket_cap)
     stats: ClusterStats
-    buckets: Mapping[int, Sequence[int]] = field(default_factory=dict, repr=False)
-    bucket_cap: int = DedupeOptions.bucket_cap
-
-    @property
-    def filed(self) -> dict[int, list[int]]:
-        """Key -> the articles the index holds under it from now on (a full bucket keeps its
-        newest ``bucket_cap``)."""
-        return {
-            key: [*map(int, self.buckets.get(key, ())), *added][-self.bucket_cap :]
-            for key, added in self.added.items()
-        }
 
 
 @contextmanager
@@ -1686,67 +1642,48 @@ def _within(a: float | None, b: float | None, days: float) -> bool:
 def _prepare(
     new: Sequence[Member],
     known: Mapping[int, Member],
-    shortlists: Mapping[int, Sequence[int]] | None,
-    local_shortlists: Mapping[int, Sequence[int]] | None,
+    shortlists: Mapping[int, Sequence[int]],
+    local_shortlists: Mapping[int, Sequence[int]],
 ) -> None:
     """Compute, for all at once, the decisive tokens and shingles of the articles that
-    :func:`cluster_batch` may verify: the known ones and the new ones on either side of a pair
-    (all new ones when their shortlists are not given)."""
+    :func:`cluster_batch` may verify: the known ones and the new ones on either side of a pair."""
+    ids = set(shortlists).union(local_shortlists, *local_shortlists.values())
     involved = [m.fingerprint for m in known.values()]
-    if shortlists is None or local_shortlists is None:
-        involved += [m.fingerprint for m in new]
-    else:
-        ids = set(shortlists).union(local_shortlists, *local_shortlists.values())
-        involved += [m.fingerprint for m in new if m.id in ids]
+    involved += [m.fingerprint for m in new if m.id in ids]
     _fill_numbers(involved)
     _fill_grams(involved)
 
 
 def cluster_batch(
     new: Sequence[Member],
-    buckets: Mapping[int, Sequence[int]],
     known: Mapping[int, Member],
     options: DedupeOptions,
-    shortlists: Mapping[int, Sequence[int]] | None = None,
-    local_shortlists: Mapping[int, Sequence[int]] | None = None,
+    shortlists: Mapping[int, Sequence[int]],
+    local_shortlists: Mapping[int, Sequence[int]],
 ) -> BatchResult:
     """Assign stories to ``new`` articles (in id order: the earlier one founds a story).
 
-    ``buckets`` is what the index holds under each of their keys; ``known`` the stored articles
-    those buckets name and the founders of their stories; ``shortlists`` each new article's
-    :func:`shortlist` against ``buckets`` when the caller has computed it already, and
-    ``local_shortlists`` its shortlist among the batch's earlier articles
-    (:func:`local_shortlist_batch`; default: computed here, and the batch filed in
-    ``BatchResult.added``; given, the filing is the caller's: :func:`file_batch`). A caller may
-    leave out of either what it knows would be refused (:func:`prefilter`). A new article joins
-    the story of its best-scoring verified candidate (ties: the lower story id); with none it
-    keeps its own story (its id). Stored articles never change story, so a story id, once
-    given, is stable.
+    ``shortlists`` holds each new article's candidates among the stored articles
+    (:func:`shortlist_batch`), ``local_shortlists`` among the batch's earlier articles
+    (:func:`local_shortlist_batch`); an article in neither has none. A caller may leave out of
+    either what it knows would be refused (:func:`prefilter`). ``known`` holds the stored
+    candidates and the founders of their stories. A new article joins the story of its
+    best-scoring verified candidate (ties: the lower story id); with none it keeps its own story
+    (its id). Stored articles never change story, so a story id, once given, is stable. Filing
+    the batch in the index is the caller's (:func:`file_batch`).
     """
     stats = ClusterStats(articles=len(new))
-    cap = options.bucket_cap
     stories: dict[int, int] = {}
-    local: dict[int, list[int]] = {}
     members: dict[int, Member] = dict(known)
     _prepare(new, known, shortlists, local_shortlists)
-    listed = None  # the articles with candidates, when the caller shortlisted: most have none
-    if shortlists is not None and local_shortlists is not None:
-        listed = set(shortlists).union(local_shortlists)
+    listed = set(shortlists).union(local_shortlists)  # the articles with candidates: few
     for member in sorted(new, key=attrgetter("id")):
-        if listed is not None and member.id not in listed:
+        if member.id not in listed:
             members[member.id] = member  # its own story
             continue
         fp = member.fingerprint
-        if shortlists is None:
-            stored = shortlist(fp, buckets, options)
-        else:
-            stored = list(shortlists.get(member.id, ()))
         best: tuple[float, int] | None = None
-        if local_shortlists is None:
-            earlier = shortlist(fp, local, options)
-        else:
-            earlier = list(local_shortlists.get(member.id, ()))
-        for other_id in stored + earlier:
+        for other_id in chain(shortlists.get(member.id, ()), local_shortlists.get(member.id, ())):
             other = members.get(other_id)
             if other is None or other_id == member.id:
                 continue
@@ -1778,14 +1715,4 @@ def cluster_batch(
             stories[member.id] = best[1]
             stats.joined += 1
         members[member.id] = member
-        if local_shortlists is not None:
-            continue
-        for key in fp.keys:
-            added = local.setdefault(key, [])
-            added.append(member.id)
-            if len(added) > cap:
-                del added[0]
-                stats.capped += 1
-    for key, added in local.items():  # a full bucket keeps its newest articles
-        stats.capped += max(0, len(buckets.get(key, ())) + len(added) - cap)
-    return BatchResult(stories, local, stats, buckets, cap)
+    return BatchResult(stories, stats)

@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
-from itertools import chain
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -43,6 +42,7 @@ from aggregator.dedupe import (
     distinct,
     distinct_inverse,
     file_batch,
+    filed_keys,
     fingerprints,
     gc_paused,
     group_key_bounds,
@@ -801,9 +801,9 @@ def rebuild_dedupe_index(
     ).fetchall():
         last, total = rows[-1][0], total + len(rows)
         prints = fingerprints([row[2] for row in rows])
-        counts = np.fromiter((len(fp.keys) for fp in prints), dtype=np.int64, count=len(rows))
+        at, flat = filed_keys(prints)  # each key's article (its row), and the key
+        counts = np.bincount(at, minlength=len(rows))
         seen = np.array([row[1] for row in rows], dtype=np.float64)  # None is NaN
-        flat = np.fromiter(chain.from_iterable(fp.keys for fp in prints), dtype=np.int64)
         if filled + len(flat) > len(all_keys):
             size = max(2 * len(all_keys), filled + len(flat))
             all_keys, all_ids = np.resize(all_keys, size), np.resize(all_ids, size)
@@ -2343,7 +2343,7 @@ def _plan_stories(
     known = _known_members(conn, other[keep].tolist())
     founders = {m.story_id for m in known.values()} - set(known) - set(ids_of)
     known.update(_known_members(conn, founders))
-    result = cluster_batch(new, {}, known, options, shortlists, local_shortlists)
+    result = cluster_batch(new, known, options, shortlists, local_shortlists)
     rows, capped = file_batch(keys, ids_of, buckets, options)
     result.stats.capped += capped
     result.stats.candidates += refused

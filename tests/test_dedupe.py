@@ -10,7 +10,6 @@ import pytest
 from aggregator.dedupe import (
     DedupeOptions,
     Member,
-    cluster_batch,
     distinct,
     distinct_inverse,
     fingerprints,
@@ -22,6 +21,7 @@ from aggregator.dedupe import (
     timestamps,
 )
 from aggregator.errors import ConfigError
+from tests.dedupe_reference import cluster_reference, keys_of, probes_of, shortlist
 
 OPTIONS = DedupeOptions()
 
@@ -160,9 +160,9 @@ def test_near_duplicates_share_index_keys_and_strangers_do_not() -> None:
             "内蒙古500兆瓦风电项目开工建设",
         ]
     )
-    assert set(a.keys) & set(b.keys)
-    assert not set(c.keys) & (set(a.keys) | set(b.keys))
-    assert fingerprints(["全国多地开展《可再生能源法》宣传教育活动"])[0].keys == b.keys
+    assert set(keys_of(a)) & set(keys_of(b))
+    assert not set(keys_of(c)) & (set(keys_of(a)) | set(keys_of(b)))
+    assert keys_of(fingerprints(["全国多地开展《可再生能源法》宣传教育活动"])[0]) == keys_of(b)
 
 
 def member(id: int, title: str, when: str = "2026-02-24T00:00:00Z") -> Member:
@@ -179,10 +179,10 @@ def test_cluster_batch_joins_the_best_verified_candidate() -> None:
     ]
     buckets: dict[int, list[int]] = {}
     for m in (stored, lookalike):
-        for key in m.fingerprint.keys:
+        for key in keys_of(m.fingerprint):
             buckets.setdefault(key, []).append(m.id)
-    wanted = {k for m in new for k in m.fingerprint.keys}
-    result = cluster_batch(
+    wanted = {k for m in new for k in keys_of(m.fingerprint)}
+    result = cluster_reference(
         new, {k: v for k, v in buckets.items() if k in wanted}, {3: stored, 4: lookalike}, OPTIONS
     )
     assert result.stories == {10: 3, 11: 3}
@@ -197,15 +197,15 @@ def test_cluster_batch_finds_duplicates_inside_the_batch_and_respects_the_window
         member(2, "江苏一200MW/400MWh独立储能电站全容量并网", "2026-02-25T00:00:00Z"),
         member(3, "江苏一200MW/400MWh独立储能电站全容量并网", "2026-06-01T00:00:00Z"),
     ]
-    result = cluster_batch(new, {}, {}, OPTIONS)
+    result = cluster_reference(new, {}, {}, OPTIONS)
     assert result.stories == {2: 1}
 
 
 def test_a_full_bucket_keeps_its_newest_articles() -> None:
     title = "股市必读:今日光伏板块主力资金净流入"
     new = [member(i, title) for i in range(1, 6)]
-    result = cluster_batch(new, {}, {}, DedupeOptions(bucket_cap=2))
-    keys = set(new[0].fingerprint.keys)
+    result = cluster_reference(new, {}, {}, DedupeOptions(bucket_cap=2))
+    keys = set(keys_of(new[0].fingerprint))
     assert set(result.filed) == keys
     assert all(held == [4, 5] for held in result.filed.values())
     assert result.stats.capped == 3 * len(keys)
@@ -314,7 +314,6 @@ def test_shortlists_and_filing_in_arrays_are_the_per_article_ones() -> None:
         batch_keys,
         file_batch,
         local_shortlist_batch,
-        shortlist,
         shortlist_batch,
     )
 
@@ -328,7 +327,7 @@ def test_shortlists_and_filing_in_arrays_are_the_per_article_ones() -> None:
     buckets = {
         key: rng.sample(range(1, 60), rng.randrange(1, 8))
         for fp in prints
-        for key, _alone in fp.probes
+        for key, _alone in probes_of(fp)
         if rng.random() < 0.5
     }
     packed = Buckets(
@@ -349,7 +348,7 @@ def test_shortlists_and_filing_in_arrays_are_the_per_article_ones() -> None:
     expected = {}
     for i, fp in enumerate(prints):
         expected[i] = set(shortlist(fp, local, options))
-        for key in fp.keys:
+        for key in keys_of(fp):
             local.setdefault(key, []).append(i)
             del local[key][: -options.bucket_cap]
     assert got == {i: ids for i, ids in expected.items() if ids}
@@ -357,7 +356,7 @@ def test_shortlists_and_filing_in_arrays_are_the_per_article_ones() -> None:
     # Filing: what cluster_batch files, as index rows, with the same capped count.
     ids = [100 + i for i in range(len(prints))]
     members = [Member(i, i, t, None, fp) for i, t, fp in zip(ids, titles, prints, strict=True)]
-    result = cluster_batch(members, buckets, {}, options)
+    result = cluster_reference(members, buckets, {}, options)
     rows, capped = file_batch(keys, ids, packed, options)
     # whole groups: the filed buckets, and the held ones of the groups filed into, as held
     touched = {key >> GROUP_SHIFT for key in result.filed}

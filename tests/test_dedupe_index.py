@@ -20,7 +20,6 @@ from aggregator.dedupe import (
     DedupeOptions,
     Member,
     batch_keys,
-    cluster_batch,
     fingerprints,
     probe_slot_range,
     slot_keys,
@@ -39,6 +38,7 @@ from aggregator.store import (
     stored_buckets,
 )
 from tests.conftest import NOW
+from tests.dedupe_reference import cluster_reference, keys_of
 
 TITLE = "江苏一200MW/400MWh独立储能电站全容量并网"
 # The start of a slot, a little after NOW: articles either side of it are in two slots.
@@ -159,7 +159,7 @@ TITLES = [
 
 def _old_schema_database(path: Path, batches: list[list[tuple[str, datetime]]]) -> None:
     """A file at the schema before slotted keys, its articles clustered and filed as that code
-    did: unslotted keys (what :func:`cluster_batch` files), buckets oldest first, capped."""
+    did: unslotted keys (what :func:`cluster_reference` files), buckets oldest first, capped."""
     version = MIGRATIONS.index(_migration_15)
     db = sqlite_utils.Database(path)
     for migration in MIGRATIONS[:version]:
@@ -191,7 +191,7 @@ def _old_schema_database(path: Path, batches: list[list[tuple[str, datetime]]]) 
         members = [
             Member(i, i, title, when, fp) for (i, title, when), fp in zip(new, prints, strict=True)
         ]
-        result = cluster_batch(members, buckets, known, options)
+        result = cluster_reference(members, buckets, known, options)
         buckets.update(result.filed)
         for m in members:
             known[m.id] = m
@@ -258,7 +258,7 @@ def test_rebuild_refiles_from_the_stored_articles_with_the_cap(db: Store) -> Non
         rebuild_dedupe_index(conn, DedupeOptions(bucket_cap=5), chunk=4)
     buckets = dict(stored_buckets(db.conn))
     assert all(len(ids) <= 5 and ids == sorted(ids) for ids in buckets.values())
-    prefix = fingerprints([TITLE])[0].keys[0]  # all twelve share it
+    prefix = keys_of(fingerprints([TITLE])[0])[0]  # all twelve share it
     (slot,) = time_slots(np.array([start.timestamp()]), 0.0)
     assert buckets[int(slot_keys(np.array([prefix]), np.array([slot]))[0])] == [8, 9, 10, 11, 12]
 

@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from aggregator.dedupe import DedupeOptions, Member, cluster_batch, fingerprints
+from aggregator.dedupe import DedupeOptions, Member, fingerprints
+from tests.dedupe_reference import cluster_reference, keys_of
 
 PAIRS_FILE = Path(__file__).resolve().parent / "dedupe_pairs.jsonl"
 HAND_FILE = Path(__file__).resolve().parent / "dedupe_pairs_hand.jsonl"
@@ -43,8 +44,8 @@ def same_story(a: str, b: str, options: DedupeOptions) -> bool:
     stored_fp, new_fp = fingerprints([b, a])
     stored = Member(1, 1, b, None, stored_fp)
     new = Member(2, 2, a, None, new_fp)
-    buckets = {key: [1] for key in stored_fp.keys}
-    return cluster_batch([new], buckets, {1: stored}, options).stories.get(2) == 1
+    buckets = {key: [1] for key in keys_of(stored_fp)}
+    return cluster_reference([new], buckets, {1: stored}, options).stories.get(2) == 1
 
 
 def scores(

@@ -27,6 +27,7 @@ from aggregator.store import (
 from aggregator.stories import representative
 from aggregator.urls import UrlRules, build_url_rules
 from tests.conftest import NOW
+from tests.dedupe_reference import keys_of
 
 
 def row(**overrides: Any) -> dict[str, Any]:
@@ -1105,7 +1106,7 @@ def test_a_version_11_index_is_converted(db_path: Path) -> None:
     (fp,) = fingerprints([title])
     old.conn.executemany(
         "INSERT INTO dedupe_index (key, n, article_ids) VALUES (?, ?, ?)",
-        [(key, 2, "3,7") for key in fp.keys],
+        [(key, 2, "3,7") for key in keys_of(fp)],
     )
     old.conn.execute(
         "INSERT INTO dedupe_texts (article_id, story_id, seen, text, cut, latin, title) "
@@ -1125,7 +1126,7 @@ def test_a_version_11_index_is_converted(db_path: Path) -> None:
         (new,) = store_batch(store, ("【视频】" + title, "b"), now=NOW)
         assert stored(store, f"https://b.example/a/【视频】{title}")["story_id"] == 7
         seen = np.array([timestamp("2026-02-24T00:00:00Z")])
-        key = int(slot_keys(np.array(fp.keys[:1]), time_slots(seen, 0.0))[0])
+        key = int(slot_keys(np.array(keys_of(fp)[:1]), time_slots(seen, 0.0))[0])
         assert dict(stored_buckets(store.conn))[key] == [7, new]  # 3 is no clustered article
 
 

@@ -1,0 +1,107 @@
+"""The clustering's per-headline paths, kept in the tests as the reference the store's array
+paths are checked against: a fingerprint's keys and probes one at a time, the shortlist of one
+headline from buckets held in a dict, and a batch clustered with those shortlists, its own
+buckets filled (and capped) as it goes. Production computes all of this in arrays
+(``batch_keys``, ``shortlist_batch``, ``local_shortlist_batch``, ``file_batch``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from aggregator.dedupe import (
+    _PROBE_ALONE,
+    ClusterStats,
+    DedupeOptions,
+    Fingerprint,
+    Member,
+    cluster_batch,
+)
+
+
+def keys_of(fp: Fingerprint) -> list[int]:
+    """The index keys a headline files under (none for one ``fingerprints()`` did not make)."""
+    batch, row = fp._batch, fp._at
+    return [] if batch is None else batch.keys[row][batch.key_mask[row]].tolist()
+
+
+def probes_of(fp: Fingerprint) -> list[tuple[int, bool]]:
+    """The index keys a headline looks up, each with whether a match on it alone makes a
+    candidate."""
+    batch, row = fp._batch, fp._at
+    if batch is None:
+        return []
+    mask = batch.probe_mask[row]
+    keys, alone = batch.probes[row][mask].tolist(), _PROBE_ALONE[mask].tolist()
+    return list(zip(keys, alone, strict=True))
+
+
+def shortlist(
+    fp: Fingerprint, buckets: Mapping[int, Sequence[int]], options: DedupeOptions
+) -> list[int]:
+    """The articles worth verifying for ``fp``, from what the index holds under its probes: those
+    sharing its prefix or suffix, or at least ``min_shared_keys`` band keys; at most
+    ``max_candidates`` of them, those sharing the most keys (then the most recent)."""
+    shared: dict[int, int] = {}
+    enough = options.min_shared_keys
+    for key, alone in probes_of(fp):
+        held = buckets.get(key)
+        if not held:
+            continue
+        weight = enough if alone else 1
+        for other in held:
+            shared[other] = shared.get(other, 0) + weight
+    found = [other for other, count in shared.items() if count >= enough]
+    if len(found) > options.max_candidates:
+        found.sort(key=lambda other: (shared[other], other), reverse=True)
+        del found[options.max_candidates :]
+    return found
+
+
+@dataclass
+class ReferenceResult:
+    stories: dict[int, int]  # article id -> story id, for articles that joined a story
+    added: dict[int, list[int]]  # key -> the batch's articles filed under it (newest bucket_cap)
+    stats: ClusterStats
+    buckets: Mapping[int, Sequence[int]]
+    bucket_cap: int
+
+    @property
+    def filed(self) -> dict[int, list[int]]:
+        """Key -> the articles the index holds under it from now on (a full bucket keeps its
+        newest ``bucket_cap``)."""
+        return {
+            key: [*map(int, self.buckets.get(key, ())), *added][-self.bucket_cap :]
+            for key, added in self.added.items()
+        }
+
+
+def cluster_reference(
+    new: Sequence[Member],
+    buckets: Mapping[int, Sequence[int]],
+    known: Mapping[int, Member],
+    options: DedupeOptions,
+) -> ReferenceResult:
+    """``cluster_batch`` of ``new`` with each article's :func:`shortlist` against ``buckets``
+    and against the batch's earlier articles (filed in id order, the newest ``bucket_cap`` a
+    key), and what the batch files: the path the store's arrays must equal."""
+    cap = options.bucket_cap
+    shortlists: dict[int, list[int]] = {}
+    local_shortlists: dict[int, list[int]] = {}
+    local: dict[int, list[int]] = {}
+    capped = 0
+    for member in sorted(new, key=lambda m: m.id):
+        fp = member.fingerprint
+        shortlists[member.id] = shortlist(fp, buckets, options)
+        local_shortlists[member.id] = shortlist(fp, local, options)
+        for key in keys_of(fp):
+            added = local.setdefault(key, [])
+            added.append(member.id)
+            if len(added) > cap:
+                del added[0]
+                capped += 1
+    for key, added in local.items():  # a full bucket keeps its newest articles
+        capped += max(0, len(buckets.get(key, ())) + len(added) - cap)
+    result = cluster_batch(new, known, options, shortlists, local_shortlists)
+    result.stats.capped += capped
+    return ReferenceResult(result.stories, local, result.stats, buckets, cap)
