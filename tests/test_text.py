@@ -257,6 +257,9 @@ def test_nfkc_is_unicodedatas_nfkc() -> None:
     pool += list("ﾊﾟｶﾞ㍿①⑴㈱ﬁ\u3099\u309a\u0316\u0301\u0323\u0308\u0338가각\u1100\u1161\u11a8")
     pool += [chr(rng.randrange(0x80, 0x3100)) for _ in range(300)]
     pool += [chr(rng.randrange(0xF900, 0x10000)) for _ in range(100)]
+    # beyond the BMP: mathematical letters, enclosed and CJK compatibility ideographs, emoji
+    pool += list("𝐀𝒜𝟘🄰🅐🈀🈐丽丸😀🇨🇳󠁁𝅗𝅥𝅥")
+    pool += [chr(rng.randrange(0x10000, 0x30000)) for _ in range(100)]
     for _ in range(20000):
         text = "".join(rng.choice(pool) for _ in range(rng.randrange(1, 16)))
         assert nfkc(text) == unicodedata.normalize("NFKC", text), [hex(ord(c)) for c in text]
