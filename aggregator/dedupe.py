@@ -1098,7 +1098,8 @@ def local_shortlist_batch(keys: BatchKeys, options: DedupeOptions) -> tuple[np.n
     slot, probe_at, weight = slot[hit], keys.probe_at[hit], keys.probe_weight[hit]
     # Filed before this fingerprint under the key: the last bucket_cap of them.
     high = np.searchsorted(keys.filed, slot * span + probe_at)
-    low = np.maximum(np.searchsorted(keys.filed, slot * span), high - options.bucket_cap)
+    first = np.searchsorted(keys.filed, np.arange(len(keys.distinct)) * span)  # each key's
+    low = np.maximum(first[slot], high - options.bucket_cap)
     counts = np.maximum(high - low, 0)
     if not counts.sum():
         return empty, empty
