@@ -1055,11 +1055,10 @@ def _rank_pairs(
     # One sort of (pair, weight) codes: equal pairs end up together, their weights summed.
     top = int(weight.max()) + 1
     span = int(other.max()) + 1
+    distinct = None
     if other.min() < 0 or span * (int(owner.max()) + 1) * top >= 1 << 62:
-        ranks, dense = np.unique(other, return_inverse=True)  # ids too large to combine
-        span, other = len(ranks), dense.ravel()
-    else:
-        distinct = None
+        distinct, dense = np.unique(other, return_inverse=True)  # ids too large to combine
+        span, other = len(distinct), dense.ravel()
     # (The codes come in runs, ascending per article and bucket: a merge sort is quickest.)
     codes = np.sort((owner * span + other) * top + weight, kind="stable")
     pairs = codes // top

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from aggregator.dedupe import DedupeOptions, Fingerprint, batch_keys, filed_keys, fingerprints
@@ -48,3 +49,20 @@ def test_keys_need_fingerprints_of_one_batch() -> None:
         batch_keys([a, b], DedupeOptions())
     with pytest.raises(ValueError, match="one fingerprints"):
         filed_keys([Fingerprint("光伏", False)])  # made without keys
+
+
+def test_pairs_of_ids_too_large_to_combine_rank_as_small_ones() -> None:
+    """Ids that do not fit in one code with the owner and weight are ranked by their order
+    (the branch used to fail: its rank table was never bound)."""
+    from aggregator.dedupe import _rank_pairs
+
+    owner = np.array([0, 0, 0, 1, 1, 1, 1, 2])
+    other = np.array([5, 5, 9, 3, 7, 7, 8, 4])
+    weight = np.array([1, 1, 1, 3, 1, 1, 1, 1])
+    options = DedupeOptions(min_shared_keys=2, max_candidates=1)
+    small = _rank_pairs(owner, other, weight, options)
+    assert [a.tolist() for a in small] == [[0, 1], [5, 3]]
+    for shift in (1 << 60, -(1 << 40)):
+        large = _rank_pairs(owner, other + shift, weight, options)
+        assert large[0].tolist() == small[0].tolist()
+        assert large[1].tolist() == (small[1] + shift).tolist()
