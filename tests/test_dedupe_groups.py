@@ -26,6 +26,7 @@ from aggregator.dedupe import (
     time_slots,
 )
 from aggregator.store import MIGRATIONS, SCHEMA_VERSION, Store, _migration_19, stored_buckets
+from tests.dedupe_reference import keys_of
 from tests.test_dedupe_index import BOUNDARY, TITLE, add, article, story
 
 
@@ -135,7 +136,7 @@ def test_the_cap_keeps_each_buckets_newest_ids(tmp_path: Path) -> None:
         stats.add(db.assign_stories(ids[4:], options))
         held = dict(stored_buckets(db.conn))
     assert all(1 <= len(v) <= 3 and v == sorted(v) for v in held.values())
-    prefix = fingerprints([TITLE])[0].keys[0]  # all seven share it
+    prefix = keys_of(fingerprints([TITLE])[0])[0]  # all seven share it
     (slot,) = time_slots(np.array([start.timestamp()]), 0.0)
     assert held[int(slot_keys(np.array([prefix]), np.array([slot]))[0])] == ids[-3:]
     assert stats.capped >= 4
