@@ -911,17 +911,26 @@ class Buckets:
         fits = (key_len % _KEY_OFFSET.itemsize == 0) & (size > 0)
         fits &= (count_len == size) | (count_len == 4 * size)
         good = np.flatnonzero(fits)
+        every = len(good) == len(rows)  # the common case: whole columns, no selection
+
+        def joined(column: tuple[bytes, ...], which: np.ndarray) -> bytes:
+            return b"".join(column if every and len(which) == len(rows) else
+                            [column[i] for i in which.tolist()])  # fmt: skip
+
         size = size[good]
         start = np.cumsum(size) - size  # each good row's first key
-        offsets = np.frombuffer(b"".join([key_col[i] for i in good.tolist()]), _KEY_OFFSET)
+        offsets = np.frombuffer(joined(key_col, good), _KEY_OFFSET)
         keys = (np.repeat(group[good], size) << GROUP_SHIFT) | offsets.astype(np.int64)
-        counts = np.zeros(len(keys), dtype=np.int64)
         wide = count_len[good] == 4 * size
-        for is_wide, dtype in ((False, _COUNT), (True, _WIDE_COUNT)):
-            which = np.flatnonzero(wide == is_wide)
-            if len(which):
-                blob = b"".join([count_col[i] for i in good[which].tolist()])
-                counts[_expand(start[which], size[which])] = np.frombuffer(blob, dtype)
+        if not wide.any():  # 8-bit counts only: one contiguous read
+            counts = np.frombuffer(joined(count_col, good), _COUNT).astype(np.int64)
+        else:
+            counts = np.zeros(len(keys), dtype=np.int64)
+            for is_wide, dtype in ((False, _COUNT), (True, _WIDE_COUNT)):
+                which = np.flatnonzero(wide == is_wide)
+                if len(which):
+                    blob = joined(count_col, good[which])
+                    counts[_expand(start[which], size[which])] = np.frombuffer(blob, dtype)
         total = np.add.reduceat(counts, start) if len(start) else counts[:0]
         ok = np.minimum.reduceat(counts, start) > 0 if len(start) else np.zeros(0, bool)
         rising = np.diff(keys, prepend=0) > 0  # ascending within a row, offsets in range
@@ -932,16 +941,23 @@ class Buckets:
         ok &= ((id_width == 4) | (id_width == 8)) & (id_len[good] == id_width * total)
         self.damaged = [int(g) for g in group[~fits]] + [int(g) for g in group[good[~ok]]]
         self.damaged.sort()
-        keep = np.repeat(ok, size)
-        self.keys, self.counts = keys[keep], counts[keep]
+        if ok.all():
+            self.keys, self.counts = keys, counts
+        else:
+            keep = np.repeat(ok, size)
+            self.keys, self.counts = keys[keep], counts[keep]
+            every = False
         self.starts = np.cumsum(self.counts) - self.counts
-        self.ids = np.zeros(int(self.counts.sum()), dtype=np.int64)
         good, total, id_width = good[ok], total[ok], id_width[ok]
+        if (id_width == 4).all():  # 32-bit ids only: one contiguous read
+            self.ids = np.frombuffer(joined(id_col, good), _NARROW).astype(np.int64)
+            return self
+        self.ids = np.zeros(int(self.counts.sum()), dtype=np.int64)
         id_start = np.cumsum(total) - total
         for width, dtype in ((4, _NARROW), (8, _WIDE)):
             which = np.flatnonzero(id_width == width)
             if len(which):
-                blob = b"".join([id_col[i] for i in good[which].tolist()])
+                blob = joined(id_col, good[which])
                 self.ids[_expand(id_start[which], total[which])] = np.frombuffer(blob, dtype)
         return self
 
@@ -995,11 +1011,18 @@ def pack_groups(
     id_offset = np.cumsum(counts) - counts
     id_start = id_offset[start]
     id_end = np.r_[id_start[1:], len(ids)]
-    wide_count = (np.maximum.reduceat(counts, start) > 255).tolist()
+    narrow = [False] * len(start)  # the common case, found with no per-group reduction
+    wide_count = (
+        (np.maximum.reduceat(counts, start) > 255).tolist() if counts.max() > 255 else narrow
+    )
     wide_id = (
-        (np.maximum.reduceat(ids, id_start) >= _NARROW_LIMIT)
-        | (np.minimum.reduceat(ids, id_start) < -_NARROW_LIMIT)
-    ).tolist()
+        (
+            (np.maximum.reduceat(ids, id_start) >= _NARROW_LIMIT)
+            | (np.minimum.reduceat(ids, id_start) < -_NARROW_LIMIT)
+        ).tolist()
+        if ids.max() >= _NARROW_LIMIT or ids.min() < -_NARROW_LIMIT
+        else narrow
+    )
     key_bytes = (keys & _OFFSET_MASK).astype(_KEY_OFFSET).tobytes()
     narrow_counts = counts.astype(_COUNT).tobytes()  # wraps above 255: those groups are wide
     wide_counts = counts.astype(_WIDE_COUNT).tobytes() if any(wide_count) else b""
@@ -1138,27 +1161,30 @@ def file_batch(
     filed[_expand(offset, take_old)] = buckets.ids[_expand(old_end - take_old, take_old)]
     filed[_expand(offset + take_old, take_new)] = new_ids[_expand(ends - take_new, take_new)]
     # the held buckets the batch leaves as they are, in the groups it rewrites (each group's
-    # keys are a span of the sorted held keys)
+    # keys are a span of the sorted held keys), and the filed ones put in their places: masks
+    # and contiguous copies, no per-id gather
     touched = distinct(key_groups(keys.distinct))
     low = np.searchsorted(buckets.keys, touched << GROUP_SHIFT)
     high = np.searchsorted(buckets.keys, (touched << GROUP_SHIFT) | _OFFSET_MASK, side="right")
-    refiled = np.zeros(len(buckets.keys), dtype=bool)
-    refiled[slot[hit]] = True
-    stay = _expand(low, high - low)
-    stay = stay[~refiled[stay]]
-    every = np.concatenate([buckets.keys[stay], keys.distinct])
-    count = np.concatenate([buckets.counts[stay], length])
-    source = np.concatenate([buckets.ids, filed])
-    first = np.concatenate([buckets.starts[stay], offset + len(buckets.ids)])
-    # both parts ascending, no key in both: each one's place in the merge by a search
-    order = np.empty(len(every), dtype=np.int64)
-    order[np.searchsorted(keys.distinct, buckets.keys[stay]) + np.arange(len(stay))] = np.arange(
-        len(stay)
-    )
-    order[np.searchsorted(buckets.keys[stay], keys.distinct) + np.arange(len(keys.distinct))] = (
-        np.arange(len(keys.distinct)) + len(stay)
-    )
-    rows = pack_groups(every[order], count[order], source[_expand(first[order], count[order])])
+    stay = np.zeros(len(buckets.keys), dtype=bool)
+    stay[_expand(low, high - low)] = True
+    stay[slot[hit]] = False
+    held_keys = buckets.keys[stay]
+    placed = np.searchsorted(held_keys, keys.distinct) + np.arange(len(keys.distinct))
+    is_filed = np.zeros(len(held_keys) + len(placed), dtype=bool)
+    is_filed[placed] = True
+    every = np.empty(len(is_filed), dtype=np.int64)
+    every[placed], every[~is_filed] = keys.distinct, held_keys
+    count = np.empty(len(is_filed), dtype=np.int64)
+    count[placed], count[~is_filed] = length, buckets.counts[stay]
+    first_id = np.cumsum(count) - count
+    filed_at = _expand(first_id[placed], length)
+    id_is_filed = np.zeros(int(count.sum()), dtype=bool)
+    id_is_filed[filed_at] = True
+    out = np.empty(len(id_is_filed), dtype=np.int64)
+    out[filed_at] = filed
+    out[~id_is_filed] = buckets.ids[np.repeat(stay, buckets.counts)]
+    rows = pack_groups(every, count, out)
     return rows, capped
 
 

@@ -2230,18 +2230,35 @@ def _filled_slots(conn: sqlite3.Connection, low: int, high: int) -> np.ndarray:
     return np.array(found, dtype=np.int64)
 
 
+# A slot of which a batch needs at least this many groups is read whole, by one range scan
+# (about half the cost of a primary-key probe a group, as a benchmark batch needs them all).
+DENSE_SLOT_GROUPS = (1 << GROUP_SLOT_SHIFT) // 4
+
+
 def _read_buckets(conn: sqlite3.Connection, keys: np.ndarray) -> Buckets:
-    """What the index holds in the groups of these keys (sorted), in one query: one
-    primary-key probe per group, in group order (no temporary index of them, no sort), every
-    row decoded at once (:meth:`Buckets.from_groups`). A damaged row reads as empty, with a
-    log line naming it."""
-    buckets = Buckets.from_groups(
-        conn.execute(
+    """What the index holds in the groups of these keys: every group of a slot the keys need
+    :data:`DENSE_SLOT_GROUPS` groups of or more, by a range scan, and the other groups by one
+    query, one primary-key probe each, in group order (no temporary index of them, no sort);
+    every row decoded at once (:meth:`Buckets.from_groups`). A damaged row reads as empty,
+    with a log line naming it."""
+    groups = distinct(key_groups(keys))
+    slots, count = np.unique(groups >> GROUP_SLOT_SHIFT, return_counts=True)
+    dense = count >= DENSE_SLOT_GROUPS
+    rows: list[tuple[int, bytes, bytes, bytes]] = []
+    for slot in slots[dense].tolist():
+        rows += conn.execute(
+            "SELECT group_key, keys, counts, ids FROM dedupe_groups "
+            "WHERE group_key BETWEEN ? AND ?",
+            slot_group_bounds(slot),
+        ).fetchall()
+    sparse = groups[~np.repeat(dense, count)]
+    if len(sparse):
+        rows += conn.execute(
             "SELECT d.group_key, d.keys, d.counts, d.ids FROM json_each(?) AS j "
             "CROSS JOIN dedupe_groups AS d ON d.group_key = j.value",
-            (json.dumps(distinct(key_groups(keys)).tolist()),),
+            (json.dumps(sparse.tolist()),),
         ).fetchall()
-    )
+    buckets = Buckets.from_groups(rows)  # (sorted there when the parts are not in order)
     for group in buckets.damaged:
         log.warning(
             "near-duplicate index: dedupe_groups row %d is damaged; read as empty "

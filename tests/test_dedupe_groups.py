@@ -204,3 +204,36 @@ def test_prune_drops_whole_groups_of_old_slots(db: Store) -> None:
     counts = db.prune((old + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ"))
     assert counts["articles"] == 1 and counts["dedupe_index"] == groups > 0
     assert {slot_of_key(k) for k, _ in stored_buckets(db.conn)} == {max(slots)}
+
+
+def test_a_slot_read_whole_gives_what_probing_its_groups_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch reads a slot it needs many groups of by one range scan, the others by probes:
+    the stories and the index are the same either way."""
+    start = BOUNDARY - timedelta(days=2)
+    titles = [f"{TITLE}第{i}批" for i in range(6)] + [
+        "【视频】" + TITLE,
+        "国家能源局发布2026年能源工作指导意见",
+    ]
+    found, scans = [], []
+    for name, dense in (("probed", 1 << 20), ("whole", 1)):
+        monkeypatch.setattr(store_module, "DENSE_SLOT_GROUPS", dense)
+        traced: list[str] = []
+        with Store(tmp_path / f"{name}.db") as db:
+            db.conn.set_trace_callback(traced.append)
+            for i, title in enumerate(titles):
+                add(db, article(i, title, start + timedelta(hours=i), "ab"[i % 2]))
+            db.conn.set_trace_callback(None)
+            found.append(
+                (
+                    list(db.conn.execute("SELECT id, story_id FROM articles ORDER BY id")),
+                    list(stored_buckets(db.conn)),
+                )
+            )
+        scans.append(
+            sum("keys, counts, ids FROM dedupe_groups WHERE group_key BETWEEN" in q for q in traced)
+        )
+    assert found[0] == found[1]
+    assert len({story for _, story in found[0][0]}) < len(titles)  # some joined
+    assert scans[0] == 0 and scans[1] >= len(titles) - 1  # each batch after the first
