@@ -2230,9 +2230,10 @@ def _filled_slots(conn: sqlite3.Connection, low: int, high: int) -> np.ndarray:
     return np.array(found, dtype=np.int64)
 
 
-# A slot of which a batch needs at least this many groups is read whole, by one range scan
-# (about half the cost of a primary-key probe a group, as a benchmark batch needs them all).
-DENSE_SLOT_GROUPS = (1 << GROUP_SLOT_SHIFT) // 4
+# A slot of which a batch needs at least half the groups is read whole, by one range scan (about
+# half the cost a row of a primary-key probe a group: a benchmark batch of 2,000 needs them all);
+# a small batch (a cron crawl's 50 articles need ~280 groups a slot) probes its groups.
+DENSE_SLOT_GROUPS = (1 << GROUP_SLOT_SHIFT) // 2
 
 
 def _read_buckets(conn: sqlite3.Connection, keys: np.ndarray) -> Buckets:

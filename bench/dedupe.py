@@ -254,9 +254,9 @@ def run_size(n: int, sample: int, cap: int | None, rebuild_index: bool = False) 
         for article_id, story_id in store.conn.execute("SELECT id, story_id FROM articles"):
             story[position[article_id]] = position.get(story_id, -1)
         del position
-        index_rows = full = 0  # keys held, and those whose bucket is full
+        index_keys = full = 0  # keys held, and those whose bucket is full
         for _key, held in stored_buckets(store.conn):
-            index_rows += 1
+            index_keys += 1
             full += len(held) >= options.bucket_cap
         groups = store.conn.execute("SELECT count(*) FROM dedupe_groups").fetchone()[0]
         peak_mb = process_peak_mb()
@@ -287,8 +287,8 @@ def run_size(n: int, sample: int, cap: int | None, rebuild_index: bool = False) 
         "found_pairs": found_pairs,
         "candidates_per_item": round(candidates / n, 2),
         "capped_keys": capped,
-        "index_rows": index_rows,
-        "index_groups": groups,
+        "index_keys": index_keys,
+        "index_groups": groups,  # rows of dedupe_groups
         "full_buckets": full,
         **rebuild,
     }
