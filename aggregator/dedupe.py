@@ -796,9 +796,11 @@ def _expand(low: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return np.repeat(low - np.cumsum(counts) + counts, counts) + np.arange(total)
 
 
-# How the store keeps a bucket's ids (oldest first), by how many there are (``n``): one id as an
-# INTEGER; more as a BLOB of little-endian signed 32-bit ids when they all fit, else 64-bit (the
-# width is the BLOB's length over ``n``; older files hold 64-bit BLOBs only, read the same way).
+# How schema 18 kept a bucket's ids (oldest first) in its row of ``dedupe_index``, by how many
+# there are (``n``): one id as an INTEGER; more as a BLOB of little-endian signed 32-bit ids when
+# they all fit, else 64-bit (the width is the BLOB's length over ``n``; older files hold 64-bit
+# BLOBs only, read the same way). Read by schema 19's upgrade (``Buckets(rows)``); the same
+# widths serve a group's ids (:func:`pack_groups`).
 _NARROW = np.dtype("<i4")
 _WIDE = np.dtype("<i8")
 _NARROW_LIMIT = 1 << 31
@@ -824,26 +826,6 @@ def _bucket_width(n: int, value: int | bytes) -> int:
     return -1
 
 
-def pack_buckets(ids: np.ndarray, offset: np.ndarray, length: np.ndarray) -> list[int | bytes]:
-    """The stored ``article_ids`` of buckets ``ids[offset[i] : offset[i] + length[i]]`` (every
-    length ≥ 1), in array operations: most buckets hold one id, stored as an INTEGER."""
-    values: list[int | bytes] = ids[offset].tolist()
-    multi = np.flatnonzero(length > 1)
-    if not len(multi):
-        return values
-    top = np.maximum.reduceat(ids, offset)[multi]
-    low = np.minimum.reduceat(ids, offset)[multi]
-    wide = ((top >= _NARROW_LIMIT) | (low < -_NARROW_LIMIT)).tolist()
-    narrow, full = ids.astype(_NARROW).tobytes(), ids.astype(_WIDE).tobytes()
-    for row, start, n, is_wide in zip(
-        multi.tolist(), offset[multi].tolist(), length[multi].tolist(), wide, strict=True
-    ):
-        values[row] = (
-            full[start * 8 : (start + n) * 8] if is_wide else narrow[start * 4 : (start + n) * 4]
-        )
-    return values
-
-
 def _lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Where each of ``keys`` is in ``sorted_keys``, and whether it is there at all."""
     if not len(sorted_keys):
@@ -857,8 +839,9 @@ class Buckets:
     first position of each key's ids, one id array (each bucket's ids oldest first)."""
 
     def __init__(self, rows: Sequence[tuple[int, int, int | bytes]]) -> None:
-        """From ``(key, n, article_ids)`` rows as the store reads them (in key order, as a probe
-        in sorted key order returns them; sorted here when they are not)."""
+        """From schema 18's ``(key, n, article_ids)`` rows of ``dedupe_index`` (what its
+        upgrade reads; in key order, else sorted here). The store reads groups:
+        :meth:`from_groups`."""
         keys = np.fromiter((k for k, _, _ in rows), dtype=np.int64, count=len(rows))
         if len(keys) > 1 and not (keys[1:] > keys[:-1]).all():
             rows = sorted(rows, key=lambda row: row[0])

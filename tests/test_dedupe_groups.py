@@ -18,7 +18,6 @@ from aggregator.dedupe import (
     DedupeOptions,
     fingerprints,
     key_groups,
-    pack_buckets,
     pack_groups,
     slot_group_bounds,
     slot_keys,
@@ -142,6 +141,17 @@ def test_the_cap_keeps_each_buckets_newest_ids(tmp_path: Path) -> None:
     assert stats.capped >= 4
 
 
+def _pack_key_rows(ids: np.ndarray, counts: np.ndarray) -> list[int | bytes]:
+    """Schema 18's ``article_ids`` of buckets of ``counts`` ids each (in turn from ``ids``): one
+    id an INTEGER, more a BLOB of 32-bit ids (64-bit when one does not fit)."""
+    values: list[int | bytes] = []
+    for n, start in zip(counts.tolist(), (np.cumsum(counts) - counts).tolist(), strict=True):
+        held = ids[start : start + n]
+        wide = held.max() >= 1 << 31 or held.min() < -(1 << 31)
+        values.append(int(held[0]) if n == 1 else held.astype("<i8" if wide else "<i4").tobytes())
+    return values
+
+
 def _as_schema_18(path: Path, extra: list[tuple[int, int, int | bytes]]) -> dict[int, list[int]]:
     """Turn a file of this code into what schema 18 kept: a ``dedupe_index`` row per key (one id
     an INTEGER, more 32-bit ids, some 64-bit as older files hold them), plus ``extra`` rows."""
@@ -150,7 +160,7 @@ def _as_schema_18(path: Path, extra: list[tuple[int, int, int | bytes]]) -> dict
         keys = sorted(held)
         counts = np.array([len(held[k]) for k in keys])
         ids = np.array([i for k in keys for i in held[k]], dtype=np.int64)
-        values = pack_buckets(ids, np.cumsum(counts) - counts, counts)
+        values = _pack_key_rows(ids, counts)
         rows = [
             (k, int(n), np.array(held[k], "<i8").tobytes() if n > 1 and k % 2 else v)
             for k, n, v in zip(keys, counts.tolist(), values, strict=True)
