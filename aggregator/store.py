@@ -280,11 +280,17 @@ def _migration_3(db: sqlite_utils.Database) -> None:
 
 
 _NEWEST = "coalesce(published_at, first_seen_at)"
+
+
 # Mirrors aggregator.stories.representative_key (uncut title, earliest published, lowest id) for
 # SQL readers; tests/test_store.py checks that the two agree.
-_CUT_SQL = (
-    "(a.title LIKE '%...' OR a.title LIKE '%…' OR a.title LIKE '%。。。' OR a.title LIKE '%．．．')"
-)
+def _cut_sql(a: str) -> str:
+    """True when article ``a``'s title ends with a cut marker."""
+    marks = ("...", "…", "。。。", "．．．")
+    return "(" + " OR ".join(f"{a}.title LIKE '%{mark}'" for mark in marks) + ")"
+
+
+_CUT_SQL = _cut_sql("a")
 # A story's members, its representative first (the ORDER BY of every SQL reader of that rule).
 _REPRESENTATIVE_ORDER = f"{_CUT_SQL}, a.published_at IS NULL, a.published_at, a.id"
 
@@ -897,6 +903,8 @@ STORY_SUMMARY_TRIGGERS = (
     "story_summary_article_leave",
     "story_summary_article_update",
     "story_summary_article_topics",
+    "story_summary_article_leave_last",
+    "story_summary_article_move",
 )
 
 
@@ -976,15 +984,49 @@ def _create_story_summary_triggers(conn: sqlite3.Connection) -> None:
     conn.execute(
         f"CREATE TRIGGER story_summary_article_delete AFTER DELETE ON articles BEGIN{old}END"
     )
+    # An article leaving a story: the story's row afresh, or (the story was only that article,
+    # as when clustering joins a new article to an earlier story) just deleted.
+    left = "EXISTS (SELECT 1 FROM articles WHERE story_id = old.story_id)"
     conn.execute(
         "CREATE TRIGGER story_summary_article_leave AFTER UPDATE OF story_id ON articles "
-        f"WHEN old.story_id IS NOT new.story_id BEGIN{old}END"
+        f"WHEN old.story_id IS NOT new.story_id AND {left} BEGIN{old}END"
+    )
+    conn.execute(
+        "CREATE TRIGGER story_summary_article_leave_last AFTER UPDATE OF story_id ON articles "
+        f"WHEN old.story_id IS NOT new.story_id AND NOT {left} "
+        "BEGIN DELETE FROM story_summary WHERE story_id = old.story_id; END"
+    )
+    # Only story_id changes, to a story with a row (and its representative): that row is updated
+    # in place (the dates' bounds, one more source if no other member has the article's, the
+    # article as representative if it sorts first) instead of recomputed from every member.
+    # NULL dates sort last and tie among themselves, as in the ORDER BY of the full refresh.
+    same = " AND ".join(f"old.{c} IS new.{c}" for c in STORY_SUMMARY_COLUMNS if c != "story_id")
+    moved = (
+        f"old.story_id IS NOT new.story_id AND {same} AND EXISTS (SELECT 1 FROM story_summary s "
+        "JOIN articles r ON r.id = s.rep_id WHERE s.story_id = new.story_id)"
     )
     changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in STORY_SUMMARY_COLUMNS)
     conn.execute(
         "CREATE TRIGGER story_summary_article_update "
         f"AFTER UPDATE OF {', '.join(STORY_SUMMARY_COLUMNS)} ON articles "
-        f"WHEN {changed} BEGIN{new}END"
+        f"WHEN ({changed}) AND NOT ({moved}) BEGIN{new}END"
+    )
+    stamp = "coalesce(new.published_at, new.first_seen_at)"
+
+    def order(a: str) -> str:
+        return f"({_cut_sql(a)}, {a}.published_at IS NULL, coalesce({a}.published_at, ''), {a}.id)"
+
+    conn.execute(
+        "CREATE TRIGGER story_summary_article_move AFTER UPDATE OF story_id ON articles "
+        f"WHEN {moved} BEGIN UPDATE story_summary SET oldest = min(oldest, {stamp}), "
+        f"newest = max(newest, {stamp}), sources = sources + NOT EXISTS (SELECT 1 FROM articles "
+        "WHERE story_id = new.story_id AND source = new.source AND id IS NOT new.id), "
+        "(rep_id, rep_when, rep_topics) = (SELECT iif(first, new.id, story_summary.rep_id), "
+        f"iif(first, {stamp}, story_summary.rep_when), "
+        "iif(first, new.topics, story_summary.rep_topics) "
+        f"FROM (SELECT {order('r')} > {order('new')} AS first FROM articles r "
+        "WHERE r.id = story_summary.rep_id)) "
+        "WHERE story_id = new.story_id; END"
     )
     conn.execute(
         "CREATE TRIGGER story_summary_article_topics AFTER UPDATE OF topics ON articles "
@@ -1059,6 +1101,13 @@ def _migration_19(db: sqlite_utils.Database) -> None:
     conn.execute("DROP TABLE dedupe_index")
 
 
+def _migration_20(db: sqlite_utils.Database) -> None:
+    """Cheaper ``story_summary`` triggers for clustering's joins, the same rows: an article
+    moved to a story that has a row updates that row in place, and a story left empty has its
+    row deleted, instead of both being recomputed from their members."""
+    _create_story_summary_triggers(db.conn)
+
+
 # Append only: each function upgrades the schema by one version, in order.
 MIGRATIONS = (
     _migration_1,
@@ -1080,6 +1129,7 @@ MIGRATIONS = (
     _migration_17,
     _migration_18,
     _migration_19,
+    _migration_20,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

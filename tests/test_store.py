@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
 import struct
 import threading
@@ -1291,6 +1292,53 @@ def test_story_summary_follows_every_write_to_articles(db: Store) -> None:
     with db.write() as conn:
         conn.execute("DELETE FROM articles")
     assert summary(db) == []
+
+
+def test_story_summary_follows_random_story_moves(db: Store) -> None:
+    """Clustering's joins (only ``story_id`` changes, to a story that has a row) update that
+    row in place and delete an emptied story's row; every other change recomputes. Random
+    moves, leaves, moves to storyless ids and moves with other changes keep the rows exact."""
+    rng = random.Random(19)
+    # many undated ones: an undated representative and an undated newcomer tie until the id
+    dates = [None, None, None, "2026-02-10T01:00:00Z", "2026-02-11T00:00:00Z"]
+    rows = [
+        row(
+            url=f"https://e.org/m/{n}",
+            canonical_url=f"https://e.org/m/{n}",
+            source=rng.choice(["a", "b", "c"]),
+            title=f"光伏电站 {n}" + rng.choice(["", "", "...", "…"]),
+            published_at=rng.choice(dates),
+            topics=[rng.choice(["grid", "solar", "wind"])],
+        )
+        for n in range(60)
+    ]
+    ids = db.upsert_articles(rows, NOW).new_ids
+    kinds: dict[str, int] = {"join": 0, "leave": 0, "storyless": 0, "with_change": 0}
+    for _ in range(20):
+        with db.write() as conn:
+            for _ in range(10):
+                article = rng.choice(ids)
+                kind = rng.choice(list(kinds))
+                stories = [s for (s,) in conn.execute("SELECT story_id FROM story_summary")]
+                if kind == "join":
+                    conn.execute(
+                        "UPDATE articles SET story_id = ? WHERE id = ?",
+                        (rng.choice(stories), article),
+                    )
+                elif kind == "leave":
+                    conn.execute("UPDATE articles SET story_id = id WHERE id = ?", (article,))
+                elif kind == "storyless":
+                    conn.execute(
+                        "UPDATE articles SET story_id = ? WHERE id = ?", (10_000 + article, article)
+                    )
+                else:
+                    conn.execute(
+                        "UPDATE articles SET story_id = ?, published_at = ? WHERE id = ?",
+                        (rng.choice(stories), rng.choice(dates), article),
+                    )
+                kinds[kind] += 1
+        assert summary(db) == summary_from_articles(db)
+    assert min(kinds.values()) > 5
 
 
 def test_story_summary_is_built_by_its_migration_and_repaired(db_path: Path) -> None:
