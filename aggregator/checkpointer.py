@@ -15,7 +15,7 @@ the copy overlaps the next batch's fingerprinting and verification.
   fallback value (:data:`aggregator.store.CLUSTER_WAL_FALLBACK_PAGES`): should this thread fall
   behind (or a long reader hold it back), the writer checkpoints itself, as it did before.
 - **Errors are never lost.** A failed checkpoint is logged; the thread then stops, and the owner
-  (:meth:`failed`) goes back to ordinary automatic checkpoints.
+  (told by :meth:`reading` returning False) goes back to ordinary automatic checkpoints.
 - **Stopping.** :meth:`stop` (the store's ``close``, or interpreter exit) wakes the thread, which
   ends after at most the checkpoint it is running, closes its connection and is joined with a
   timeout. A killed process loses nothing: a checkpoint only copies committed pages, and SQLite

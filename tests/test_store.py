@@ -23,6 +23,7 @@ from aggregator.store import (
     Store,
     UrlRulesResult,
     _migration_16,
+    _migration_20,
     stored_buckets,
 )
 from aggregator.stories import representative
@@ -1339,6 +1340,26 @@ def test_story_summary_follows_random_story_moves(db: Store) -> None:
                 kinds[kind] += 1
         assert summary(db) == summary_from_articles(db)
     assert min(kinds.values()) > 5
+
+
+def test_schema_20_replaces_the_story_move_triggers_and_keeps_the_rows(db_path: Path) -> None:
+    with Store(db_path) as store:
+        ids = store.upsert_articles(
+            [row(url=f"https://e.com/{n}", canonical_url=f"https://e.com/{n}") for n in range(4)],
+            NOW,
+        ).new_ids
+        for name in ("story_summary_article_move", "story_summary_article_leave_last"):
+            store.conn.execute(f"DROP TRIGGER {name}")  # as schema 19 had them
+        store.conn.execute(f"PRAGMA user_version = {MIGRATIONS.index(_migration_20)}")
+        expected = summary(store)
+    with Store(db_path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert summary(store) == expected
+        names = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master")}
+        assert names >= set(STORY_SUMMARY_TRIGGERS)
+        with store.write() as conn:  # a join, through the new trigger
+            conn.execute("UPDATE articles SET story_id = ? WHERE id = ?", (ids[0], ids[3]))
+        assert summary(store) == summary_from_articles(store) and len(summary(store)) == 3
 
 
 def test_story_summary_is_built_by_its_migration_and_repaired(db_path: Path) -> None:
