@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -61,7 +62,7 @@ from aggregator.errors import StoreError
 from aggregator.querysyntax import parse_query
 from aggregator.search import BM25_WEIGHTS, FTS_COLUMNS, fts_query, index_terms
 from aggregator.stories import representative
-from aggregator.text import is_truncated, strip_cut_marker
+from aggregator.text import CUT_MARKS, is_truncated, strip_cut_marker
 from aggregator.urls import UrlRules, canonical_url, url_identity, url_variants
 
 # Gives an article's topics from its row (title, snippet, source...): see aggregator.topics.
@@ -285,14 +286,24 @@ _NEWEST = "coalesce(published_at, first_seen_at)"
 # Mirrors aggregator.stories.representative_key (uncut title, earliest published, lowest id) for
 # SQL readers; tests/test_store.py checks that the two agree.
 def _cut_sql(a: str) -> str:
-    """True when article ``a``'s title ends with a cut marker."""
-    marks = ("...", "…", "。。。", "．．．")
+    """True when article ``a``'s title ends with a cut marker (the shortest run of each of
+    :data:`aggregator.text.CUT_MARKS`; stored titles carry no trailing space)."""
+    marks = [mark * least for mark, least in CUT_MARKS.items()]
     return "(" + " OR ".join(f"{a}.title LIKE '%{mark}'" for mark in marks) + ")"
+
+
+def _representative_terms(a: str, *, comparable: bool = False) -> str:
+    """The representative rule's sort terms for article ``a``: an ORDER BY list, or with
+    ``comparable`` a row value to compare (an undated article's NULL as "", so that the
+    comparison is never NULL: undated ones already sort last by the term before)."""
+    published = f"coalesce({a}.published_at, '')" if comparable else f"{a}.published_at"
+    terms = f"{_cut_sql(a)}, {a}.published_at IS NULL, {published}, {a}.id"
+    return f"({terms})" if comparable else terms
 
 
 _CUT_SQL = _cut_sql("a")
 # A story's members, its representative first (the ORDER BY of every SQL reader of that rule).
-_REPRESENTATIVE_ORDER = f"{_CUT_SQL}, a.published_at IS NULL, a.published_at, a.id"
+_REPRESENTATIVE_ORDER = _representative_terms("a")
 
 
 def _migration_4(db: sqlite_utils.Database) -> None:
@@ -872,11 +883,13 @@ def _migration_15(db: sqlite_utils.Database) -> None:
     rebuild_dedupe_index(db.conn)
 
 
-def _story_summary_refresh(story: str) -> str:
+def _story_summary_refresh(story: str, unless: str = "") -> str:
     """Trigger statements that make ``story_summary``'s row for ``story`` (``new.story_id`` or
-    ``old.story_id``) what its articles say now, or remove it when it has none."""
+    ``old.story_id``) what its articles say now, or remove it when it has none; with
+    ``unless`` (an SQL condition), only when that condition is false."""
+    skip = f" AND NOT {unless}" if unless else ""
     body = f"""
-        DELETE FROM story_summary WHERE story_id = {story};
+        DELETE FROM story_summary WHERE story_id = {story}{skip};
         INSERT INTO story_summary (story_id, rep_id, rep_when, rep_topics, sources, oldest, newest)
         SELECT {story}, r.id, coalesce(r.published_at, r.first_seen_at), r.topics,
             g.sources, g.oldest, g.newest
@@ -888,7 +901,7 @@ def _story_summary_refresh(story: str) -> str:
             SELECT count(DISTINCT source) AS sources, min({_NEWEST}) AS oldest,
                 max({_NEWEST}) AS newest
             FROM articles WHERE story_id = {story}
-        ) AS g;
+        ) AS g{" WHERE NOT " + unless if unless else ""};
     """
     return "\n" + textwrap.indent(textwrap.dedent(body).strip(), "    ") + "\n"
 
@@ -996,14 +1009,18 @@ def _create_story_summary_triggers(conn: sqlite3.Connection) -> None:
         f"WHEN old.story_id IS NOT new.story_id AND NOT {left} "
         "BEGIN DELETE FROM story_summary WHERE story_id = old.story_id; END"
     )
-    # Only story_id changes, to a story with a row (and its representative): that row is updated
-    # in place (the dates' bounds, one more source if no other member has the article's, the
-    # article as representative if it sorts first) instead of recomputed from every member.
-    # NULL dates sort last and tie among themselves, as in the ORDER BY of the full refresh.
+    # Only story_id changes (clustering joins an article to a story): one trigger, so that no
+    # other trigger's effect on story_summary (SQLite does not document their order) changes
+    # what it does. A story with a row (and its representative) has that row updated in place
+    # (the dates' bounds, one more source if no other member has the article's, the article as
+    # representative if it sorts first) instead of recomputed from every member; a story with
+    # none has it computed. NULL dates sort last and tie among themselves, as in the ORDER BY
+    # of the full refresh.
     same = " AND ".join(f"old.{c} IS new.{c}" for c in STORY_SUMMARY_COLUMNS if c != "story_id")
-    moved = (
-        f"old.story_id IS NOT new.story_id AND {same} AND EXISTS (SELECT 1 FROM story_summary s "
-        "JOIN articles r ON r.id = s.rep_id WHERE s.story_id = new.story_id)"
+    moved = f"old.story_id IS NOT new.story_id AND {same}"
+    has_row = (
+        "EXISTS (SELECT 1 FROM story_summary s JOIN articles r ON r.id = s.rep_id "
+        "WHERE s.story_id = new.story_id)"
     )
     changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in STORY_SUMMARY_COLUMNS)
     conn.execute(
@@ -1013,8 +1030,7 @@ def _create_story_summary_triggers(conn: sqlite3.Connection) -> None:
     )
     stamp = "coalesce(new.published_at, new.first_seen_at)"
 
-    def order(a: str) -> str:
-        return f"({_cut_sql(a)}, {a}.published_at IS NULL, coalesce({a}.published_at, ''), {a}.id)"
+    order = partial(_representative_terms, comparable=True)
 
     conn.execute(
         "CREATE TRIGGER story_summary_article_move AFTER UPDATE OF story_id ON articles "
@@ -1026,7 +1042,8 @@ def _create_story_summary_triggers(conn: sqlite3.Connection) -> None:
         "iif(first, new.topics, story_summary.rep_topics) "
         f"FROM (SELECT {order('r')} > {order('new')} AS first FROM articles r "
         "WHERE r.id = story_summary.rep_id)) "
-        "WHERE story_id = new.story_id; END"
+        f"WHERE story_id = new.story_id AND {has_row};"
+        f"{_story_summary_refresh('new.story_id', unless=has_row)}END"
     )
     conn.execute(
         "CREATE TRIGGER story_summary_article_topics AFTER UPDATE OF topics ON articles "
@@ -1156,6 +1173,7 @@ class Store:
     _recent: RecentAttributes
     # Checkpoints the WAL while this store clusters (file databases only).
     checkpointer: Checkpointer | None = None
+    _clustering = False  # the connection is set up for clustering (cache, checkpoints)
 
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = str(path)
@@ -1478,8 +1496,10 @@ class Store:
         stats = ClusterStats()
         if not ids or not options.enabled:
             return stats
-        if not hasattr(self, "_recent"):
+        if not hasattr(self, "_recent"):  # (prune() drops it)
             self._recent = RecentAttributes()
+        if not self._clustering:
+            self._clustering = True
             # the index pages of the slots a batch probes and rewrites stay in memory
             self.conn.execute(f"PRAGMA cache_size = -{CLUSTER_CACHE_KIB}")
             pages = CLUSTER_WAL_PAGES
@@ -1500,6 +1520,9 @@ class Store:
         for chunk in _chunks(self.unclustered(ids), CLUSTER_CHUNK):  # each article once
             # Reading and verifying need no write lock (only clustering writes the index, and
             # one crawl runs at a time): the crawl's own writes wait only for the short write.
+            # That rests on one clusterer a file (the run lock; a crawl's clusterer worker,
+            # then its parent, never both at once): the groups a batch read are rewritten whole,
+            # so a second clusterer's writes to any key of them in between would be lost.
             started = time.perf_counter()
             if self.checkpointer is not None and not self.checkpointer.reading():
                 self._checkpoint_on_commit()
@@ -1516,6 +1539,8 @@ class Store:
 
     def _checkpoint_on_commit(self) -> None:
         """The checkpoint thread failed (it logged why): checkpoint on commit, as without it."""
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.checkpointer = None
         self.conn.execute(f"PRAGMA wal_autocheckpoint = {CLUSTER_WAL_PAGES}")
 
@@ -2118,8 +2143,8 @@ class Store:
         ``before``, runs started before it and pages not seen since. The near-duplicate index
         drops the pruned articles and every whole time slot older than the oldest article it
         still holds (:func:`_first_needed_slot`): whatever the clustering window, such a slot
-        holds only pruned ids. Returns counts per table (``dedupe_index``: index rows deleted,
-        ``dedupe_groups`` rows since schema 19)."""
+        holds only pruned ids. Returns counts per table (``dedupe_groups``: the index's group rows
+        deleted)."""
         old = "coalesce(published_at, first_seen_at) < ? AND last_seen_at < ?"
         with self.write() as conn:
             # out of the near-duplicate index too (its buckets skip ids it no longer holds), so a
@@ -2142,7 +2167,7 @@ class Store:
                 ).rowcount,
                 "runs": conn.execute("DELETE FROM runs WHERE started_at < ?", (before,)).rowcount,
                 "pages": conn.execute("DELETE FROM pages WHERE seen_at < ?", (before,)).rowcount,
-                "dedupe_index": index_rows,
+                "dedupe_groups": index_rows,
             }
         self.__dict__.pop("_recent", None)  # what clustering cached of the pruned articles
         self.conn.execute("PRAGMA optimize")

@@ -212,7 +212,7 @@ def test_prune_drops_whole_groups_of_old_slots(db: Store) -> None:
         (slot_group_bounds(max(slots))[0],),
     ).fetchone()[0]
     counts = db.prune((old + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    assert counts["articles"] == 1 and counts["dedupe_index"] == groups > 0
+    assert counts["articles"] == 1 and counts["dedupe_groups"] == groups > 0
     assert {slot_of_key(k) for k, _ in stored_buckets(db.conn)} == {max(slots)}
 
 

@@ -620,7 +620,7 @@ def test_prune_deletes_old_articles_runs_and_pages_and_unindexes_them(db: Store)
     db.finish_run(db.start_run(old), "ok", {}, old)
     db.save_pages([PageSeen("https://e.com/list", "example", "f", [])], old)
     counts = db.prune("2025-06-01T00:00:00Z")
-    assert counts == {"articles": 1, "runs": 1, "pages": 1, "dedupe_index": 0}
+    assert counts == {"articles": 1, "runs": 1, "pages": 1, "dedupe_groups": 0}
     assert search_ids(db, "光伏") == [2, 3]  # 3 is dated long ago but was seen again: kept
     fts_ok(db)
 
@@ -660,7 +660,7 @@ def test_prune_drops_the_index_slots_older_than_every_article_it_keeps(db: Store
     ).fetchone()[0]
     assert doomed > 0
     counts = db.prune("2025-06-01T00:00:00Z")
-    assert counts["articles"] == 2 and counts["dedupe_index"] == doomed
+    assert counts["articles"] == 2 and counts["dedupe_groups"] == doomed
     # the old article still listed keeps its slot and everything after it, the 3rd's included:
     # a slot is dropped only when it is older than every article the index holds
     assert slots() == {slot(dated[u]) for u in ("https://e.com/2", "https://e.com/3", listed)}
@@ -1295,10 +1295,28 @@ def test_story_summary_follows_every_write_to_articles(db: Store) -> None:
     assert summary(db) == []
 
 
-def test_story_summary_follows_random_story_moves(db: Store) -> None:
+def _recreate_triggers_reversed(conn: sqlite3.Connection) -> None:
+    """The story_summary triggers created again in the opposite order (SQLite fires the ones
+    made last first; the rows must not depend on it)."""
+    made = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'story_summary%'"
+        " ORDER BY rowid"
+    ).fetchall()
+    assert {name for name, _ in made} == set(STORY_SUMMARY_TRIGGERS)
+    for name, _ in made:
+        conn.execute(f"DROP TRIGGER {name}")
+    for _, sql in reversed(made):
+        conn.execute(sql)
+
+
+@pytest.mark.parametrize("order", ["created", "reversed"])
+def test_story_summary_follows_random_story_moves(db: Store, order: str) -> None:
     """Clustering's joins (only ``story_id`` changes, to a story that has a row) update that
     row in place and delete an emptied story's row; every other change recomputes. Random
-    moves, leaves, moves to storyless ids and moves with other changes keep the rows exact."""
+    moves, leaves, moves to storyless ids and moves with other changes keep the rows exact,
+    whatever order the triggers fire in."""
+    if order == "reversed":
+        _recreate_triggers_reversed(db.conn)
     rng = random.Random(19)
     # many undated ones: an undated representative and an undated newcomer tie until the id
     dates = [None, None, None, "2026-02-10T01:00:00Z", "2026-02-11T00:00:00Z"]
@@ -1348,18 +1366,50 @@ def test_schema_20_replaces_the_story_move_triggers_and_keeps_the_rows(db_path: 
             [row(url=f"https://e.com/{n}", canonical_url=f"https://e.com/{n}") for n in range(4)],
             NOW,
         ).new_ids
-        for name in ("story_summary_article_move", "story_summary_article_leave_last"):
-            store.conn.execute(f"DROP TRIGGER {name}")  # as schema 19 had them
+        triggers = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+        made = store.conn.execute(triggers).fetchall()
+        for name in STORY_SUMMARY_TRIGGERS:  # every name there (the open repairs missing ones)
+            store.conn.execute(f"DROP TRIGGER {name}")  # but not what schema 20 makes
+            store.conn.execute(
+                f"CREATE TRIGGER {name} AFTER UPDATE OF title ON articles WHEN 0 BEGIN "
+                "SELECT 1; END"
+            )
         store.conn.execute(f"PRAGMA user_version = {MIGRATIONS.index(_migration_20)}")
         expected = summary(store)
     with Store(db_path) as store:
         assert store.schema_version == SCHEMA_VERSION
         assert summary(store) == expected
-        names = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master")}
-        assert names >= set(STORY_SUMMARY_TRIGGERS)
+        assert store.conn.execute(triggers).fetchall() == made
         with store.write() as conn:  # a join, through the new trigger
             conn.execute("UPDATE articles SET story_id = ? WHERE id = ?", (ids[0], ids[3]))
         assert summary(store) == summary_from_articles(store) and len(summary(store)) == 3
+
+
+def test_clustering_after_prune_keeps_one_checkpoint_thread(db_path: Path) -> None:
+    """``prune`` forgets what clustering cached of the articles, not the connection's set-up:
+    the store still has one checkpoint thread, and closing it stops that one."""
+
+    def threads() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "newsagg-checkpoint"]
+
+    def titles(first: int) -> list[dict[str, Any]]:
+        return [
+            row(
+                url=f"https://e.com/p/{n}",
+                canonical_url=f"https://e.com/p/{n}",
+                title=f"江苏{n}MW光伏项目全容量并网",
+            )
+            for n in range(first, first + 20)
+        ]
+
+    with Store(db_path) as store:
+        store.assign_stories(store.upsert_articles(titles(0), NOW).new_ids)
+        first = store.checkpointer
+        assert first is not None and first.running and len(threads()) == 1
+        store.prune("2025-06-01T00:00:00Z")
+        store.assign_stories(store.upsert_articles(titles(20), NOW).new_ids)
+        assert store.checkpointer is first and len(threads()) == 1
+    assert not first.running and not threads()
 
 
 def test_story_summary_is_built_by_its_migration_and_repaired(db_path: Path) -> None:
