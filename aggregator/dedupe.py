@@ -661,15 +661,6 @@ def slot_keys(keys: np.ndarray, slots: np.ndarray) -> np.ndarray:
     )
 
 
-def slot_bounds(slot: int) -> tuple[int, int]:
-    """The first and the last key of a slot."""
-    return slot << SLOT_SHIFT, (slot << SLOT_SHIFT) | int(_HASH_MASK)
-
-
-def slot_of_key(key: int) -> int:
-    return key >> SLOT_SHIFT
-
-
 def probe_slot_range(
     when: np.ndarray, options: DedupeOptions, now: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -806,15 +797,6 @@ _WIDE = np.dtype("<i8")
 _NARROW_LIMIT = 1 << 31
 
 
-def bucket_ids(n: int, value: int | bytes) -> list[int]:
-    """A stored bucket's ids from its ``n`` and ``article_ids`` (none from a damaged row:
-    :func:`_bucket_width`)."""
-    if isinstance(value, int):
-        return [value]
-    width = _bucket_width(n, value)
-    return np.frombuffer(value, _NARROW if width == 4 else _WIDE).tolist() if width > 0 else []
-
-
 def _bucket_width(n: int, value: int | bytes) -> int:
     """The width of a stored bucket's ids: 0 for one id (an INTEGER), 4 or 8 for a BLOB of
     ``n`` ids, -1 for a row that is neither (written by hand, or damaged; an old file's cap-0
@@ -875,24 +857,31 @@ class Buckets:
     @classmethod
     def from_groups(cls, rows: Sequence[tuple[int, bytes, bytes, bytes]]) -> Buckets:
         """From ``dedupe_groups`` rows ``(group_key, keys, counts, ids)`` in group order
-        (:func:`pack_groups`), decoded all at once: each column joined, read by numpy. A row
-        that is not what :func:`pack_groups` writes (damaged, or written by hand) reads as
-        empty; its group keys are in :attr:`damaged`."""
+        (:func:`pack_groups`; else sorted here), decoded all at once: each column joined, read
+        by numpy. A row that is not what :func:`pack_groups` writes (damaged, or written by
+        hand: a column that is not a BLOB, lengths that do not agree, keys out of order, a
+        group key given twice) reads as empty; its group keys are in :attr:`damaged`."""
         self = cls.__new__(cls)
         self.damaged = []
         if not rows:
             self.keys = self.counts = self.starts = self.ids = np.zeros(0, dtype=np.int64)
             return self
-        groups, key_col, count_col, id_col = zip(*rows, strict=True)
-        group = np.array(groups, dtype=np.int64)
+        group = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
         if len(group) > 1 and not (group[1:] > group[:-1]).all():
-            return cls.from_groups(sorted(rows, key=lambda row: row[0]))
-        key_len = np.array([len(v) for v in key_col], dtype=np.int64)
-        count_len = np.array([len(v) for v in count_col], dtype=np.int64)
-        id_len = np.array([len(v) for v in id_col], dtype=np.int64)
+            order = np.argsort(group, kind="stable")
+            rows, group = [rows[i] for i in order.tolist()], group[order]
+        _, key_col, count_col, id_col = zip(*rows, strict=True)
+        # A column's length, or -1 when it is not a BLOB (an INTEGER, a TEXT): never one that fits
+        key_len = np.array([len(v) if isinstance(v, bytes) else -1 for v in key_col], np.int64)
+        count_len = np.array([len(v) if isinstance(v, bytes) else -1 for v in count_col], np.int64)
+        id_len = np.array([len(v) if isinstance(v, bytes) else -1 for v in id_col], np.int64)
         size = key_len // _KEY_OFFSET.itemsize  # keys a row
         fits = (key_len % _KEY_OFFSET.itemsize == 0) & (size > 0)
         fits &= (count_len == size) | (count_len == 4 * size)
+        same = group[1:] == group[:-1]  # a group key in more than one row: each damaged
+        if same.any():
+            fits[1:] &= ~same
+            fits[:-1] &= ~same
         good = np.flatnonzero(fits)
         every = len(good) == len(rows)  # the common case: whole columns, no selection
 
@@ -922,8 +911,7 @@ class Buckets:
         ok &= np.logical_and.reduceat(rising, start) if len(start) else ok
         id_width = np.where(total > 0, id_len[good] // np.maximum(total, 1), 0)
         ok &= ((id_width == 4) | (id_width == 8)) & (id_len[good] == id_width * total)
-        self.damaged = [int(g) for g in group[~fits]] + [int(g) for g in group[good[~ok]]]
-        self.damaged.sort()
+        self.damaged = sorted({*group[~fits].tolist(), *group[good[~ok]].tolist()})
         if ok.all():
             self.keys, self.counts = keys, counts
         else:
@@ -1061,10 +1049,10 @@ def _rank_pairs(
     # One sort of (pair, weight) codes: equal pairs end up together, their weights summed.
     top = int(weight.max()) + 1
     span = int(other.max()) + 1
-    distinct = None
+    unique_ids = None
     if other.min() < 0 or span * (int(owner.max()) + 1) * top >= 1 << 62:
-        distinct, dense = np.unique(other, return_inverse=True)  # ids too large to combine
-        span, other = len(distinct), dense.ravel()
+        unique_ids, dense = np.unique(other, return_inverse=True)  # ids too large to combine
+        span, other = len(unique_ids), dense.ravel()
     # (The codes come in runs, ascending per article and bucket: a merge sort is quickest.)
     codes = np.sort((owner * span + other) * top + weight, kind="stable")
     pairs = codes // top
@@ -1085,8 +1073,8 @@ def _rank_pairs(
         owner, other = pairs // span, pairs % span
         order = np.lexsort((-other, -shared, owner))
         owner, other = owner[order], other[order]
-    if distinct is not None:
-        other = distinct[other]
+    if unique_ids is not None:
+        other = unique_ids[other]
     starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
     rank = np.arange(len(owner)) - np.repeat(starts, np.diff(np.r_[starts, len(owner)]))
     keep = rank < options.max_candidates

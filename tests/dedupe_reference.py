@@ -2,21 +2,43 @@
 paths are checked against: a fingerprint's keys and probes one at a time, the shortlist of one
 headline from buckets held in a dict, and a batch clustered with those shortlists, its own
 buckets filled (and capped) as it goes. Production computes all of this in arrays
-(``batch_keys``, ``shortlist_batch``, ``local_shortlist_batch``, ``file_batch``)."""
+(``batch_keys``, ``shortlist_batch``, ``local_shortlist_batch``, ``file_batch``). Also the
+one-at-a-time readers of a key's slot and of a schema 18 bucket row, which production reads
+in arrays (``time_slots``, ``Buckets``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from aggregator.dedupe import (
+    _NARROW,
     _PROBE_ALONE,
+    _WIDE,
+    SLOT_SHIFT,
     ClusterStats,
     DedupeOptions,
     Fingerprint,
     Member,
+    _bucket_width,
     cluster_batch,
 )
+
+
+def slot_of_key(key: int) -> int:
+    """The time slot of an index key (its bits from ``SLOT_SHIFT`` up)."""
+    return key >> SLOT_SHIFT
+
+
+def bucket_ids(n: int, value: int | bytes) -> list[int]:
+    """A schema 18 bucket's ids from its ``n`` and ``article_ids`` (none from a damaged row:
+    ``_bucket_width``), one row at a time: what ``Buckets(rows)`` reads in arrays."""
+    if isinstance(value, int):
+        return [value]
+    width = _bucket_width(n, value)
+    return np.frombuffer(value, _NARROW if width == 4 else _WIDE).tolist() if width > 0 else []
 
 
 def keys_of(fp: Fingerprint) -> list[int]:

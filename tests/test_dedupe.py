@@ -237,7 +237,8 @@ def test_options_from_settings() -> None:
 def test_damaged_bucket_rows_read_as_empty_buckets() -> None:
     import numpy as np
 
-    from aggregator.dedupe import Buckets, bucket_ids
+    from aggregator.dedupe import Buckets
+    from tests.dedupe_reference import bucket_ids
 
     three = np.array([7, 8, 9], dtype="<i4").tobytes()
     rows = [

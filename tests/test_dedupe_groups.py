@@ -21,11 +21,10 @@ from aggregator.dedupe import (
     pack_groups,
     slot_group_bounds,
     slot_keys,
-    slot_of_key,
     time_slots,
 )
 from aggregator.store import MIGRATIONS, SCHEMA_VERSION, Store, _migration_19, stored_buckets
-from tests.dedupe_reference import keys_of
+from tests.dedupe_reference import keys_of, slot_of_key
 from tests.test_dedupe_index import BOUNDARY, TITLE, add, article, story
 
 
@@ -98,15 +97,55 @@ def test_a_damaged_group_reads_as_empty_and_the_others_as_stored() -> None:
     assert _read(read) == {k: v for k, v in held.items() if k >> GROUP_SHIFT == g[6]}
 
 
+# A column of the wrong SQL type, what a hand-written row may hold: a TEXT as long as the BLOB
+# (so that only its type is wrong), or an INTEGER.
+_COLUMNS = ("keys", "counts", "ids")
+_WRONG_TYPES = {"text": lambda blob: "x" * len(blob), "integer": lambda blob: 7}
+
+
+@pytest.mark.parametrize("kind", sorted(_WRONG_TYPES))
+@pytest.mark.parametrize("column", _COLUMNS)
+def test_a_group_column_that_is_not_a_blob_reads_as_empty(column: str, kind: str) -> None:
+    held = {(g << GROUP_SHIFT) + k: [g * 100 + k, g * 100 + k + 1] for g in (1, 2) for k in (1, 2)}
+    rows = _pack(held)
+    at = 1 + _COLUMNS.index(column)
+    bad = list(rows[0])
+    bad[at] = _WRONG_TYPES[kind](bad[at])
+    assert len(bad[at]) == len(rows[0][at]) if kind == "text" else isinstance(bad[at], int)
+    for order in (1, -1):  # in group order and not (sorted first)
+        read = Buckets.from_groups([tuple(bad), rows[1]][::order])
+        assert read.damaged == [rows[0][0]]
+        assert _read(read) == {k: v for k, v in held.items() if k >> GROUP_SHIFT == rows[1][0]}
+
+
+def test_a_group_key_given_twice_reads_as_empty() -> None:
+    held = {(g << GROUP_SHIFT) + k: [g * 10 + k] for g in (1, 2, 3) for k in (1, 2)}
+    rows = _pack(held)
+    read = Buckets.from_groups([rows[2], rows[1], rows[0], rows[1]])  # out of order, 2 twice
+    assert read.damaged == [rows[1][0]]
+    assert _read(read) == {k: v for k, v in held.items() if k >> GROUP_SHIFT != rows[1][0]}
+
+
+_DAMAGES = [("counts", "blob")] + [(c, kind) for c in _COLUMNS for kind in sorted(_WRONG_TYPES)]
+
+
+@pytest.mark.parametrize(("column", "kind"), _DAMAGES)
 def test_a_damaged_group_in_the_store_is_logged_and_refiled(
-    db: Store, caplog: pytest.LogCaptureFixture
+    db: Store, caplog: pytest.LogCaptureFixture, column: str, kind: str
 ) -> None:
     start = BOUNDARY - timedelta(days=1)
     (first,) = add(db, article(1, TITLE, start))
     filed = dict(stored_buckets(db.conn))
     damaged = next(iter(filed)) >> GROUP_SHIFT
+    (stored,) = db.conn.execute(
+        f"SELECT {column} FROM dedupe_groups WHERE group_key = ?", (damaged,)
+    ).fetchone()
+    value = b"\x00" if kind == "blob" else _WRONG_TYPES[kind](stored)
     with db.write() as conn:
-        conn.execute("UPDATE dedupe_groups SET counts = x'00' WHERE group_key = ?", (damaged,))
+        conn.execute(f"UPDATE dedupe_groups SET {column} = ? WHERE group_key = ?", (value, damaged))
+    assert db.conn.execute(
+        f"SELECT typeof({column}) FROM dedupe_groups WHERE group_key = ?", (damaged,)
+    ).fetchone() == (kind,)
     assert {k for k, _ in stored_buckets(db.conn)} == {
         k for k in filed if k >> GROUP_SHIFT != damaged
     }

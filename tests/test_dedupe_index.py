@@ -23,7 +23,6 @@ from aggregator.dedupe import (
     fingerprints,
     probe_slot_range,
     slot_keys,
-    slot_of_key,
     time_slots,
     timestamp,
 )
@@ -38,7 +37,7 @@ from aggregator.store import (
     stored_buckets,
 )
 from tests.conftest import NOW
-from tests.dedupe_reference import cluster_reference, keys_of
+from tests.dedupe_reference import cluster_reference, keys_of, slot_of_key
 
 TITLE = "江苏一200MW/400MWh独立储能电站全容量并网"
 # The start of a slot, a little after NOW: articles either side of it are in two slots.

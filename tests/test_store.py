@@ -628,7 +628,8 @@ def test_prune_deletes_old_articles_runs_and_pages_and_unindexes_them(db: Store)
 def test_prune_drops_the_index_slots_older_than_every_article_it_keeps(db: Store) -> None:
     import numpy as np
 
-    from aggregator.dedupe import slot_group_bounds, slot_of_key, time_slots, timestamp
+    from aggregator.dedupe import slot_group_bounds, time_slots, timestamp
+    from tests.dedupe_reference import slot_of_key
 
     old = NOW - timedelta(days=400)
     title = "国家能源局发布2025年光伏发电建设运行情况"
