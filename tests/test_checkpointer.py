@@ -241,11 +241,24 @@ def test_closing_leaves_a_consistent_file_with_every_row(db_path: Path) -> None:
 
 
 _CLUSTER_FOREVER = """
+import atexit
 import sys
 sys.path.insert(0, sys.argv[2])
 import aggregator.store as store_module
 from tests.test_checkpointer import cluster
 store_module.CHECKPOINT_EVERY_ARTICLES = 100
+
+
+def report():  # registered first, so it runs last: after the checkpointer's own stop
+    checkpointer = store.checkpointer
+    if checkpointer is None:
+        print("no checkpointer", flush=True)
+    else:
+        state = "running" if checkpointer.running else "stopped"
+        print(state, checkpointer.stats.checkpoints, checkpointer.error, flush=True)
+
+
+atexit.register(report)
 store = store_module.Store(sys.argv[1])
 batch = 0
 while True:
@@ -293,6 +306,11 @@ def test_a_process_that_never_closes_its_store_stops_the_thread_at_exit(db_path:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["1", "2", "3"] and done.stderr == ""
+    *batches, at_exit = done.stdout.splitlines()
+    assert batches == ["1", "2", "3"] and done.stderr == ""
+    # the checkpointer's atexit handler ran before the child's last one: its thread had ended
+    state, checkpoints, error = at_exit.split()
+    assert (state, error) == ("stopped", "None"), at_exit
+    assert int(checkpoints) >= 1  # it had started and checkpointed
     with Store(db_path) as store:
         assert store.conn.execute("SELECT count(*) FROM dedupe_texts").fetchone()[0] == 300
