@@ -363,7 +363,12 @@ def _latin_tokens(text: str) -> list[str]:
 def _fill_numbers(prints: Sequence[Fingerprint]) -> None:
     """Compute :attr:`Fingerprint.numbers` (and :attr:`~Fingerprint.bloom`) of those of
     ``prints`` that lack them, with one search of all the Chinese texts, joined with newlines
-    (:data:`_ZH_DECISIVE_LINES_RE`)."""
+    (:data:`_ZH_DECISIVE_LINES_RE`).
+
+    The Chinese loop inlines :func:`_decisive` and :func:`number_bloom`: calling them costs
+    0.14 µs a title (1.39 → 1.53 µs of this function, 2,000 bench titles, best of 5). A change
+    to either rule must be made here too; tests/test_dedupe_batch.py checks that the two give
+    the same on thousands of titles."""
     todo = [fp for fp in prints if fp._numbers is None]
     cjk = [fp for fp in todo if not fp.latin]
     if cjk:
