@@ -808,9 +808,9 @@ def _bucket_width(n: int, value: int | bytes) -> int:
     rows hold ``n`` = 0): read as an empty bucket, rewritten whole when next filed into."""
     if isinstance(value, int):
         return 0
-    if n > 0 and len(value) in (4 * n, 8 * n):
+    if isinstance(value, bytes) and isinstance(n, int) and n > 0 and len(value) in (4 * n, 8 * n):
         return len(value) // n
-    return -1
+    return -1  # (also a TEXT or REAL value or count: SQLite keeps what it was given)
 
 
 def _lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -838,14 +838,12 @@ class Buckets:
         count = len(rows)
         self.keys = np.fromiter((k for k, _, _ in rows), dtype=np.int64, count=count)
         # 0: one id (an INTEGER); 4 or 8: the width of a BLOB's ids; -1: a damaged row, empty
-        width = np.fromiter(
-            (0 if isinstance(v, int) else _bucket_width(n, v) for _, n, v in rows),
+        widths = [_bucket_width(n, v) for _, n, v in rows]
+        width = np.array(widths, dtype=np.int64)
+        self.counts = np.array(
+            [1 if w == 0 else n if w > 0 else 0 for (_, n, _), w in zip(rows, widths, strict=True)],
             dtype=np.int64,
-            count=count,
         )
-        self.counts = np.fromiter((n for _, n, _ in rows), dtype=np.int64, count=count)
-        self.counts[width == 0] = 1
-        self.counts[width < 0] = 0
         self.starts = np.cumsum(self.counts) - self.counts
         self.ids = np.zeros(int(self.counts.sum()), dtype=np.int64)
         single = np.flatnonzero(width == 0)

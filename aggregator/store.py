@@ -2006,12 +2006,12 @@ class Store:
         """Source name -> title (the name when no title is known)."""
         # Every source that has articles, by a skip-scan of the source index (one probe per
         # source, not a scan of every article), then the configured titles.
-        distinct = self.conn.execute(
+        found = self.conn.execute(
             "WITH RECURSIVE names(name) AS (SELECT min(source) FROM articles UNION ALL "
             "SELECT (SELECT min(source) FROM articles WHERE source > names.name) FROM names "
             "WHERE names.name IS NOT NULL) SELECT name FROM names WHERE name IS NOT NULL"
         )
-        titles = {name: name for (name,) in distinct}
+        titles = {name: name for (name,) in found}
         for name, title in self.conn.execute("SELECT name, title FROM sources"):
             titles[name] = title or name
         return titles

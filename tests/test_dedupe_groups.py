@@ -227,7 +227,12 @@ def test_the_migration_from_a_row_per_key_keeps_every_bucket(
         )
         add(store, article(20, "华能江苏540MW光伏项目全容量并网", BOUNDARY + timedelta(days=3)))
     crowded = {(7 << 45) + 1000 * i: [i + 1] for i in range(40)}  # 40 keys in one group
-    damaged = [((5 << 45) + 77, 3, b"\x01\x02")]  # a damaged row: read as empty
+    damaged = [  # damaged rows: read as empty
+        ((5 << 45) + 77, 3, b"\x01\x02"),  # a blob of another length
+        ((5 << 45) + 78, 2, "abcdefgh"),  # TEXT as long as two 32-bit ids
+        ((5 << 45) + 79, "two", b"\x01\x00\x00\x00\x02\x00\x00\x00"),  # a TEXT count
+        ((5 << 45) + 80, 1, 1.5),  # a REAL id
+    ]
     held = _as_schema_18(path, [(k, 1, ids[0]) for k, ids in crowded.items()] + damaged)
     assert len(held) > 16 and not set(held) & set(crowded)
     held |= crowded
