@@ -1527,12 +1527,12 @@ class Store:
             if self.checkpointer is not None and not self.checkpointer.reading():
                 self._checkpoint_on_commit()
             with gc_paused():  # a batch's objects hold no cycles: no collection needed
-                new, result, rows = _plan_stories(self.conn, chunk, options, self._recent)
+                new, result, rows, filed = _plan_stories(self.conn, chunk, options, self._recent)
             with self.write() as conn:
                 _write_stories(conn, new, result, rows)
             if self.checkpointer is not None:
                 self.checkpointer.wrote(len(chunk))
-            self._recent.add(*_attributes(new))
+            self._recent.add(*filed)  # once the batch is stored
             result.stats.seconds = time.perf_counter() - started
             stats.add(result.stats)
         return stats
@@ -2367,7 +2367,7 @@ def _assign_stories(
 ) -> ClusterStats:
     """Cluster the articles ``ids`` (new) against the index, in an open write transaction."""
     started = time.perf_counter()
-    new, result, rows = _plan_stories(conn, ids, options)
+    new, result, rows, _filed = _plan_stories(conn, ids, options)
     _write_stories(conn, new, result, rows)
     result.stats.seconds = time.perf_counter() - started
     return result.stats
@@ -2378,9 +2378,15 @@ def _plan_stories(
     ids: Sequence[int],
     options: DedupeOptions,
     recent: RecentAttributes | None = None,
-) -> tuple[list[Member], BatchResult, list[tuple[int, bytes, bytes, bytes]]]:
+) -> tuple[
+    list[Member],
+    BatchResult,
+    list[tuple[int, bytes, bytes, bytes]],
+    tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+]:
     """Read what clustering the articles ``ids`` needs, decide their stories and the index rows
-    they leave. ``recent`` holds what the process knows of recently filed articles.
+    they leave, and give the new articles' :func:`_attributes` (for ``recent`` once stored).
+    ``recent`` holds what the process knows of recently filed articles.
 
     One query reads every bucket the batch probes; the shortlists are computed in arrays; one
     query reads the shortlisted articles' times, cut flags and decisive-token bits, which refuse
@@ -2389,7 +2395,8 @@ def _plan_stories(
     """
     recent = recent or RecentAttributes(0)
     new = _new_members(conn, ids)  # in id order
-    _ids, new_when, new_bloom, new_cut = _attributes(new)
+    attributes = _attributes(new)
+    _ids, new_when, new_bloom, new_cut = attributes
     now = time.time()
     low, high = probe_slot_range(new_when, options, now)
     filled = _filled_slots(conn, int(low.min(initial=0)), int(high.max(initial=0)))
@@ -2441,7 +2448,7 @@ def _plan_stories(
     result.stats.capped += capped
     result.stats.candidates += refused
     result.stats.rejected += refused
-    return new, result, rows
+    return new, result, rows, attributes
 
 
 def _attributes(new: Sequence[Member]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
