@@ -41,8 +41,13 @@ bench-export: install
 bench-limits: install
 	$(BIN)/python bench/limits.py
 
-bench-dedupe: install
+bench-dedupe: install $(VENV)/.bench-installed
 	$(BIN)/python bench/dedupe.py
+
+# the benchmarks' own extra (datasketch, bench/dedupe.py's reference)
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
 
 bench-checkpoint: install
 	$(BIN)/python bench/checkpoint.py
