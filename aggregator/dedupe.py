@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from difflib import SequenceMatcher
+from functools import cache
 from itertools import chain, repeat
 from operator import attrgetter
 from typing import Any
@@ -220,20 +221,68 @@ _PREFIX_TAG_LINES_RE = re.compile(
 )
 # A line that starts with one of them (the only lines the tag rule can change).
 _TAG_LINE_STARTS = tuple(f"\n{opener}" for opener in sorted(_TAG_OPENERS))
-# Punctuation and spaces, except a decimal point ("10.8" stays one number): the runs of
-# (?:[^\w.]|_|(?<!\d)\.|\.(?!\d))+ but for newlines. (Its first character is read from a class,
-# then checked behind: the engine skips faster.)
-_NOT_WORD_LINES_RE = re.compile(
-    r"[\W_](?:(?<=[^\w.\n])|(?<=_)|(?<=\.)(?<!\d\.)|(?<=\.)(?!\d))"
-    r"(?:[^\w.\n]|_|(?<!\d)\.|\.(?!\d))*"
-)
-# No space next to a CJK character (one between Latin words).
-_CJK_SPACE_LINES_RE = re.compile(f" (?:(?<=[{_CJK}] )|(?=[{_CJK}]))")
-_LINE_EDGE_SPACE_RE = re.compile(" \n ?|\n ")  # a space beside a newline
-# _T2S as a search: few characters of a batch are Traditional, and str.translate() with a table
-# this size costs more than the rest of the normalisation.
-_T2S_CHARS = {chr(traditional): chr(simple) for traditional, simple in _T2S.items()}
-_T2S_RE = re.compile(f"[{''.join(_T2S_CHARS)}]")
+# Then, in array operations over the code points of the joined text (:func:`_words_spaced`):
+# Traditional → Simplified (``_T2S``); punctuation and spaces dropped, except a decimal point
+# ("10.8" stays one number): each run of (?:[^\w.\n]|_|(?<!\d)\.|\.(?!\d))+ becomes one space, and
+# none beside a newline, at either end or beside a CJK character (one between Latin words).
+# (``tests/dedupe_reference.py`` holds these rules as the regular expressions they were.)
+_WORD, _DIGIT, _CJK_CLASS, _UNDERSCORE, _DOT, _NEWLINE = 1, 2, 4, 8, 16, 32
+
+
+def _char_class(chars: str) -> np.ndarray:
+    """Each character's class bits (``_WORD`` as ``\\w`` finds it, ``_DIGIT`` as ``\\d``,
+    ``_CJK_CLASS``; "_", "." and newline alone in theirs), from the regular expressions' own
+    classes: uint8, one a character."""
+    bits = np.zeros(len(chars), dtype=np.uint8)
+    for pattern, bit in ((r"\w", _WORD), (r"\d", _DIGIT), (f"[{_CJK}]", _CJK_CLASS)):
+        bits[[m.start() for m in re.finditer(pattern, chars)]] |= bit
+    for char, bit in (("_", _UNDERSCORE), (".", _DOT), ("\n", _NEWLINE)):
+        bits[[m.start() for m in re.finditer(re.escape(char), chars)]] = bit
+    return bits
+
+
+@cache
+def _bmp_tables() -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_char_class` of every character of the Basic Multilingual Plane (~20 ms, once),
+    and ``_T2S`` as a code point table over it."""
+    classes = _char_class("".join(map(chr, range(0x10000))))
+    simplified = np.arange(0x10000, dtype=np.uint32)
+    simplified[list(_T2S)] = list(_T2S.values())
+    return classes, simplified
+
+
+def _words_spaced(joined: str) -> str:
+    """Traditional → Simplified, and the punctuation and spacing rule, on the joined text."""
+    classes, simplified = _bmp_tables()
+    points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    wide = points > 0xFFFF  # beyond the BMP (rare): looked up one by one
+    if wide.any():
+        bmp = np.where(wide, 0, points)
+        points = np.where(wide, points, simplified[bmp])
+        kind = classes[bmp]
+        for code in np.unique(points[wide]).tolist():
+            kind[points == code] = _char_class(chr(code))[0]
+    else:
+        points = simplified[points]
+        kind = classes[points]
+    digit = (kind & _DIGIT).astype(bool)
+    run = (kind & (_WORD | _NEWLINE)) == 0  # punctuation, spaces, "_" and "."
+    dots = np.flatnonzero(kind[1:-1] == _DOT) + 1
+    run[dots[digit[dots - 1] & digit[dots + 1]]] = False  # a decimal point
+    after = np.empty(len(run) + 1, dtype=bool)  # run[i - 1], False before the first
+    after[0], after[1:] = False, run
+    firsts = np.flatnonzero(run & ~after[:-1])
+    lasts = np.flatnonzero(run & ~np.append(run[1:], False))
+    edge = np.ones(len(run) + 2, dtype=bool)  # a run beside one of them drops whole
+    edge[1:-1] = (kind & (_CJK_CLASS | _NEWLINE)).astype(bool)
+    spaced = firsts[~(edge[firsts] | edge[lasts + 2])]
+    keep = ~run
+    keep[spaced] = True
+    points = points.copy()
+    points[spaced] = 0x20
+    return points[keep].tobytes().decode("utf-32-le", "surrogatepass")
+
+
 _CUT_ENDS = frozenset(CUT_MARKS)  # the last character of every cut marker
 
 
@@ -257,10 +306,8 @@ def match_texts(titles: Sequence[str]) -> tuple[list[str], list[bool]]:
     joined = nfkc(joined)
     if joined[:1] in _TAG_OPENERS or any(start in joined for start in _TAG_LINE_STARTS):
         joined = _PREFIX_TAG_LINES_RE.sub("", joined)
-    joined = _T2S_RE.sub(lambda m: _T2S_CHARS[m.group()], joined).casefold()
-    joined = _NOT_WORD_LINES_RE.sub(" ", joined)
-    joined = _CJK_SPACE_LINES_RE.sub("", _LINE_EDGE_SPACE_RE.sub("\n", joined).strip(" "))
-    joined = _UNIT_SPACE_RE.sub("", joined)
+    # (Case folding maps nothing to or from a Traditional or Simplified character: before them.)
+    joined = _UNIT_SPACE_RE.sub("", _words_spaced(joined.casefold()))
     return (joined.split("\n") if titles else []), cuts
 
 

@@ -63,8 +63,8 @@ def _changing_re() -> re.Pattern[str]:
     return re.compile(f"[{ranges}\U00010000-\U0010ffff]")
 
 
-def _own_nfkc(match: re.Match[str]) -> str:
-    mapped = _NFKC_OF_EACH[ord(match.group())]
+def _own_nfkc(char: str) -> str:
+    mapped = _NFKC_OF_EACH[ord(char)]
     return chr(mapped) if isinstance(mapped, int) else mapped
 
 
@@ -79,7 +79,9 @@ def nfkc(text: str) -> str:
     """
     if unicodedata.is_normalized("NFKC", text):
         return text
-    mapped = _changing_re().sub(_own_nfkc, text)
+    mapped = text
+    for char in set(_changing_re().findall(text)):  # few distinct ones: one replace() each
+        mapped = mapped.replace(char, _own_nfkc(char))  # (none becomes one that changes)
     if unicodedata.is_normalized("NFKC", mapped):
         return mapped
     return unicodedata.normalize("NFKC", mapped)

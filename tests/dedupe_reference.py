@@ -4,18 +4,23 @@ headline from buckets held in a dict, and a batch clustered with those shortlist
 buckets filled (and capped) as it goes. Production computes all of this in arrays
 (``batch_keys``, ``shortlist_batch``, ``local_shortlist_batch``, ``file_batch``). Also the
 one-at-a-time readers of a key's slot and of a schema 18 bucket row, which production reads
-in arrays (``time_slots``, ``Buckets``)."""
+in arrays (``time_slots``, ``Buckets``). And the punctuation and spacing rules of
+``match_texts`` as the regular expressions they were, which production runs in arrays
+(``_words_spaced``)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from aggregator.dedupe import (
+    _CJK,
     _NARROW,
     _PROBE_ALONE,
+    _T2S,
     _WIDE,
     SLOT_SHIFT,
     ClusterStats,
@@ -25,6 +30,27 @@ from aggregator.dedupe import (
     _bucket_width,
     cluster_batch,
 )
+
+# Punctuation and spaces, except a decimal point ("10.8" stays one number): the runs of
+# (?:[^\w.]|_|(?<!\d)\.|\.(?!\d))+ but for newlines. (Its first character is read from a class,
+# then checked behind.)
+NOT_WORD_LINES_RE = re.compile(
+    r"[\W_](?:(?<=[^\w.\n])|(?<=_)|(?<=\.)(?<!\d\.)|(?<=\.)(?!\d))"
+    r"(?:[^\w.\n]|_|(?<!\d)\.|\.(?!\d))*"
+)
+# No space next to a CJK character (one between Latin words).
+CJK_SPACE_LINES_RE = re.compile(f" (?:(?<=[{_CJK}] )|(?=[{_CJK}]))")
+LINE_EDGE_SPACE_RE = re.compile(" \n ?|\n ")  # a space beside a newline
+T2S_CHARS = {chr(traditional): chr(simple) for traditional, simple in _T2S.items()}
+T2S_RE = re.compile(f"[{''.join(T2S_CHARS)}]")
+
+
+def words_spaced(joined: str) -> str:
+    """What ``_words_spaced`` must give: Traditional → Simplified, case folding (``match_texts``
+    folds first), then punctuation and spaces, by regular expressions on the joined text."""
+    joined = T2S_RE.sub(lambda m: T2S_CHARS[m.group()], joined)
+    joined = NOT_WORD_LINES_RE.sub(" ", joined)
+    return CJK_SPACE_LINES_RE.sub("", LINE_EDGE_SPACE_RE.sub("\n", joined).strip(" "))
 
 
 def slot_of_key(key: int) -> int:

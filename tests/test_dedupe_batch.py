@@ -16,7 +16,6 @@ import pytest
 
 from aggregator.dedupe import (
     _CJK,
-    _NOT_WORD_LINES_RE,
     _T2S,
     _TAG_OPENERS,
     _UNIT_SPACE_RE,
@@ -30,6 +29,7 @@ from aggregator.dedupe import (
     Fingerprint,
     _decisive,
     _latin_tokens,
+    _words_spaced,
     fingerprints,
     match_text,
     match_texts,
@@ -45,7 +45,7 @@ from aggregator.store import (
 )
 from aggregator.text import strip_cut_marker
 from tests.conftest import ROOT
-from tests.dedupe_reference import keys_of, probes_of
+from tests.dedupe_reference import NOT_WORD_LINES_RE, keys_of, probes_of, words_spaced
 
 # The normalisation rules for one title, as they were written before match_text() became
 # match_texts() of one title: the batch rules must give, on each line, what these give.
@@ -148,6 +148,28 @@ def hostile_titles() -> tuple[str, ...]:
     return tuple(dict.fromkeys(titles))
 
 
+# Pieces of generated headlines: Chinese and English words, tags, wire words, numbers and units,
+# Traditional characters, full-width forms, punctuation of every kind, digits of other scripts.
+PIECES = [
+    *PLACES[:12], "国家能源局", "發電", "風電項目", "储能", "光伏", "第二批", "三月", "2026年",
+    "39.5", "000791", "1.2", " GW", "MW", " mwh", "kV", "Solar", "WIND", "grid's", "UPDATE 1-",
+    "BREAKING: ", "【快讯】", "[视频]", "(图)", "「独家」", "〔", "】", "：", "，", "（", "）",
+    "、",
+    "！", "？", "“", "”", "《", "》", "—", "-", "_", ".", "..", "…", " ", "  ", "\t", "\u3000",
+    "ＡＢＣ", "２０２６", "١٢", "٣.٤", "ß", "Σ", "é", "e\u0301", "ﬁ", "㎿", "①", "🔋", "𠀀", "\n",
+]  # fmt: skip
+
+
+@cache
+def generated_titles() -> tuple[str, ...]:
+    rng = random.Random(20261202)
+    return tuple(
+        "".join(rng.choice(PIECES) for _ in range(rng.randrange(12)))
+        + rng.choice(["", "", "...", "…", "。。。", " ..."])
+        for _ in range(3000)
+    )
+
+
 def _key(kind: str, text: str) -> int:
     """The prefix/suffix key as the index defines it."""
     data = f"{kind}\x00{text}".encode()
@@ -194,6 +216,7 @@ def found(fp: Fingerprint) -> tuple[object, ...]:
         pytest.param(labelled_titles, id="labelled pairs"),
         pytest.param(hostile_titles, id="hostile cases"),
         pytest.param(lambda: tuple(EDGE_CASES), id="edge cases"),
+        pytest.param(generated_titles, id="generated"),
     ],
 )
 def test_a_batch_fingerprints_each_headline_as_alone(titles: object) -> None:
@@ -245,6 +268,27 @@ def test_the_batch_tokens_and_bits_are_those_of_decisive_and_number_bloom() -> N
     assert popped > 500 and none > 100  # both short cuts of the inlined copy are taken
 
 
+def test_the_array_rules_are_the_regular_expressions() -> None:
+    """``_words_spaced`` (code points in arrays) gives what the regular expressions it replaced
+    give (``tests/dedupe_reference.py``), on texts of every class of character, joined or not,
+    with characters beyond the Basic Multilingual Plane and lone surrogates."""
+    rng = random.Random(20261204)
+    alphabet = [
+        *"0123456789..._,:;!?-/ \t\n\u3000\u2028（）【】：，。、",
+        *PIECES,
+        "\ud800",
+        "\U0001d7d8",
+    ]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(16))) for _ in range(5000)]
+    texts = [text.casefold() for text in texts]
+    for text in texts:
+        assert _words_spaced(text) == words_spaced(text), repr(text)
+    joined = "\n".join(texts)
+    assert _words_spaced(joined) == words_spaced(joined)
+    lines = joined.split("\n")
+    assert _words_spaced(joined).split("\n") == [words_spaced(line) for line in lines]
+
+
 def test_the_batch_rules_match_the_single_rules_on_every_line() -> None:
     """The rewritten regular expressions find, line by line, what the originals find."""
     rng = random.Random(20261202)
@@ -255,7 +299,7 @@ def test_the_batch_rules_match_the_single_rules_on_every_line() -> None:
         lines = text.split("\n")
         tokens = _ZH_DECISIVE_LINES_RE.findall(text)
         assert tokens == [t for line in lines for t in [*_ZH_DECISIVE_RE.findall(line), "\n"]][:-1]
-        spaced = _NOT_WORD_LINES_RE.sub(" ", text)
+        spaced = NOT_WORD_LINES_RE.sub(" ", text)
         assert spaced.split("\n") == [NOT_WORD_RE.sub(" ", line) for line in lines]
 
 
