@@ -905,7 +905,7 @@ class Buckets:
                 self.ids[at] = np.frombuffer(blob, dtype=dtype)
 
     @classmethod
-    def from_groups(cls, rows: Sequence[tuple[int, bytes, bytes, bytes]]) -> Buckets:
+    def from_groups(cls, rows: Sequence[GroupRow]) -> Buckets:
         """From ``dedupe_groups`` rows ``(group_key, keys, counts, ids)`` in group order
         (:func:`pack_groups`; else sorted here), decoded all at once: each column joined, read
         by numpy. A row that is not what :func:`pack_groups` writes (damaged, or written by
@@ -922,9 +922,9 @@ class Buckets:
             rows, group = [rows[i] for i in order.tolist()], group[order]
         _, key_col, count_col, id_col = zip(*rows, strict=True)
         # A column's length, or -1 when it is not a BLOB (an INTEGER, a TEXT): never one that fits
-        key_len = np.array([len(v) if isinstance(v, bytes) else -1 for v in key_col], np.int64)
-        count_len = np.array([len(v) if isinstance(v, bytes) else -1 for v in count_col], np.int64)
-        id_len = np.array([len(v) if isinstance(v, bytes) else -1 for v in id_col], np.int64)
+        key_len = np.array([len(v) if isinstance(v, _BLOBS) else -1 for v in key_col], np.int64)
+        count_len = np.array([len(v) if isinstance(v, _BLOBS) else -1 for v in count_col], np.int64)
+        id_len = np.array([len(v) if isinstance(v, _BLOBS) else -1 for v in id_col], np.int64)
         size = key_len // _KEY_OFFSET.itemsize  # keys a row
         fits = (key_len % _KEY_OFFSET.itemsize == 0) & (size > 0)
         fits &= (count_len == size) | (count_len == 4 * size)
@@ -998,6 +998,9 @@ _OFFSET_MASK = np.int64((1 << GROUP_SHIFT) - 1)
 LAST_GROUP = (SLOT_LIMIT + 1 << GROUP_SLOT_SHIFT) - 1
 _COUNT = np.dtype("u1")
 _WIDE_COUNT = np.dtype("<u4")
+Blob = bytes | memoryview  # a BLOB column's value: SQLite gives bytes, pack_groups memoryviews
+_BLOBS = (bytes, memoryview)
+GroupRow = tuple[int, Blob, Blob, Blob]  # a dedupe_groups row: (group_key, keys, counts, ids)
 
 
 def key_groups(keys: np.ndarray) -> np.ndarray:
@@ -1015,12 +1018,11 @@ def slot_group_bounds(slot: int) -> tuple[int, int]:
     return slot << GROUP_SLOT_SHIFT, ((slot + 1) << GROUP_SLOT_SHIFT) - 1
 
 
-def pack_groups(
-    keys: np.ndarray, counts: np.ndarray, ids: np.ndarray
-) -> list[tuple[int, bytes, bytes, bytes]]:
+def pack_groups(keys: np.ndarray, counts: np.ndarray, ids: np.ndarray) -> list[GroupRow]:
     """The ``dedupe_groups`` rows ``(group_key, keys, counts, ids)`` of buckets: ``keys``
     ascending and distinct, ``counts[i]`` ≥ 1 ids each, ``ids`` every bucket's ids in key order
-    (see :data:`GROUP_SHIFT`). Array operations but for one slice of each column per group."""
+    (see :data:`GROUP_SHIFT`); each column's value a read-only ``memoryview`` of bytes. Array
+    operations but for one slice of each column per group."""
     if not len(keys):
         return []
     keys = np.asarray(keys, dtype=np.int64)
@@ -1044,11 +1046,13 @@ def pack_groups(
         if ids.max() >= _NARROW_LIMIT or ids.min() < -_NARROW_LIMIT
         else narrow
     )
-    key_bytes = (keys & _OFFSET_MASK).astype(_KEY_OFFSET).tobytes()
-    narrow_counts = counts.astype(_COUNT).tobytes()  # wraps above 255: those groups are wide
-    wide_counts = counts.astype(_WIDE_COUNT).tobytes() if any(wide_count) else b""
-    narrow_ids = ids.astype(_NARROW).tobytes()  # wraps past 32 bits: those groups are wide
-    wide_ids = ids.astype(_WIDE).tobytes() if any(wide_id) else b""
+    # Each column's bytes once, a group's value a slice of them: memoryview slices copy nothing
+    # (half the cost of bytes slices, each a copy), and SQLite stores them as BLOBs.
+    key_bytes = memoryview((keys & _OFFSET_MASK).astype(_KEY_OFFSET).tobytes())
+    narrow_counts = memoryview(counts.astype(_COUNT).tobytes())  # wraps above 255: wide groups
+    wide_counts = memoryview(counts.astype(_WIDE_COUNT).tobytes() if any(wide_count) else b"")
+    narrow_ids = memoryview(ids.astype(_NARROW).tobytes())  # wraps past 32 bits: wide groups
+    wide_ids = memoryview(ids.astype(_WIDE).tobytes() if any(wide_id) else b"")
     k = _KEY_OFFSET.itemsize
     return [
         (
@@ -1153,7 +1157,7 @@ def local_shortlist_batch(keys: BatchKeys, options: DedupeOptions) -> tuple[np.n
 
 def file_batch(
     keys: BatchKeys, ids: Sequence[int], buckets: Buckets, options: DedupeOptions
-) -> tuple[list[tuple[int, bytes, bytes, bytes]], int]:
+) -> tuple[list[GroupRow], int]:
     """The index rows a batch leaves — every group it files into, rewritten whole
     (:func:`pack_groups`): its keys' buckets as ``buckets`` holds them, with the batch's ids
     added, a full bucket keeping its newest ``bucket_cap`` — and how many articles that cap

@@ -35,6 +35,7 @@ from aggregator.dedupe import (
     ClusterStats,
     DedupeOptions,
     Fingerprint,
+    GroupRow,
     Member,
     RecentAttributes,
     _fill_numbers,
@@ -864,7 +865,7 @@ def rebuild_dedupe_index(
     # about 65,536 keys at a time (few Python objects), each part ending at a group's end
     cuts = np.unique(np.searchsorted(groups, groups[::65536][1:]))
 
-    def rows() -> Iterator[tuple[int, bytes, bytes, bytes]]:
+    def rows() -> Iterator[GroupRow]:
         for low, high in zip(
             np.r_[0, cuts].tolist(), np.r_[cuts, len(groups)].tolist(), strict=True
         ):
@@ -2320,7 +2321,7 @@ def _read_buckets(conn: sqlite3.Connection, keys: np.ndarray) -> Buckets:
     groups = distinct(key_groups(keys))
     slots, count = np.unique(groups >> GROUP_SLOT_SHIFT, return_counts=True)
     dense = count >= DENSE_SLOT_GROUPS
-    rows: list[tuple[int, bytes, bytes, bytes]] = []
+    rows: list[GroupRow] = []
     for slot in slots[dense].tolist():
         rows += conn.execute(
             "SELECT group_key, keys, counts, ids FROM dedupe_groups "
@@ -2381,7 +2382,7 @@ def _plan_stories(
 ) -> tuple[
     list[Member],
     BatchResult,
-    list[tuple[int, bytes, bytes, bytes]],
+    list[GroupRow],
     tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
 ]:
     """Read what clustering the articles ``ids`` needs, decide their stories and the index rows
@@ -2478,7 +2479,7 @@ def _write_stories(
     conn: sqlite3.Connection,
     new: Sequence[Member],
     result: BatchResult,
-    rows: Sequence[tuple[int, bytes, bytes, bytes]],
+    rows: Sequence[GroupRow],
 ) -> None:
     """Store what :func:`_plan_stories` decided: stories, index buckets, normalised texts."""
     if result.stories:

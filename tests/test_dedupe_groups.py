@@ -7,6 +7,7 @@ import logging
 import random
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -37,13 +38,15 @@ def _read(buckets: Buckets) -> dict[int, list[int]]:
     }
 
 
-def _pack(held: dict[int, list[int]]) -> list[tuple[int, bytes, bytes, bytes]]:
+def _pack(held: dict[int, list[int]], blobs: bool = True) -> list[tuple[int, Any, Any, Any]]:
+    """pack_groups' rows (memoryviews), with ``blobs`` as bytes (as SQLite gives them back)."""
     keys = sorted(held)
-    return pack_groups(
+    rows = pack_groups(
         np.array(keys, dtype=np.int64),
         np.array([len(held[k]) for k in keys], dtype=np.int64),
         np.array([i for k in keys for i in held[k]], dtype=np.int64),
     )
+    return [(g, bytes(k), bytes(c), bytes(i)) for g, k, c, i in rows] if blobs else rows
 
 
 def _widths(keys: bytes, counts: bytes, ids: bytes) -> tuple[int, int]:
@@ -66,8 +69,11 @@ def test_groups_round_trip_in_every_width() -> None:
     many, wide = sorted(held)[3], sorted(held)[-7]
     held[many] = list(range(1, 301))  # more ids than an 8-bit count holds
     held[wide] = [5, (1 << 40) + 3, -(1 << 35)]  # ids 32 bits do not hold
+    views = _pack(held, blobs=False)
+    assert all(isinstance(v, memoryview) and v.readonly for row in views for v in row[1:])
     rows = _pack(held)
     assert [row[0] for row in rows] == sorted(set(key_groups(np.array(list(held))).tolist()))
+    assert _read(Buckets.from_groups(views)) == held  # what clustering writes, as SQLite reads
     widths = {g: _widths(k, c, i) for g, k, c, i in rows}
     assert widths[many >> GROUP_SHIFT] == (4, 4) and widths[wide >> GROUP_SHIFT] == (1, 8)
     assert {
