@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from difflib import SequenceMatcher
 from functools import cache
-from itertools import chain, islice, repeat
+from itertools import chain, repeat
 from operator import attrgetter
 from typing import Any
 
@@ -346,11 +346,6 @@ class Fingerprint:
         """The fingerprint of one headline, without index keys."""
         return cls(*match_text(title))
 
-    def made_from(self, text: str, cut: int, latin: int, bloom: int) -> bool:
-        """Whether this is the fingerprint of a text with these flags and decisive-token bits
-        (a ``dedupe_texts`` row's): all the rest is computed from them."""
-        return self.text == text and self.cut == cut and self.latin == latin and self.bloom == bloom
-
     @property
     def size(self) -> int:
         """Length for the ``min_cut_chars`` rule: characters, two Latin ones counting one."""
@@ -625,6 +620,10 @@ class IndexKeys:
             [np.where(cut, probes[:, 1], probes[:, 0])[:, None], probes[:, 2:]], axis=1
         )
         self.key_mask = np.delete(self.probe_mask, 1, axis=1)
+        # which of the probes a row files under (in its own time slot): key_mask by probe column
+        self.files = self.probe_mask.copy()
+        self.files[:, 0] &= ~cut
+        self.files[:, 1] &= cut
 
 
 # Whether a match on each column of IndexKeys.probes alone makes a candidate.
@@ -778,16 +777,15 @@ def batch_keys(
     (:func:`slot_keys`): each article files under its own slot and probes the slots of its
     window (:func:`probe_slot_range`) that hold something — those in ``filled`` (sorted: the
     store's non-empty slots there) or filed by the batch itself."""
-    at, keys = filed_keys(prints)
     batch, rows = _rows_of(prints)
     mask = batch.probe_mask[rows]
     probe_at, column = np.nonzero(mask)
     probe_keys = batch.probes[rows][mask]
     probe_weight = np.where(_PROBE_ALONE[column], options.min_shared_keys, 1)
+    files = batch.files[rows][mask]  # the probes that are keys filed under
     if when is not None:
         when = np.asarray(when, dtype=np.float64)
         own = time_slots(when, now)
-        keys = slot_keys(keys, own[at])
         held = distinct(np.concatenate([own, np.zeros(0, np.int64) if filled is None else filled]))
         low, high = probe_slot_range(when, options, now)
         first = np.searchsorted(held, low)
@@ -796,20 +794,23 @@ def batch_keys(
         slots = held[_expand(first[probe_at], times)]
         probe_keys = slot_keys(np.repeat(probe_keys, times), slots)
         probe_at, probe_weight = np.repeat(probe_at, times), np.repeat(probe_weight, times)
-    # The distinct keys, and (key's rank, position) codes in order: a stable sort by key keeps
-    # each key's positions ascending.
-    order = np.argsort(keys, kind="stable")
-    ordered = keys[order]
+        files = np.repeat(files, times) & (slots == own[probe_at])  # (its window holds its slot)
+    # One stable sort of the probes by key (by position within a key). The keys filed under are
+    # the probes of their own slot in the columns filed under: the distinct keys, and (key's
+    # rank, position) codes in order, come from the same order.
+    probe_order = np.argsort(probe_keys, kind="stable")
+    order = probe_order[files[probe_order]]
+    ordered = probe_keys[order]
     first = np.r_[True, ordered[1:] != ordered[:-1]] if len(ordered) else np.zeros(0, bool)
     span = len(prints) + 1
     return BatchKeys(
         size=len(prints),
         distinct=ordered[first],
-        filed=(np.cumsum(first) - 1) * span + at[order],
+        filed=(np.cumsum(first) - 1) * span + probe_at[order],
         probe_keys=probe_keys,
         probe_at=probe_at,
         probe_weight=probe_weight,
-        probe_order=np.argsort(probe_keys, kind="stable"),
+        probe_order=probe_order,
     )
 
 
@@ -1241,19 +1242,10 @@ class RecentAttributes:
     """What :func:`prefilter` needs of clustered articles — time, decisive-token bits, cut flag —
     for the most recent ids, in arrays a batch indexes instead of reading them back. They never
     change once an article is filed, so a long-lived clusterer keeps the ones it filed or read
-    (at most ``limit`` ids, the newest); ids not held are read from the store.
+    (at most ``limit`` ids, the newest); ids not held are read from the store."""
 
-    It also keeps the :class:`Fingerprint` of the articles it last filed or verified (at most
-    ``print_limit``, the last added), with what verification computed of them (decisive
-    tokens, shingles): the stored candidates a batch verifies are mostly articles filed a few
-    batches before (in the benchmark, 96% were new in the last eight batches of 2,000), which
-    would otherwise be made again from their rows and searched again. The store uses one only
-    for a row that still holds what it was made from (:meth:`Fingerprint.made_from`)."""
-
-    def __init__(self, limit: int = 1 << 20, print_limit: int = 1 << 14) -> None:
+    def __init__(self, limit: int = 1 << 20) -> None:
         self.limit = limit
-        self.print_limit = min(limit, print_limit)
-        self.prints: dict[int, Fingerprint] = {}  # oldest added first
         self.low = 0  # ids low .. low + len(held) - 1
         self.held = np.zeros(0, dtype=bool)
         self.seen = np.zeros(0, dtype=np.float64)
@@ -1294,14 +1286,6 @@ class RecentAttributes:
             return inside, zero, zero.astype(np.int64), zero.astype(bool)
         held = inside & self.held[at]
         return held, self.seen[at], self.nums[at], self.cut[at]
-
-    def add_prints(self, ids: Sequence[int], prints: Sequence[Fingerprint]) -> None:
-        """Keep these articles' fingerprints (dropping the first added past ``print_limit``)."""
-        held = self.prints
-        held.update(zip(ids, prints, strict=True))
-        if len(held) > self.print_limit:
-            for article in list(islice(held, len(held) - self.print_limit)):
-                del held[article]
 
 
 def prefilter(

@@ -1534,7 +1534,6 @@ class Store:
             if self.checkpointer is not None:
                 self.checkpointer.wrote(len(chunk))
             self._recent.add(*filed)  # once the batch is stored
-            self._recent.add_prints(filed[0].tolist(), [m.fingerprint for m in new])
             result.stats.seconds = time.perf_counter() - started
             stats.add(result.stats)
         return stats
@@ -2264,27 +2263,16 @@ def _new_members(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Member]:
     ]
 
 
-def _known_members(
-    conn: sqlite3.Connection, ids: Iterable[int], recent: RecentAttributes | None = None
-) -> dict[int, Member]:
-    """Clustered articles by id, as filed (a stored article never changes story), with the
-    fingerprint ``recent`` keeps of an article when it was made from what its row holds (else
-    one made from the row, then kept)."""
-    members: dict[int, Member] = {}
-    made: dict[int, Fingerprint] = {}
-    kept = recent.prints if recent is not None else {}
-    for id, story_id, seen, nums, cut, latin, text, title in conn.execute(
-        "SELECT d.article_id, d.story_id, d.seen, d.nums, d.cut, d.latin, d.text, d.title "
-        "FROM json_each(?) AS j CROSS JOIN dedupe_texts AS d ON d.article_id = j.value",
-        (json.dumps(sorted(set(ids))),),
-    ):
-        fp = kept.get(id)
-        if fp is None or not fp.made_from(text, cut, latin, nums):
-            fp = made[id] = Fingerprint(text, bool(cut), bool(latin), nums)
-        members[id] = Member(id, story_id, title, seen, fp)
-    if recent is not None and made:
-        recent.add_prints(list(made), list(made.values()))
-    return members
+def _known_members(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, Member]:
+    """Clustered articles by id, as filed (a stored article never changes story)."""
+    return {
+        id: Member(id, story_id, title, seen, Fingerprint(text, bool(cut), bool(latin), nums))
+        for id, story_id, seen, nums, cut, latin, text, title in conn.execute(
+            "SELECT d.article_id, d.story_id, d.seen, d.nums, d.cut, d.latin, d.text, d.title "
+            "FROM json_each(?) AS j CROSS JOIN dedupe_texts AS d ON d.article_id = j.value",
+            (json.dumps(sorted(set(ids))),),
+        )
+    }
 
 
 def _first_needed_slot(conn: sqlite3.Connection) -> int | None:
@@ -2453,9 +2441,9 @@ def _plan_stories(
         later[keep_local].tolist(), earlier[keep_local].tolist(), strict=True
     ):
         local_shortlists.setdefault(ids_of[position], []).append(ids_of[before])
-    known = _known_members(conn, other[keep].tolist(), recent)
+    known = _known_members(conn, other[keep].tolist())
     founders = {m.story_id for m in known.values()} - set(known) - set(ids_of)
-    known.update(_known_members(conn, founders, recent))
+    known.update(_known_members(conn, founders))
     result = cluster_batch(new, known, options, shortlists, local_shortlists)
     rows, capped = file_batch(keys, ids_of, buckets, options)
     result.stats.capped += capped

@@ -432,30 +432,6 @@ def test_recent_attributes_hold_the_newest_ids() -> None:
     assert not RecentAttributes(0).get(asked)[0].any()
 
 
-def test_recent_fingerprints_keep_the_last_added() -> None:
-    from aggregator.dedupe import RecentAttributes
-
-    recent = RecentAttributes(print_limit=300)
-    prints = fingerprints(_corpus_titles()[:200])
-    recent.add_prints(list(range(1000, 1200)), prints)
-    recent.add_prints(list(range(900, 1000)), prints[:100])  # older ids, added later
-    recent.add_prints(list(range(1200, 1250)), prints[:50])
-    assert len(recent.prints) == 300
-    assert sorted(recent.prints) == [*range(900, 1000), *range(1050, 1250)]
-    assert recent.prints[1100] is prints[100] and recent.prints[1200] is prints[0]
-    assert not RecentAttributes(0).prints and RecentAttributes(10).print_limit == 10
-
-
-def test_a_fingerprint_is_made_from_its_text_flags_and_bits() -> None:
-    fp = fingerprints(["江苏一200MW独立储能电站全容量..."])[0]
-    assert fp.cut and not fp.latin and fp.bloom
-    assert fp.made_from(fp.text, 1, 0, fp.bloom) and fp.made_from(fp.text, True, False, fp.bloom)
-    assert not fp.made_from(fp.text + "并网", 1, 0, fp.bloom)
-    assert not fp.made_from(fp.text, 0, 0, fp.bloom)
-    assert not fp.made_from(fp.text, 1, 1, fp.bloom)
-    assert not fp.made_from(fp.text, 1, 0, fp.bloom ^ 1)
-
-
 def test_lookup_in_key_order_is_the_plain_lookup() -> None:
     from aggregator.dedupe import _lookup
 

@@ -288,3 +288,40 @@ def test_groups_stored_with_64_bit_ids_read_the_same(db: Store) -> None:
     }
     assert {widths[k >> GROUP_SHIFT] for k in touched} == {4}
     assert 8 in widths.values()  # the groups not filed into are as they were
+
+
+def test_a_batch_files_under_its_keys_in_its_own_slot_in_key_order() -> None:
+    """The keys a batch files under come from the sort of its probes: they must be each
+    article's filed keys in its own slot, as filed_keys gives them, sorted, positions ascending
+    within a key."""
+    from aggregator.dedupe import filed_keys
+
+    titles = [
+        TITLE,
+        "【视频】" + TITLE,
+        TITLE[:12] + "...",
+        "",
+        TITLE,
+        "Texas approves 40 MW solar",
+    ]
+    prints = fingerprints(titles * 30)
+    start = BOUNDARY.timestamp()
+    rng = np.random.default_rng(5)
+    when = start + rng.uniform(-40, 40, len(prints)) * 86400
+    when[::7] = np.nan  # no time: now's slot
+    now = start + 3 * 86400
+    for days in (14, 40, 0):
+        options = DedupeOptions(window_days=days)
+        own = time_slots(when, now)
+        keys = batch_keys(prints, options, when, np.array([int(own.min()) - 3]), now)
+        at, plain = filed_keys(prints)
+        expected = sorted(zip(slot_keys(plain, own[at]).tolist(), at.tolist(), strict=True))
+        span = len(prints) + 1
+        got = [(int(keys.distinct[c // span]), int(c % span)) for c in keys.filed.tolist()]
+        assert got == expected
+        assert keys.distinct.tolist() == sorted({k for k, _ in expected})
+        order = keys.probe_order
+        assert (np.diff(keys.probe_keys[order]) >= 0).all()
+        same = keys.probe_keys[order][1:] == keys.probe_keys[order][:-1]
+        assert (order[1:][same] > order[:-1][same]).all()  # stable
+        assert len(keys.probe_keys) > len(keys.filed) > 0

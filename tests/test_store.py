@@ -1168,37 +1168,6 @@ def test_clustering_in_one_process_matches_a_fresh_one_per_batch(tmp_path: Path)
     assert len({story for _, story in kept}) < len(kept)  # some joined
 
 
-def test_known_members_reuse_a_kept_fingerprint_only_for_its_row(tmp_path: Path) -> None:
-    """The clusterer keeps the fingerprints of what it filed; a member read back takes the kept
-    one (with its decisive tokens and shingles) only while its row holds what it was made
-    from."""
-    from aggregator.store import _known_members
-
-    store = Store(tmp_path / "news.db")
-    titles = ["江苏一200MW/400MWh独立储能电站全容量并网", "国家能源局发布2026年能源工作指导意见"]
-    rows = [row(canonical_url=f"https://s.example/{i}", title=t) for i, t in enumerate(titles)]
-    ids = store.upsert_articles(rows, NOW).new_ids
-    store.assign_stories(ids)
-    kept = store._recent.prints
-    assert sorted(kept) == ids and kept[ids[0]].numbers == ("200", "400", "江苏")
-    known = _known_members(store.conn, ids, store._recent)
-    assert all(known[i].fingerprint is kept[i] for i in ids)
-    seen = dict(store.conn.execute("SELECT article_id, seen FROM dedupe_texts"))
-    assert [(known[i].story_id, known[i].when) for i in ids] == [(i, seen[i]) for i in ids]
-    with store.write() as conn:
-        conn.execute(
-            "UPDATE dedupe_texts SET text = '江苏一300mw独立储能' WHERE article_id = ?", ids[:1]
-        )
-    again = _known_members(store.conn, ids, store._recent)
-    assert again[ids[0]].fingerprint is not known[ids[0]].fingerprint
-    assert again[ids[0]].fingerprint.text == "江苏一300mw独立储能"
-    assert again[ids[0]].fingerprint.numbers == ("300", "江苏")
-    assert kept[ids[0]] is again[ids[0]].fingerprint  # the one made from the row, kept
-    assert again[ids[1]].fingerprint is kept[ids[1]]
-    assert _known_members(store.conn, ids)[ids[1]].fingerprint is not kept[ids[1]]
-    store.close()
-
-
 def test_topic_feed_keys_read_the_topics_own_rows_newest_first(db: Store) -> None:
     rows = [
         row(
