@@ -1570,13 +1570,6 @@ STOPWORDS = frozenset({
 SPELLING_RATIO = 0.75
 
 
-def jaccard(a: frozenset[Any], b: frozenset[Any]) -> float:
-    if not a or not b:
-        return 0.0
-    common = len(a & b)
-    return common / (len(a) + len(b) - common)
-
-
 def match_score(
     a: Fingerprint,
     b: Fingerprint,
@@ -1613,10 +1606,14 @@ def match_score(
             return None
         return score
     held, other = _shingle_sets(a, b)
-    small, large = sorted((len(held), len(other)))
-    if small and small / large < options.min_jaccard:
-        return None  # Jaccard similarity is at most that: refused before counting
-    score = jaccard(held, other)
+    size_a, size_b = len(held), len(other)
+    if size_a and size_b:  # jaccard(), inlined (most pairs verified end here)
+        if (size_a / size_b if size_a <= size_b else size_b / size_a) < options.min_jaccard:
+            return None  # Jaccard similarity is at most that: refused before counting
+        common = len(held & other)
+        score = common / (size_a + size_b - common)
+    else:
+        score = 0.0
     if score < options.min_jaccard:
         return None
     if entity_conflict(a, b, original_a, original_b):
@@ -1758,6 +1755,7 @@ def cluster_batch(
             members[member.id] = member  # its own story
             continue
         fp = member.fingerprint
+        bloom, cut = fp.bloom, fp.cut
         best: tuple[float, int] | None = None
         for other_id in chain(shortlists.get(member.id, ()), local_shortlists.get(member.id, ())):
             other = members.get(other_id)
@@ -1766,10 +1764,10 @@ def cluster_batch(
             stats.candidates += 1
             score = None
             theirs = other.fingerprint
-            if blooms_conflict(fp.bloom, fp.cut, theirs.bloom, theirs.cut):
+            if blooms_conflict(bloom, cut, theirs.bloom, theirs.cut):
                 pass  # a number, code or place each lacks: the same as numbers_conflict()
             elif _within(member.when, other.when, options.window_days):
-                score = match_score(fp, other.fingerprint, options, member.title, other.title)
+                score = match_score(fp, theirs, options, member.title, other.title)
             if score is not None and other.fingerprint.cut and not fp.cut:
                 # A cut headline fits several stories: the story's founder must fit too.
                 founder = members.get(other.story_id)

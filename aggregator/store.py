@@ -2397,7 +2397,7 @@ def _plan_stories(
     recent = recent or RecentAttributes(0)
     new = _new_members(conn, ids)  # in id order
     attributes = _attributes(new)
-    _ids, new_when, new_bloom, new_cut = attributes
+    new_ids, new_when, new_bloom, new_cut = attributes
     now = time.time()
     low, high = probe_slot_range(new_when, options, now)
     filled = _filled_slots(conn, int(low.min(initial=0)), int(high.max(initial=0)))
@@ -2433,14 +2433,8 @@ def _plan_stories(
     )  # fmt: skip
     refused = int(len(keep) - keep.sum() + len(keep_local) - keep_local.sum())
     ids_of = [m.id for m in new]
-    shortlists: dict[int, list[int]] = {}
-    for position, article_id in zip(owner[keep].tolist(), other[keep].tolist(), strict=True):
-        shortlists.setdefault(ids_of[position], []).append(article_id)
-    local_shortlists: dict[int, list[int]] = {}
-    for position, before in zip(
-        later[keep_local].tolist(), earlier[keep_local].tolist(), strict=True
-    ):
-        local_shortlists.setdefault(ids_of[position], []).append(ids_of[before])
+    shortlists = _by_owner(new_ids[owner[keep]], other[keep])
+    local_shortlists = _by_owner(new_ids[later[keep_local]], new_ids[earlier[keep_local]])
     known = _known_members(conn, other[keep].tolist())
     founders = {m.story_id for m in known.values()} - set(known) - set(ids_of)
     known.update(_known_members(conn, founders))
@@ -2450,6 +2444,23 @@ def _plan_stories(
     result.stats.candidates += refused
     result.stats.rejected += refused
     return new, result, rows, attributes
+
+
+def _by_owner(owner: np.ndarray, other: np.ndarray) -> dict[int, list[int]]:
+    """Aligned arrays of pairs as lists by owner, each in the pairs' order (slices of one list,
+    the pairs ordered by owner first when they are not, as the shortlists give them)."""
+    if not len(owner):
+        return {}
+    if (owner[1:] < owner[:-1]).any():
+        order = np.argsort(owner, kind="stable")
+        owner, other = owner[order], other[order]
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    bounds = [*starts.tolist(), len(owner)]
+    others = other.tolist()
+    return {
+        key: others[low:high]
+        for key, low, high in zip(owner[starts].tolist(), bounds, bounds[1:], strict=False)
+    }
 
 
 def _attributes(new: Sequence[Member]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -1463,3 +1463,20 @@ def test_opening_the_store_does_not_look_up_sqlite_utils_plugins(
         assert store.schema_version == SCHEMA_VERSION
     with pytest.raises(AssertionError, match="looked up"):  # what Database() does by default
         sqlite_utils.Database(db_path)
+
+
+def test_shortlists_by_owner_are_the_pairs_in_order() -> None:
+    import numpy as np
+
+    from aggregator.store import _by_owner
+
+    rng = np.random.default_rng(2)
+    for size in (0, 1, 50, 2000):
+        owner = np.sort(rng.integers(1000, 1100, size))
+        other = rng.integers(0, 10**6, size)
+        for owners in (owner, owner[::-1].copy(), rng.permutation(owner)):
+            expected: dict[int, list[int]] = {}
+            for a, b in zip(owners.tolist(), other.tolist(), strict=True):
+                expected.setdefault(a, []).append(b)
+            got = _by_owner(owners, other)
+            assert got == expected and list(got) == sorted(expected)
