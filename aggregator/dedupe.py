@@ -1305,7 +1305,7 @@ def prefilter(
     if options.window_days > 0:
         with np.errstate(invalid="ignore"):
             within = ~(np.abs(new_when - other_when) > options.window_days * 86400)
-    a, b = new_bloom.astype(np.int64), other_bloom.astype(np.int64)
+    a, b = np.asarray(new_bloom, dtype=np.int64), np.asarray(other_bloom, dtype=np.int64)
     a_extra, b_extra = (a & ~b) != 0, (b & ~a) != 0
     conflict = np.where(
         new_cut == other_cut, a_extra & b_extra, np.where(new_cut, a_extra, b_extra)

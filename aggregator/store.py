@@ -2421,8 +2421,7 @@ def _plan_stories(
         present[slot] = True
         seen[slot], nums[slot], cut[slot] = found_seen, columns[2], found_cut
     kept = present[at]  # a shortlisted article deleted since is no candidate
-    owner, other, at = owner[kept], other[kept], at[kept]
-    keep = prefilter(
+    keep = kept & prefilter(
         new_when[owner], new_bloom[owner], new_cut[owner],
         seen[at], nums[at], cut[at], options,
     )  # fmt: skip
@@ -2431,7 +2430,7 @@ def _plan_stories(
         new_when[later], new_bloom[later], new_cut[later],
         new_when[earlier], new_bloom[earlier], new_cut[earlier], options,
     )  # fmt: skip
-    refused = int(len(keep) - keep.sum() + len(keep_local) - keep_local.sum())
+    refused = int(kept.sum() - keep.sum() + len(keep_local) - keep_local.sum())
     ids_of = [m.id for m in new]
     shortlists = _by_owner(new_ids[owner[keep]], other[keep])
     local_shortlists = _by_owner(new_ids[later[keep_local]], new_ids[earlier[keep_local]])
