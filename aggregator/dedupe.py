@@ -253,6 +253,11 @@ def _bmp_tables() -> tuple[np.ndarray, np.ndarray]:
 
 def _words_spaced(joined: str) -> str:
     """Traditional → Simplified, and the punctuation and spacing rule, on the joined text."""
+    return _spaced_points(joined).tobytes().decode("utf-32-le", "surrogatepass")
+
+
+def _spaced_points(joined: str) -> np.ndarray:
+    """:func:`_words_spaced` as code points (uint32)."""
     classes, simplified = _bmp_tables()
     points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     wide = points > 0xFFFF  # beyond the BMP (rare): looked up one by one
@@ -280,7 +285,17 @@ def _words_spaced(joined: str) -> str:
     keep[spaced] = True
     points = points.copy()
     points[spaced] = 0x20
-    return points[keep].tobytes().decode("utf-32-le", "surrogatepass")
+    return points[keep]
+
+
+def _latin_lines(points: np.ndarray) -> list[bool]:
+    """:func:`is_latin` of each line of a joined text's code points (one at least)."""
+    line = np.cumsum(points == 0x0A)  # a newline counts with the next line, as no letter
+    lines = int(line[-1]) + 1 if len(points) else 1
+    cjk = ((points >= 0x3400) & (points <= 0x9FFF)) | ((points >= 0xF900) & (points <= 0xFAFF))
+    letters = (points != 0x20) & (points != 0x0A)
+    counts = np.bincount(line, weights=cjk, minlength=lines)
+    return (counts * 4 < np.bincount(line, weights=letters, minlength=lines)).tolist()
 
 
 _CUT_ENDS = frozenset(CUT_MARKS)  # the last character of every cut marker
@@ -289,6 +304,13 @@ _CUT_ENDS = frozenset(CUT_MARKS)  # the last character of every cut marker
 def match_texts(titles: Sequence[str]) -> tuple[list[str], list[bool]]:
     """:func:`match_text` of many headlines: their texts and cut flags, each rule run once on
     the batch's titles joined with newlines (a fraction of the cost of one title at a time)."""
+    texts, cuts, _latin = _normalised(titles)
+    return texts, cuts
+
+
+def _normalised(titles: Sequence[str]) -> tuple[list[str], list[bool], list[bool]]:
+    """:func:`match_texts`, and :func:`is_latin` of each text (the rule for a unit's space
+    drops a space, which changes neither count it compares)."""
     bare: list[str] = []
     cuts: list[bool] = []
     for title in titles:
@@ -307,8 +329,12 @@ def match_texts(titles: Sequence[str]) -> tuple[list[str], list[bool]]:
     if joined[:1] in _TAG_OPENERS or any(start in joined for start in _TAG_LINE_STARTS):
         joined = _PREFIX_TAG_LINES_RE.sub("", joined)
     # (Case folding maps nothing to or from a Traditional or Simplified character: before them.)
-    joined = _UNIT_SPACE_RE.sub("", _words_spaced(joined.casefold()))
-    return (joined.split("\n") if titles else []), cuts
+    points = _spaced_points(joined.casefold())
+    joined = points.tobytes().decode("utf-32-le", "surrogatepass")
+    joined = _UNIT_SPACE_RE.sub("", joined)
+    if not titles:
+        return [], cuts, []
+    return joined.split("\n"), cuts, _latin_lines(points)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -410,7 +436,7 @@ def _latin_tokens(text: str) -> list[str]:
 def _fill_numbers(prints: Sequence[Fingerprint]) -> None:
     """Compute :attr:`Fingerprint.numbers` (and :attr:`~Fingerprint.bloom`) of those of
     ``prints`` that lack them, with one search of all the Chinese texts, joined with newlines
-    (:data:`_ZH_DECISIVE_LINES_RE`).
+    (:data:`_ZH_DECISIVE_LINES_RE`, on :func:`_searched_text`).
 
     The Chinese loop inlines :func:`_decisive` and :func:`number_bloom`: calling them costs
     0.14 µs a title (1.39 → 1.53 µs of this function, 2,000 bench titles, best of 5). A change
@@ -419,7 +445,8 @@ def _fill_numbers(prints: Sequence[Fingerprint]) -> None:
     todo = [fp for fp in prints if fp._numbers is None]
     cjk = [fp for fp in todo if not fp.latin]
     if cjk:
-        tokens = iter(_ZH_DECISIVE_LINES_RE.findall("\n".join([fp.text for fp in cjk])))
+        joined = _searched_text("\n".join([fp.text for fp in cjk]))
+        tokens = iter(_ZH_DECISIVE_LINES_RE.findall(joined))
         upto, bits = tokens.__next__, _TOKEN_BITS.get
         for fp in cjk:  # a "\n" token ends each text's tokens
             found = list(iter(upto, "\n"))
@@ -586,23 +613,6 @@ def _band_keys(hashes: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return keys.view(np.int64)
 
 
-def _latin_flags(texts: Sequence[str]) -> list[bool]:
-    """:func:`is_latin` of many texts, in array operations."""
-    if not texts:
-        return []
-    points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
-    cjk = np.zeros(len(points) + 1, dtype=np.int64)
-    cjk[1:] = np.cumsum(
-        ((points >= 0x3400) & (points <= 0x9FFF)) | ((points >= 0xF900) & (points <= 0xFAFF))
-    )
-    spaces = np.zeros(len(points) + 1, dtype=np.int64)
-    spaces[1:] = np.cumsum(points == 0x20)
-    ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
-    starts = ends - np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    letters = (ends - starts) - (spaces[ends] - spaces[starts])
-    return ((cjk[ends] - cjk[starts]) * 4 < letters).tolist()
-
-
 class IndexKeys:
     """The index keys of a batch of fingerprints (:func:`fingerprints`), one row each: the
     prefix key of a whole headline (``p``), of a cut one (``c``), the suffix key (``s``) and the
@@ -643,6 +653,29 @@ def _checksum_keys(data: Sequence[bytes], kind: str) -> np.ndarray:
     return ((high << np.uint64(32)) | low).view(np.int64)
 
 
+def _restarted_keys(keys: np.ndarray, data: Sequence[bytes], kind: str, other: str) -> np.ndarray:
+    """:func:`_checksum_keys` of ``data`` for kind ``other``, from those for ``kind``
+    (``keys``) without reading the data again: CRC-32 is affine in its starting value (two
+    starts differ by what they give on as many zero bytes), and Adler-32's two sums shift by
+    the starts' difference (the second once a byte)."""
+    sizes = np.fromiter(map(len, data), dtype=np.int64, count=len(data))
+    (crc, adler), (crc_to, adler_to) = _KEY_START[kind], _KEY_START[other]
+    shift = np.array(
+        [zlib.crc32(bytes(size), crc) ^ zlib.crc32(bytes(size), crc_to) for size in
+         range(int(sizes.max(initial=0)) + 1)], dtype=np.int64,
+    )  # fmt: skip
+    value = keys.view(np.uint64)
+    high = (value >> np.uint64(32)).astype(np.int64) ^ shift[sizes]
+    low = (value & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    first = (adler_to & 0xFFFF) - (adler & 0xFFFF)
+    a = ((low & 0xFFFF) + first) % _ADLER_BASE
+    b = ((low >> 16) + (adler_to >> 16) - (adler >> 16) + sizes * first) % _ADLER_BASE
+    return (high << 32) | (b << 16) | a  # (the high half wraps into the sign bit)
+
+
+_ADLER_BASE = 65521
+
+
 def _encoded(texts: list[str]) -> list[bytes]:
     """Each text UTF-8 encoded (texts without a newline): one encoding of them all, split."""
     return "\n".join(texts).encode().split(b"\n") if texts else []
@@ -652,8 +685,7 @@ def fingerprints(titles: Sequence[str]) -> list[Fingerprint]:
     """Fingerprints of many headlines, with index keys and decisive tokens: the same as
     :meth:`Fingerprint.of` for each, but normalised (:func:`match_texts`), searched for decisive
     tokens and MinHashed once for the whole batch, the keys kept in arrays (:class:`IndexKeys`)."""
-    texts, cuts = match_texts(titles)
-    flags = _latin_flags(texts)
+    texts, cuts, flags = _normalised(titles)
     cjk = [i for i, is_latin in enumerate(flags) if not is_latin]
     latin = [i for i, is_latin in enumerate(flags) if is_latin]
     probes = np.zeros((len(texts), 3 + BANDS), dtype=np.int64)
@@ -663,8 +695,8 @@ def fingerprints(titles: Sequence[str]) -> list[Fingerprint]:
         probes[latin, 3:] = _band_keys(*_latin_shingle_hashes([texts[i] for i in latin]))
     widths = [PREFIX_LATIN if is_latin else PREFIX_CJK for is_latin in flags]
     heads = _encoded([text[:width] for text, width in zip(texts, widths, strict=True)])
-    probes[:, 0] = _checksum_keys(heads, "p")
-    probes[:, 1] = _checksum_keys(heads, "c")
+    probes[:, 0] = whole = _checksum_keys(heads, "p")
+    probes[:, 1] = _restarted_keys(whole, heads, "p", "c")
     probes[:, 2] = _checksum_keys(
         _encoded([text[-width:] for text, width in zip(texts, widths, strict=True)]), "s"
     )
@@ -1371,6 +1403,36 @@ def _decisive_lines_re() -> re.Pattern[str]:
 
 
 _ZH_DECISIVE_LINES_RE = _decisive_lines_re()
+
+
+@cache
+def _read_by_search() -> np.ndarray:
+    """Which characters of the Basic Multilingual Plane :data:`_ZH_DECISIVE_LINES_RE` may read
+    (match, or look at around a match): those written in it and those of ``\\d``. A superset
+    does no harm; a character beyond the plane counts as read."""
+    read = (_bmp_tables()[0] & _DIGIT).astype(bool)
+    read[[ord(char) for char in set(_ZH_DECISIVE_LINES_RE.pattern) if ord(char) <= 0xFFFF]] = True
+    read[0] = False
+    return read
+
+
+def _searched_text(joined: str) -> str:
+    """``joined`` with each run of characters the decisive-token search never reads shortened to
+    one NUL (which it does not read either): the search finds the same tokens in half the text
+    of a Chinese headline."""
+    if not joined:
+        return joined
+    points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    wide = points > 0xFFFF
+    read = (
+        _read_by_search()[np.where(wide, 0, points)] | wide
+        if wide.any()
+        else _read_by_search()[points]
+    )
+    keep = read.copy()  # and the first of each run of unread ones
+    keep[0] = True
+    keep[1:] |= read[:-1]
+    return np.where(read, points, 0)[keep].tobytes().decode("utf-32-le", "surrogatepass")
 
 
 def _lacks(have: tuple[str, ...], other: tuple[str, ...]) -> bool:

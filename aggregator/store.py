@@ -2249,12 +2249,19 @@ def _sync_topics(conn: sqlite3.Connection, rows: Sequence[tuple[int, list[str]]]
 
 
 def _new_members(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Member]:
-    """New articles by id, fingerprinted (with index keys) for clustering."""
-    rows = conn.execute(
-        "SELECT id, story_id, title, coalesce(published_at, first_seen_at) FROM articles "
-        "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
-        (json.dumps(list(ids)),),
-    ).fetchall()
+    """New articles by id, fingerprinted (with index keys) for clustering (in id order). A batch
+    of new articles is usually one run of ids: then read by one range scan of the table."""
+    ids = list(ids)
+    columns = "SELECT id, story_id, title, coalesce(published_at, first_seen_at) FROM articles"
+    if ids and ids == list(range(ids[0], ids[0] + len(ids))):
+        rows = conn.execute(
+            f"{columns} WHERE id BETWEEN ? AND ? ORDER BY id", (ids[0], ids[-1])
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            f"{columns} WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+            (json.dumps(ids),),
+        ).fetchall()
     prints = fingerprints([row[2] for row in rows])
     times = timestamps([row[3] for row in rows])
     return [

@@ -401,16 +401,17 @@ def test_prefilter_is_the_window_and_bloom_checks() -> None:
 
 
 def test_latin_flags_in_arrays_are_is_latin() -> None:
-    from aggregator.dedupe import _latin_flags, is_latin
+    """The English flags counted in the normalisation's arrays, before the rule for a unit's
+    space, are :func:`is_latin` of the texts it gives."""
+    from aggregator.dedupe import _normalised, is_latin
 
-    texts = [match_text(t)[0] for t in _corpus_titles()] + [
-        "",
-        " ",
-        "abc 光伏",
-        "光伏 储能 abcdefghi",
-    ]
-    assert _latin_flags(texts) == [is_latin(t) for t in texts]
-    assert 0 < sum(_latin_flags(texts)) < len(texts)
+    titles = [*_corpus_titles(), "", " ", "abc 光伏", "光伏 储能 abcdefghi", "光伏 1 GW ab"]
+    titles += ["江苏 5 MW abcdefgh", "5 MW 光伏 ab", "abc\n光伏", "電網 ab"]
+    texts, _cuts, flags = _normalised(titles)
+    assert texts == [match_text(t)[0] for t in titles]
+    assert flags == [is_latin(t) for t in texts]
+    assert 0 < sum(flags) < len(texts)
+    assert _normalised([]) == ([], [], [])
 
 
 def test_recent_attributes_hold_the_newest_ids() -> None:

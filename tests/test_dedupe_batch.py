@@ -29,6 +29,7 @@ from aggregator.dedupe import (
     Fingerprint,
     _decisive,
     _latin_tokens,
+    _searched_text,
     _words_spaced,
     fingerprints,
     match_text,
@@ -294,11 +295,13 @@ def test_the_batch_rules_match_the_single_rules_on_every_line() -> None:
     rng = random.Random(20261202)
     places = "".join(PLACES)
     alphabet = "0123456789..第零一二三四五六七八九十百两月日号批期届次季" + places + "a _,。\n"
+    alphabet += "\x00电网\U0001d7d8\U0001d7d9٣"  # NUL, unread ones, digits beyond the BMP
     for _ in range(4000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(24)))
         lines = text.split("\n")
         tokens = _ZH_DECISIVE_LINES_RE.findall(text)
         assert tokens == [t for line in lines for t in [*_ZH_DECISIVE_RE.findall(line), "\n"]][:-1]
+        assert _ZH_DECISIVE_LINES_RE.findall(_searched_text(text)) == tokens
         spaced = NOT_WORD_LINES_RE.sub(" ", text)
         assert spaced.split("\n") == [NOT_WORD_RE.sub(" ", line) for line in lines]
 
@@ -402,3 +405,42 @@ def test_the_upgrade_to_two_bits_a_token_recomputes_the_bits(tmp_path: Path) -> 
         (repost,) = add(store, article(6, "【新华社】华能江苏540MW光伏项目全容量并网", when, "u"))
         assert story(store, other) == other
         assert story(store, repost) == ids[0]
+
+
+def test_new_members_read_a_run_of_ids_as_any_other_ids(tmp_path: Path) -> None:
+    """``_new_members`` reads a run of ids by a range scan, any other ids one by one: the same
+    members (in id order; an id with no article is none), whatever the ids given."""
+    from aggregator.dedupe import timestamp
+    from aggregator.store import _new_members
+    from tests.test_dedupe_index import article
+
+    when = datetime(2026, 3, 2, tzinfo=UTC)
+    with Store(tmp_path / "news.db") as store:
+        rows = [article(i, f"华能{PLACES[i]}{i}00MW光伏项目并网", when, "s") for i in range(12)]
+        ids = store.upsert_articles(rows, when).new_ids
+        store.conn.execute("UPDATE articles SET published_at = NULL WHERE id = ?", (ids[3],))
+
+        def expected(wanted: list[int]) -> list[tuple[object, ...]]:
+            found = []
+            for i in sorted(set(wanted)):
+                row = store.conn.execute(
+                    "SELECT id, story_id, title, coalesce(published_at, first_seen_at) "
+                    "FROM articles WHERE id = ?",
+                    (i,),
+                ).fetchone()
+                if row:
+                    text = Fingerprint.of(row[2]).text
+                    found.append((row[0], row[1], row[2], timestamp(row[3]), text))
+            return found
+
+        def read(wanted: list[int]) -> list[tuple[object, ...]]:
+            members = _new_members(store.conn, wanted)
+            return [(m.id, m.story_id, m.title, m.when, m.fingerprint.text) for m in members]
+
+        after = ids[-1] + 1
+        for wanted in (
+            ids, ids[2:9], [ids[4]], ids[:5] + ids[6:], ids[::-1], ids + ids[:2], [],
+            [after], [*ids, after], [ids[0] - 1, *ids],
+        ):  # fmt: skip
+            assert read(list(wanted)) == expected(list(wanted)), wanted
+        assert len(read(ids)) == 12
