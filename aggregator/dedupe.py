@@ -219,12 +219,34 @@ _PREFIX_TAG_LINES_RE = re.compile(
     + "))+",
     re.M,
 )
-# A line that starts with one of them (the only lines the tag rule can change).
-_TAG_LINE_STARTS = tuple(f"\n{opener}" for opener in sorted(_TAG_OPENERS))
+# What a line the tag rule can change starts with (the rule matches only there).
+_TAG_OPENER_CODES = np.array(sorted(map(ord, _TAG_OPENERS)), dtype=np.uint32)
+
+
+def _tags_dropped(joined: str, points: np.ndarray) -> str:
+    """The joined text (and its code points) without the source tags the lines start with: the
+    tag rule tried at the start of each line that starts with a tag's opener, found in the
+    code points (the rule anchors at each line and matches within it)."""
+    starts = np.flatnonzero(points[:-1] == 0x0A) + 1
+    if len(points):
+        starts = np.concatenate(([0], starts))
+    starts = starts[np.isin(points[starts], _TAG_OPENER_CODES)].tolist()
+    pieces: list[str] = []
+    kept = 0
+    for start in starts:
+        if found := _PREFIX_TAG_LINES_RE.match(joined, start):
+            pieces.append(joined[kept:start])
+            kept = found.end()
+    return "".join([*pieces, joined[kept:]]) if pieces else joined
+
+
 # Then, in array operations over the code points of the joined text (:func:`_words_spaced`):
-# Traditional → Simplified (``_T2S``); punctuation and spaces dropped, except a decimal point
-# ("10.8" stays one number): each run of (?:[^\w.\n]|_|(?<!\d)\.|\.(?!\d))+ becomes one space, and
-# none beside a newline, at either end or beside a CJK character (one between Latin words).
+# case folding and Traditional → Simplified (``_T2S``) in one table (they commute: no character
+# folds to or from a Chinese one; a text with a character that folds to more than one, or one
+# beyond the Basic Multilingual Plane, is folded by ``str.casefold`` first); punctuation and
+# spaces dropped, except a decimal point ("10.8" stays one number): each run of
+# (?:[^\w.\n]|_|(?<!\d)\.|\.(?!\d))+ becomes one space, and none beside a newline, at either end
+# or beside a CJK character (one between Latin words).
 # (``tests/dedupe_reference.py`` holds these rules as the regular expressions they were.)
 _WORD, _DIGIT, _CJK_CLASS, _UNDERSCORE, _DOT, _NEWLINE = 1, 2, 4, 8, 16, 32
 
@@ -242,33 +264,48 @@ def _char_class(chars: str) -> np.ndarray:
 
 
 @cache
-def _bmp_tables() -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_char_class` of every character of the Basic Multilingual Plane (~20 ms, once),
-    and ``_T2S`` as a code point table over it."""
-    classes = _char_class("".join(map(chr, range(0x10000))))
+def _bmp_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Over the Basic Multilingual Plane (~40 ms, once): :func:`_char_class` of every
+    character, ``_T2S`` as a code point table, ``str.casefold`` then ``_T2S`` as one (a
+    character folding to more than one keeps its code there), and which fold to more than one."""
+    chars = [chr(code) for code in range(0x10000)]
+    classes = _char_class("".join(chars))
     simplified = np.arange(0x10000, dtype=np.uint32)
     simplified[list(_T2S)] = list(_T2S.values())
-    return classes, simplified
+    folds = [char.casefold() for char in chars]
+    unfolded = np.fromiter((len(fold) != 1 for fold in folds), dtype=bool, count=len(folds))
+    folded = np.fromiter(
+        (code if len(fold) != 1 else ord(fold) for code, fold in enumerate(folds)),
+        dtype=np.uint32,
+        count=len(folds),
+    )
+    return classes, simplified, simplified[folded], unfolded
 
 
 def _words_spaced(joined: str) -> str:
-    """Traditional → Simplified, and the punctuation and spacing rule, on the joined text."""
-    return _spaced_points(joined).tobytes().decode("utf-32-le", "surrogatepass")
-
-
-def _spaced_points(joined: str) -> np.ndarray:
-    """:func:`_words_spaced` as code points (uint32)."""
-    classes, simplified = _bmp_tables()
+    """Case folding, Traditional → Simplified, and the punctuation and spacing rule, on the
+    joined text."""
     points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    wide = points > 0xFFFF  # beyond the BMP (rare): looked up one by one
-    if wide.any():
+    return _spaced_points(points, joined).tobytes().decode("utf-32-le", "surrogatepass")
+
+
+def _spaced_points(points: np.ndarray, joined: str) -> np.ndarray:
+    """:func:`_words_spaced` of ``joined`` from its code points (uint32), as code points."""
+    classes, simplified, folded, unfolded = _bmp_tables()
+    wide = points > 0xFFFF
+    if wide.any() or unfolded[points].any():  # (rare) folded by str.casefold()
+        points = np.frombuffer(
+            joined.casefold().encode("utf-32-le", "surrogatepass"), dtype=np.uint32
+        )
+        folded, wide = simplified, points > 0xFFFF
+    if wide.any():  # beyond the BMP (rare): looked up one by one
         bmp = np.where(wide, 0, points)
-        points = np.where(wide, points, simplified[bmp])
+        points = np.where(wide, points, folded[bmp])
         kind = classes[bmp]
         for code in np.unique(points[wide]).tolist():
             kind[points == code] = _char_class(chr(code))[0]
     else:
-        points = simplified[points]
+        points = folded[points]
         kind = classes[points]
     digit = (kind & _DIGIT).astype(bool)
     run = (kind & (_WORD | _NEWLINE)) == 0  # punctuation, spaces, "_" and "."
@@ -326,10 +363,13 @@ def _normalised(titles: Sequence[str]) -> tuple[list[str], list[bool], list[bool
     if joined.count("\n") != len(bare) - 1:  # a title's own newlines are spaces
         joined = "\n".join(title.replace("\n", " ") for title in bare)
     joined = nfkc(joined)
-    if joined[:1] in _TAG_OPENERS or any(start in joined for start in _TAG_LINE_STARTS):
-        joined = _PREFIX_TAG_LINES_RE.sub("", joined)
-    # (Case folding maps nothing to or from a Traditional or Simplified character: before them.)
-    points = _spaced_points(joined.casefold())
+    points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if (tagless := _tags_dropped(joined, points)) is not joined:
+        joined, points = (
+            tagless,
+            np.frombuffer(tagless.encode("utf-32-le", "surrogatepass"), dtype=np.uint32),
+        )
+    points = _spaced_points(points, joined)
     joined = points.tobytes().decode("utf-32-le", "surrogatepass")
     joined = _UNIT_SPACE_RE.sub("", joined)
     if not titles:

@@ -46,9 +46,9 @@ T2S_RE = re.compile(f"[{''.join(T2S_CHARS)}]")
 
 
 def words_spaced(joined: str) -> str:
-    """What ``_words_spaced`` must give: Traditional → Simplified, case folding (``match_texts``
-    folds first), then punctuation and spaces, by regular expressions on the joined text."""
-    joined = T2S_RE.sub(lambda m: T2S_CHARS[m.group()], joined)
+    """What ``_words_spaced`` must give: Traditional → Simplified, case folding, then
+    punctuation and spaces, by regular expressions on the joined text."""
+    joined = T2S_RE.sub(lambda m: T2S_CHARS[m.group()], joined).casefold()
     joined = NOT_WORD_LINES_RE.sub(" ", joined)
     return CJK_SPACE_LINES_RE.sub("", LINE_EDGE_SPACE_RE.sub("\n", joined).strip(" "))
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from aggregator.dedupe import (
@@ -27,6 +28,7 @@ from aggregator.dedupe import (
     PREFIX_CJK,
     PREFIX_LATIN,
     Fingerprint,
+    _bmp_tables,
     _decisive,
     _latin_tokens,
     _searched_text,
@@ -270,9 +272,10 @@ def test_the_batch_tokens_and_bits_are_those_of_decisive_and_number_bloom() -> N
 
 
 def test_the_array_rules_are_the_regular_expressions() -> None:
-    """``_words_spaced`` (code points in arrays) gives what the regular expressions it replaced
-    give (``tests/dedupe_reference.py``), on texts of every class of character, joined or not,
-    with characters beyond the Basic Multilingual Plane and lone surrogates."""
+    """``_words_spaced`` (code points in arrays) gives what ``str.casefold`` and the regular
+    expressions it replaced give (``tests/dedupe_reference.py``), on texts of every class of
+    character, joined or not, with characters beyond the Basic Multilingual Plane, lone
+    surrogates, characters that fold to more than one, and texts with none of those."""
     rng = random.Random(20261204)
     alphabet = [
         *"0123456789..._,:;!?-/ \t\n\u3000\u2028（）【】：，。、",
@@ -280,14 +283,29 @@ def test_the_array_rules_are_the_regular_expressions() -> None:
         "\ud800",
         "\U0001d7d8",
     ]
+    alphabet += ["ABC", "ΑΣ", "İ", "ß", "ǅ", "ﬀ", "\U00010400", "Ⅻ"]  # some fold to more than one
     texts = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(16))) for _ in range(5000)]
-    texts = [text.casefold() for text in texts]
+    texts += ["".join(rng.choice("ABCabc光伏電網 .,1") for _ in range(12)) for _ in range(1000)]
     for text in texts:
         assert _words_spaced(text) == words_spaced(text), repr(text)
     joined = "\n".join(texts)
     assert _words_spaced(joined) == words_spaced(joined)
     lines = joined.split("\n")
     assert _words_spaced(joined).split("\n") == [words_spaced(line) for line in lines]
+
+
+def test_the_folding_table_is_casefold_and_t2s_of_every_character() -> None:
+    """One table folds case and maps Traditional → Simplified: on every character of the
+    Basic Multilingual Plane that folds to one, what ``str.casefold`` after ``_T2S`` gives
+    (the two commute), and the others are marked to be folded by ``str.casefold``."""
+    _classes, _simplified, folded, unfolded = _bmp_tables()
+    for code in range(0x10000):
+        char = chr(code)
+        fold = char.translate(_T2S).casefold()
+        assert bool(unfolded[code]) == (len(char.casefold()) != 1), hex(code)
+        if len(fold) == 1:
+            assert folded[code] == ord(fold) == ord(char.casefold().translate(_T2S)), hex(code)
+    assert unfolded.sum() > 50 and (folded != np.arange(0x10000)).sum() > 1000
 
 
 def test_the_batch_rules_match_the_single_rules_on_every_line() -> None:
