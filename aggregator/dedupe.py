@@ -320,19 +320,20 @@ def _spaced_points(points: np.ndarray, joined: str) -> np.ndarray:
     spaced = firsts[~(edge[firsts] | edge[lasts + 2])]
     keep = ~run
     keep[spaced] = True
-    points = points.copy()
-    points[spaced] = 0x20
+    points[spaced] = 0x20  # (a new array: the table's lookup made it)
     return points[keep]
 
 
 def _latin_lines(points: np.ndarray) -> list[bool]:
     """:func:`is_latin` of each line of a joined text's code points (one at least)."""
-    line = np.cumsum(points == 0x0A)  # a newline counts with the next line, as no letter
-    lines = int(line[-1]) + 1 if len(points) else 1
+    ends = np.append(np.flatnonzero(points == 0x0A), len(points))  # each line's end
     cjk = ((points >= 0x3400) & (points <= 0x9FFF)) | ((points >= 0xF900) & (points <= 0xFAFF))
-    letters = (points != 0x20) & (points != 0x0A)
-    counts = np.bincount(line, weights=cjk, minlength=lines)
-    return (counts * 4 < np.bincount(line, weights=letters, minlength=lines)).tolist()
+    counts = np.zeros(len(points) + 1, dtype=np.int32)  # before each point, and in all
+    np.cumsum(cjk, dtype=np.int32, out=counts[1:])
+    chinese = np.diff(counts[ends], prepend=0)
+    np.cumsum(points == 0x20, dtype=np.int32, out=counts[1:])
+    letters = np.diff(ends, prepend=-1) - 1 - np.diff(counts[ends], prepend=0)
+    return (chinese * 4 < letters).tolist()
 
 
 _CUT_ENDS = frozenset(CUT_MARKS)  # the last character of every cut marker
