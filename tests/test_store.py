@@ -17,6 +17,7 @@ from aggregator.items import PageSeen
 from aggregator.store import (
     ARTICLE_COLUMNS,
     MIGRATIONS,
+    PAGE_SIZE,
     REDUNDANT_INDEXES,
     SCHEMA_VERSION,
     STORY_SUMMARY_TRIGGERS,
@@ -1480,3 +1481,24 @@ def test_shortlists_by_owner_are_the_pairs_in_order() -> None:
                 expected.setdefault(a, []).append(b)
             got = _by_owner(owners, other)
             assert got == expected and list(got) == sorted(expected)
+
+
+def test_a_new_file_gets_the_store_page_size_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    with Store(tmp_path / "new.db") as store:
+        assert store.conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE != 4096
+        assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    old = tmp_path / "old.db"
+    conn = sqlite3.connect(old)
+    conn.execute("PRAGMA page_size = 4096")
+    conn.execute("CREATE TABLE notes (x)")  # a file that already has pages
+    conn.commit()
+    conn.close()
+    with Store(old) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert store.conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+        other = row(url="https://b.example/2.html", canonical_url="https://b.example/2.html")
+        new = store.upsert_articles([row(), other | {"source": "b"}], NOW).new_ids
+        store.assign_stories(new)
+        assert len(list(stored_buckets(store.conn))) > 0
+    with Store(tmp_path / "new.db") as store:  # reopened: as it was created
+        assert store.conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
