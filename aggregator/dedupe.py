@@ -1809,12 +1809,6 @@ def gc_paused() -> Iterator[None]:
         gc.enable()
 
 
-def _within(a: float | None, b: float | None, days: float) -> bool:
-    if a is None or b is None or days <= 0:
-        return True
-    return abs(a - b) <= days * 86400
-
-
 def _prepare(
     new: Sequence[Member],
     known: Mapping[int, Member],
@@ -1853,23 +1847,26 @@ def cluster_batch(
     members: dict[int, Member] = dict(known)
     _prepare(new, known, shortlists, local_shortlists)
     listed = set(shortlists).union(local_shortlists)  # the articles with candidates: few
+    candidates = rejected = 0
+    # articles further apart in time than this are not compared (0: no window; no time: any)
+    window = options.window_days * 86400 if options.window_days > 0 else 0
     for member in sorted(new, key=attrgetter("id")):
         if member.id not in listed:
             members[member.id] = member  # its own story
             continue
         fp = member.fingerprint
-        bloom, cut = fp.bloom, fp.cut
+        bloom, cut, at = fp.bloom, fp.cut, member.when
         best: tuple[float, int] | None = None
         for other_id in chain(shortlists.get(member.id, ()), local_shortlists.get(member.id, ())):
             other = members.get(other_id)
             if other is None or other_id == member.id:
                 continue
-            stats.candidates += 1
+            candidates += 1
             score = None
             theirs = other.fingerprint
             if blooms_conflict(bloom, cut, theirs.bloom, theirs.cut):
                 pass  # a number, code or place each lacks: the same as numbers_conflict()
-            elif _within(member.when, other.when, options.window_days):
+            elif not window or at is None or other.when is None or abs(at - other.when) <= window:
                 score = match_score(fp, theirs, options, member.title, other.title)
             if score is not None and other.fingerprint.cut and not fp.cut:
                 # A cut headline fits several stories: the story's founder must fit too.
@@ -1883,7 +1880,7 @@ def cluster_batch(
                 ):
                     score = None
             if score is None:
-                stats.rejected += 1
+                rejected += 1
                 continue
             if best is None or (-score, other.story_id) < (-best[0], best[1]):
                 best = (score, other.story_id)
@@ -1892,4 +1889,5 @@ def cluster_batch(
             stories[member.id] = best[1]
             stats.joined += 1
         members[member.id] = member
+    stats.candidates, stats.rejected = candidates, rejected
     return BatchResult(stories, stats)
