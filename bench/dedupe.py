@@ -1,7 +1,7 @@
 """Story clustering benchmark: the near-duplicate index at 10k, 100k and 1M synthetic articles.
 
     python bench/dedupe.py [--sizes 10000,100000,1000000] [--sample 5000] [--cap-study N]
-                           [--rebuild] [--json FILE]
+                           [--rebuild] [--reference N] [--json FILE]
 
 For each size N it writes N synthetic headlines (Chinese, with 10% English) into a fresh SQLite
 file in batches of 2,000 through ``Store.upsert_articles`` (timed apart) and clusters each batch
