@@ -1036,9 +1036,7 @@ def _create_story_summary_triggers(conn: sqlite3.Connection) -> None:
         f"WHEN ({changed}) AND NOT ({moved}) BEGIN{new}END"
     )
     stamp = "coalesce(new.published_at, new.first_seen_at)"
-
     order = partial(_representative_terms, comparable=True)
-
     conn.execute(
         "CREATE TRIGGER story_summary_article_move AFTER UPDATE OF story_id ON articles "
         f"WHEN {moved} BEGIN UPDATE story_summary SET oldest = min(oldest, {stamp}), "

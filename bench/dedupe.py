@@ -399,6 +399,17 @@ def exact_comparison(titles: list[str], story: list[int], options: Any) -> dict[
     }
 
 
+def _count(text: str) -> int:
+    """An article count: a whole number, 0 or more (argparse names the option in its error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
@@ -410,7 +421,7 @@ def main() -> int:
     )
     parser.add_argument(
         "--reference",
-        type=int,
+        type=_count,
         default=100_000,
         metavar="N",
         help="articles for the datasketch reference, timed just before the largest size (0: none)",
