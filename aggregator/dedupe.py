@@ -700,11 +700,8 @@ def _restarted_keys(keys: np.ndarray, data: Sequence[bytes], kind: str, other: s
     starts differ by what they give on as many zero bytes), and Adler-32's two sums shift by
     the starts' difference (the second once a byte)."""
     sizes = np.fromiter(map(len, data), dtype=np.int64, count=len(data))
-    (crc, adler), (crc_to, adler_to) = _KEY_START[kind], _KEY_START[other]
-    shift = np.array(
-        [zlib.crc32(bytes(size), crc) ^ zlib.crc32(bytes(size), crc_to) for size in
-         range(int(sizes.max(initial=0)) + 1)], dtype=np.int64,
-    )  # fmt: skip
+    adler, adler_to = _KEY_START[kind][1], _KEY_START[other][1]
+    shift = _crc_shifts(kind, other, int(sizes.max(initial=0)))
     value = keys.view(np.uint64)
     high = (value >> np.uint64(32)).astype(np.int64) ^ shift[sizes]
     low = (value & np.uint64(0xFFFFFFFF)).astype(np.int64)
@@ -715,6 +712,20 @@ def _restarted_keys(keys: np.ndarray, data: Sequence[bytes], kind: str, other: s
 
 
 _ADLER_BASE = 65521
+
+
+@cache
+def _crc_shifts(kind: str, other: str, longest: int) -> np.ndarray:
+    """What turns the CRC-32 of a text of each size up to ``longest`` started for ``kind`` into
+    the one started for ``other`` (int64; cached: :func:`fingerprints` asks for prefixes only,
+    of 64 bytes at most)."""
+    crc, crc_to = _KEY_START[kind][0], _KEY_START[other][0]
+    shifts = np.array(
+        [zlib.crc32(bytes(size), crc) ^ zlib.crc32(bytes(size), crc_to) for size in
+         range(longest + 1)], dtype=np.int64,
+    )  # fmt: skip
+    shifts.flags.writeable = False  # (shared)
+    return shifts
 
 
 def _encoded(texts: list[str]) -> list[bytes]:
@@ -1728,7 +1739,7 @@ def match_score(
 # Clustering a batch
 
 
-@dataclass
+@dataclass(slots=True)
 class Member:
     """An article as the clustering sees it."""
 
@@ -1749,17 +1760,56 @@ _STAMP_LINES_RE = re.compile(r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[
 
 
 def timestamps(isos: Sequence[str | None]) -> list[float | None]:
-    """:func:`timestamp` of many times: parsed in one array operation when all are in the
+    """:func:`timestamp` of many times: computed in array operations when all are in the
     store's own form (whole seconds in UTC, exact as floats), else one by one."""
     stamps = [iso or "" for iso in isos]
-    if isos and all(stamps) and _STAMP_LINES_RE.fullmatch("\n".join(stamps) + "\n"):
-        try:
-            seconds = np.array([stamp[:19] for stamp in stamps], dtype="datetime64[s]")
-        except ValueError:  # a day, hour... out of range: as fromisoformat() says
-            pass
-        else:
-            return seconds.astype(np.int64).astype(np.float64).tolist()
+    if isos and all(stamps):
+        if (seconds := _stamp_seconds(stamps)) is not None:
+            return seconds.astype(np.float64).tolist()
+        if _STAMP_LINES_RE.fullmatch("\n".join(stamps) + "\n"):
+            try:  # a day, hour... out of range (or year 0): as numpy and fromisoformat() say
+                found = np.array([stamp[:19] for stamp in stamps], dtype="datetime64[s]")
+            except ValueError:
+                pass
+            else:
+                return found.astype(np.int64).astype(np.float64).tolist()
     return [timestamp(iso) for iso in isos]
+
+
+# The store's form of a time: where its digits are, and the largest of each pair of them
+# (century, year, month, day, hour, minute, second).
+_STAMP_FORM = np.frombuffer(b"0000-00-00T00:00:00Z\n", dtype=np.uint8)
+_STAMP_DIGITS = np.equal(_STAMP_FORM, ord("0"))
+_STAMP_HIGHEST = np.array([99, 99, 12, 31, 23, 59, 59], dtype=np.uint8)
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.uint8)
+
+
+def _stamp_seconds(stamps: Sequence[str]) -> np.ndarray | None:
+    """POSIX seconds (int64) of times all in the store's form, or None when one is not, or has
+    a field out of range (year 0, February 30th, hour 24, second 60): the days from the civil
+    calendar's formula."""
+    data = ("\n".join(stamps) + "\n").encode()
+    if len(data) != len(_STAMP_FORM) * len(stamps):
+        return None
+    rows = np.frombuffer(data, dtype=np.uint8).reshape(len(stamps), len(_STAMP_FORM))
+    digits = rows[:, _STAMP_DIGITS] - np.uint8(ord("0"))  # (wraps below "0")
+    if (digits > 9).any() or (rows[:, ~_STAMP_DIGITS] != _STAMP_FORM[~_STAMP_DIGITS]).any():
+        return None
+    pairs = digits[:, 0::2] * np.uint8(10) + digits[:, 1::2]  # (times, 7), each at most 99
+    month, day = pairs[:, 2], pairs[:, 3]
+    if (pairs > _STAMP_HIGHEST).any() or not (month.all() and day.all()):
+        return None
+    year = pairs[:, 0].astype(np.int64) * 100 + pairs[:, 1]
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    if not year.all() or (day > _MONTH_DAYS[month] + (leap & (month == 2))).any():
+        return None
+    march = year - (month <= 2)  # years from March (a leap day ends one), 0 or more
+    era = march // 400
+    of_era = march - era * 400
+    of_year = (153 * np.where(month > 2, month - 3, month + 9).astype(np.int64) + 2) // 5 + day - 1
+    days = era * 146097 + of_era * 365 + of_era // 4 - of_era // 100 + of_year - 719468
+    clock = pairs[:, 4:].astype(np.int64) @ np.array([3600, 60, 1], dtype=np.int64)
+    return days * 86400 + clock  # (719,468 days from 0000-03-01 to 1970-01-01)
 
 
 @dataclass

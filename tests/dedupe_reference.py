@@ -6,7 +6,8 @@ buckets filled (and capped) as it goes. Production computes all of this in array
 one-at-a-time readers of a key's slot and of a schema 18 bucket row, which production reads
 in arrays (``time_slots``, ``Buckets``). And the punctuation and spacing rules of
 ``match_texts`` as the regular expressions they were, which production runs in arrays
-(``_words_spaced``)."""
+(``_words_spaced``). And the stored times parsed by numpy's own parser, which production does
+by the civil calendar's formula (``timestamps``)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from aggregator.dedupe import (
     _CJK,
     _NARROW,
     _PROBE_ALONE,
+    _STAMP_LINES_RE,
     _T2S,
     _WIDE,
     SLOT_SHIFT,
@@ -29,6 +31,7 @@ from aggregator.dedupe import (
     Member,
     _bucket_width,
     cluster_batch,
+    timestamp,
 )
 
 # Punctuation and spaces, except a decimal point ("10.8" stays one number): the runs of
@@ -153,3 +156,17 @@ def cluster_reference(
     result = cluster_batch(new, known, options, shortlists, local_shortlists)
     result.stats.capped += capped
     return ReferenceResult(result.stories, local, result.stats, buckets, cap)
+
+
+def timestamps_parsed(isos: Sequence[str | None]) -> list[float | None]:
+    """``timestamps`` as it was: times all in the store's form parsed by numpy's parser (which
+    refuses what ``timestamp`` refuses, and reads year 0), else one by one."""
+    stamps = [iso or "" for iso in isos]
+    if isos and all(stamps) and _STAMP_LINES_RE.fullmatch("\n".join(stamps) + "\n"):
+        try:
+            seconds = np.array([stamp[:19] for stamp in stamps], dtype="datetime64[s]")
+        except ValueError:
+            pass
+        else:
+            return seconds.astype(np.int64).astype(np.float64).tolist()
+    return [timestamp(iso) for iso in isos]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import calendar
 import gc
+import random
 
 import numpy as np
 import pytest
@@ -21,7 +23,13 @@ from aggregator.dedupe import (
     timestamps,
 )
 from aggregator.errors import ConfigError
-from tests.dedupe_reference import cluster_reference, keys_of, probes_of, shortlist
+from tests.dedupe_reference import (
+    cluster_reference,
+    keys_of,
+    probes_of,
+    shortlist,
+    timestamps_parsed,
+)
 
 OPTIONS = DedupeOptions()
 
@@ -490,6 +498,51 @@ def test_timestamps_refuse_what_timestamp_refuses(bad: str) -> None:
         timestamp(bad)
     with pytest.raises(ValueError):
         timestamps(["2026-01-01T00:00:00Z", bad])
+
+
+def _stamp(rng: random.Random, valid: bool) -> str | None:
+    """A time in the store's form: a valid one (any year, leap days, the ends of months and
+    days), or one that may have any field out of range or be in another form."""
+    year = rng.choice([rng.randint(1, 9999), rng.randint(1896, 2104), 1, 9999, 1900, 2000, 2100])
+    month = rng.randint(1, 12)
+    last = calendar.monthrange(year, month)[1]
+    day = rng.choice([rng.randint(1, 28), last, last, min(29, last)])
+    clock = [rng.choice([rng.randint(0, high), high]) for high in (23, 59, 59)]
+    if not valid:
+        year, month = rng.choice([year, 0]), rng.choice([month, 0, 13, 99])
+        day, clock[rng.randrange(3)] = rng.choice([day, 0, last + 1, 32]), rng.choice([24, 60])
+    stamp = f"{year:04d}-{month:02d}-{day:02d}T{clock[0]:02d}:{clock[1]:02d}:{clock[2]:02d}Z"
+    if valid:
+        return stamp
+    return rng.choice([
+        stamp, stamp, stamp[:-1] + "+00:00", stamp.replace("-", "/", 1), stamp[:-1], None,
+        stamp + "\n" + stamp, stamp.replace("0", "０", 1), stamp.replace("T", " "),
+    ])  # fmt: skip
+
+
+def test_timestamps_in_arrays_are_those_parsed_one_by_one() -> None:
+    """The civil calendar's formula gives what numpy's parser and ``timestamp`` give, on valid
+    times of every year, month end and leap day; a batch with a time out of range or in another
+    form gives or refuses what the parser did (tests/dedupe_reference.py)."""
+    rng = random.Random(20261205)
+    valid = [_stamp(rng, True) for _ in range(20000)]
+    found = timestamps(valid)
+    assert found == timestamps_parsed(valid) == [timestamp(stamp) for stamp in valid]
+    assert sum(stamp[5:10] == "02-29" for stamp in valid if stamp) > 50  # leap days, valid or not
+    outcomes = set()
+    for _ in range(3000):
+        batch = [_stamp(rng, rng.random() < 0.8) for _ in range(rng.randrange(1, 4))]
+        try:
+            expected: object = timestamps_parsed(batch)
+        except ValueError:
+            expected = ValueError
+        try:
+            got: object = timestamps(batch)
+        except ValueError:
+            got = ValueError
+        assert got == expected, batch
+        outcomes.add(expected is ValueError)
+    assert outcomes == {True, False}
 
 
 def test_gc_paused_restores_the_collector() -> None:
