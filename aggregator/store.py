@@ -419,7 +419,7 @@ def _migration_5(db: sqlite_utils.Database) -> None:
     db.execute(
         f"CREATE TRIGGER articles_feed_update AFTER UPDATE OF {', '.join(FEED_COLUMNS)} "
         f"ON articles {bump}"
-    )
+    )  # (schema 21 adds a condition: see _create_feed_update_trigger)
     db.execute(f"CREATE TRIGGER sources_feed_insert AFTER INSERT ON sources {bump}")
     db.execute(
         "CREATE TRIGGER sources_feed_update AFTER UPDATE OF title ON sources "
@@ -957,10 +957,16 @@ def _migration_16(db: sqlite_utils.Database) -> None:
     _create_story_summary_triggers(conn)
 
 
-def _build_story_summary(conn: sqlite3.Connection) -> None:
+def _build_story_summary(conn: sqlite3.Connection, stories: Sequence[int] | None = None) -> None:
     """``story_summary`` computed afresh from ``articles`` (one pass: a window for the
-    representatives, a ``GROUP BY`` for the rest)."""
-    conn.execute("DELETE FROM story_summary")
+    representatives, a ``GROUP BY`` for the rest): every row, or those of ``stories`` (a
+    story without articles loses its row)."""
+    where = a_where = ""
+    args: tuple[str, ...] = ()
+    if stories is not None:
+        where = "WHERE story_id IN (SELECT value FROM json_each(?1))"
+        a_where, args = where.replace("story_id", "a.story_id"), (json.dumps(stories),)
+    conn.execute(f"DELETE FROM story_summary {where}", args)
     conn.execute(
         f"""
         INSERT INTO story_summary (story_id, rep_id, rep_when, rep_topics, sources, oldest, newest)
@@ -971,19 +977,44 @@ def _build_story_summary(conn: sqlite3.Connection) -> None:
                     PARTITION BY a.story_id
                     ORDER BY {_REPRESENTATIVE_ORDER}
                 ) AS position
-            FROM articles a
+            FROM articles a {a_where}
         ) AS r
         JOIN (
             SELECT story_id, count(DISTINCT source) AS sources, min({_NEWEST}) AS oldest,
                 max({_NEWEST}) AS newest
-            FROM articles GROUP BY story_id
+            FROM articles {where} GROUP BY story_id
         ) AS g ON g.story_id = r.story_id
         WHERE r.position = 1
-        """
+        """,
+        args,
+    )
+
+
+# Inside its own write transaction, clustering (:func:`_move_articles`) puts a row in
+# ``story_summary_paused`` while it moves a batch's articles to their stories: the triggers an
+# UPDATE of ``story_id`` fires then leave ``story_summary`` and ``feed_version`` to it, and it
+# brings both up to date before the row goes, in the same transaction. No other writer (or
+# reader) ever sees the row: for them the triggers do all they did.
+_PAUSED_SQL = (
+    "CREATE TABLE IF NOT EXISTS story_summary_paused (id INTEGER PRIMARY KEY CHECK (id = 1))"
+)
+_NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM story_summary_paused)"
+
+
+def _create_feed_update_trigger(conn: sqlite3.Connection) -> None:
+    """``feed_version`` bumped by every update of an article a feed would show, but clustering's
+    moves (which bump it themselves, by as many, in one statement: :data:`_NOT_PAUSED`)."""
+    conn.execute(_PAUSED_SQL)
+    conn.execute("DROP TRIGGER IF EXISTS articles_feed_update")
+    conn.execute(
+        f"CREATE TRIGGER articles_feed_update AFTER UPDATE OF {', '.join(FEED_COLUMNS)} "
+        f"ON articles WHEN {_NOT_PAUSED} "
+        "BEGIN UPDATE feed_version SET version = version + 1 WHERE id = 1; END"
     )
 
 
 def _create_story_summary_triggers(conn: sqlite3.Connection) -> None:
+    conn.execute(_PAUSED_SQL)
     for name in STORY_SUMMARY_TRIGGERS:
         conn.execute(f"DROP TRIGGER IF EXISTS {name}")
     new, old = _story_summary_refresh("new.story_id"), _story_summary_refresh("old.story_id")
@@ -1007,13 +1038,14 @@ def _create_story_summary_triggers(conn: sqlite3.Connection) -> None:
     # An article leaving a story: the story's row afresh, or (the story was only that article,
     # as when clustering joins a new article to an earlier story) just deleted.
     left = "EXISTS (SELECT 1 FROM articles WHERE story_id = old.story_id)"
+    # (Each trigger of a story_id change checks the pause first: see _NOT_PAUSED.)
     conn.execute(
         "CREATE TRIGGER story_summary_article_leave AFTER UPDATE OF story_id ON articles "
-        f"WHEN old.story_id IS NOT new.story_id AND {left} BEGIN{old}END"
+        f"WHEN old.story_id IS NOT new.story_id AND {_NOT_PAUSED} AND {left} BEGIN{old}END"
     )
     conn.execute(
         "CREATE TRIGGER story_summary_article_leave_last AFTER UPDATE OF story_id ON articles "
-        f"WHEN old.story_id IS NOT new.story_id AND NOT {left} "
+        f"WHEN old.story_id IS NOT new.story_id AND {_NOT_PAUSED} AND NOT {left} "
         "BEGIN DELETE FROM story_summary WHERE story_id = old.story_id; END"
     )
     # Only story_id changes (clustering joins an article to a story): one trigger, so that no
@@ -1025,6 +1057,7 @@ def _create_story_summary_triggers(conn: sqlite3.Connection) -> None:
     # of the full refresh.
     same = " AND ".join(f"old.{c} IS new.{c}" for c in STORY_SUMMARY_COLUMNS if c != "story_id")
     moved = f"old.story_id IS NOT new.story_id AND {same}"
+    # (the update trigger never fires for a move, paused or not: it needs no check)
     has_row = (
         "EXISTS (SELECT 1 FROM story_summary s JOIN articles r ON r.id = s.rep_id "
         "WHERE s.story_id = new.story_id)"
@@ -1039,7 +1072,8 @@ def _create_story_summary_triggers(conn: sqlite3.Connection) -> None:
     order = partial(_representative_terms, comparable=True)
     conn.execute(
         "CREATE TRIGGER story_summary_article_move AFTER UPDATE OF story_id ON articles "
-        f"WHEN {moved} BEGIN UPDATE story_summary SET oldest = min(oldest, {stamp}), "
+        f"WHEN {moved} AND {_NOT_PAUSED} BEGIN UPDATE story_summary SET "
+        f"oldest = min(oldest, {stamp}), "
         f"newest = max(newest, {stamp}), sources = sources + NOT EXISTS (SELECT 1 FROM articles "
         "WHERE story_id = new.story_id AND source = new.source AND id IS NOT new.id), "
         "(rep_id, rep_when, rep_topics) = (SELECT iif(first, new.id, story_summary.rep_id), "
@@ -1130,6 +1164,16 @@ def _migration_20(db: sqlite_utils.Database) -> None:
     _create_story_summary_triggers(db.conn)
 
 
+def _migration_21(db: sqlite_utils.Database) -> None:
+    """Clustering keeps ``story_summary`` and ``feed_version`` for a batch's moves itself, with
+    a few set-based statements (:func:`_move_articles`), instead of a trigger program per moved
+    article: ``story_summary_paused``, and a check of it in the triggers a change of
+    ``story_id`` fires. Every other writer's changes are kept by the triggers as before; the
+    rows do not change."""
+    _create_feed_update_trigger(db.conn)
+    _create_story_summary_triggers(db.conn)
+
+
 # Append only: each function upgrades the schema by one version, in order.
 MIGRATIONS = (
     _migration_1,
@@ -1152,6 +1196,7 @@ MIGRATIONS = (
     _migration_18,
     _migration_19,
     _migration_20,
+    _migration_21,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -1536,7 +1581,7 @@ class Store:
             with gc_paused():  # a batch's objects hold no cycles: no collection needed
                 new, result, rows, filed = _plan_stories(self.conn, chunk, options, self._recent)
             with self.write() as conn:
-                _write_stories(conn, new, result, rows)
+                _write_stories(conn, new, result, rows, set_based=True)
             if self.checkpointer is not None:
                 self.checkpointer.wrote(len(chunk))
             self._recent.add(*filed)  # once the batch is stored
@@ -1565,7 +1610,16 @@ class Store:
             sql = "SELECT id FROM articles WHERE id NOT IN (SELECT article_id FROM dedupe_texts)"
             return [row[0] for row in self.conn.execute(sql + " ORDER BY id")]
         wanted = sorted(set(ids))
-        done: set[int] = set()
+        if wanted and wanted[-1] - wanted[0] == len(wanted) - 1:  # one run (a batch of new ones)
+            done = {
+                row[0]
+                for row in self.conn.execute(
+                    "SELECT article_id FROM dedupe_texts WHERE article_id BETWEEN ? AND ?",
+                    (wanted[0], wanted[-1]),
+                )
+            }
+            return [i for i in wanted if i not in done] if done else wanted
+        done = set()
         for chunk in _chunks(wanted, CHUNK):
             done.update(
                 row[0]
@@ -2503,19 +2557,41 @@ def _write_stories(
     new: Sequence[Member],
     result: BatchResult,
     rows: Sequence[GroupRow],
+    *,
+    set_based: bool = False,
 ) -> None:
-    """Store what :func:`_plan_stories` decided: stories, index buckets, normalised texts."""
+    """Store what :func:`_plan_stories` decided: stories, index buckets, normalised texts.
+    With ``set_based`` (schema 21 on), the moves keep ``story_summary`` themselves
+    (:func:`_move_articles`)."""
     if result.stories:
-        conn.executemany(
-            "UPDATE articles SET story_id = ? WHERE id = ?",
-            [(story, article) for article, story in result.stories.items()],
-        )
+        moves = [(story, article) for article, story in result.stories.items()]
+        if set_based:
+            _move_articles(conn, moves)
+        else:
+            conn.executemany("UPDATE articles SET story_id = ? WHERE id = ?", moves)
     conn.executemany(_INSERT_GROUP, rows)
     conn.executemany(
         f"INSERT OR REPLACE INTO dedupe_texts ({DEDUPE_TEXT_COLUMNS}) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [dedupe_text_row(m) for m in new],
     )
+
+
+def _move_articles(conn: sqlite3.Connection, moves: Sequence[tuple[int, int]]) -> None:
+    """Move articles to stories (``(story_id, article id)`` pairs), in an open write
+    transaction, with ``story_summary`` and ``feed_version`` kept in a few statements rather
+    than by a trigger program per article (:data:`_NOT_PAUSED`): the rows of the stories they
+    left and joined are computed afresh from their articles (a story left empty loses its row),
+    and ``feed_version`` moves by one an updated article, as the triggers would have done."""
+    left = conn.execute(
+        "SELECT story_id FROM articles WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps([article for _, article in moves]),),
+    ).fetchall()
+    conn.execute("INSERT INTO story_summary_paused (id) VALUES (1)")
+    updated = conn.executemany("UPDATE articles SET story_id = ? WHERE id = ?", moves).rowcount
+    _build_story_summary(conn, sorted({*(story for (story,) in left), *(s for s, _ in moves)}))
+    conn.execute("UPDATE feed_version SET version = version + ? WHERE id = 1", (updated,))
+    conn.execute("DELETE FROM story_summary_paused")
 
 
 def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:

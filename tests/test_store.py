@@ -25,6 +25,8 @@ from aggregator.store import (
     UrlRulesResult,
     _migration_16,
     _migration_20,
+    _migration_21,
+    _move_articles,
     stored_buckets,
 )
 from aggregator.stories import representative
@@ -1385,6 +1387,133 @@ def test_schema_20_replaces_the_story_move_triggers_and_keeps_the_rows(db_path: 
         with store.write() as conn:  # a join, through the new trigger
             conn.execute("UPDATE articles SET story_id = ? WHERE id = ?", (ids[0], ids[3]))
         assert summary(store) == summary_from_articles(store) and len(summary(store)) == 3
+
+
+def _paused(store: Store) -> list[tuple[Any, ...]]:
+    return store.conn.execute("SELECT * FROM story_summary_paused").fetchall()
+
+
+def test_clustering_moves_keep_story_summary_and_feed_version_as_the_triggers_do() -> None:
+    """Clustering moves a batch's articles with the triggers paused and recomputes the rows of
+    the stories they left and joined (:func:`_move_articles`): the same ``story_summary`` rows
+    and ``feed_version`` as the same moves made by plain UPDATEs, every trigger firing."""
+    rng = random.Random(21)
+    dates = [None, None, "2026-02-10T01:00:00Z", "2026-02-11T00:00:00Z", "2026-02-12T03:00:00Z"]
+    rows = [
+        row(
+            url=f"https://e.org/c/{n}",
+            canonical_url=f"https://e.org/c/{n}",
+            source=rng.choice(["a", "b", "c"]),
+            title=f"风电项目 {n}" + rng.choice(["", "", "...", "…"]),
+            published_at=rng.choice(dates),
+            topics=[rng.choice(["grid", "solar", "wind"])],
+        )
+        for n in range(80)
+    ]
+    by_trigger, set_based = Store(":memory:"), Store(":memory:")
+    ids = by_trigger.upsert_articles(rows, NOW).new_ids
+    assert set_based.upsert_articles(rows, NOW).new_ids == ids
+    for _ in range(15):
+        stories = [s for (s,) in by_trigger.conn.execute("SELECT story_id FROM story_summary")]
+        moves = [  # joins (most), leaves, moves to an id that is no story yet, non-moves
+            (rng.choice([*[rng.choice(stories)] * 4, article, 50_000 + article]), article)
+            for article in rng.sample(ids, 12)
+        ]
+        with by_trigger.write() as conn:
+            conn.executemany("UPDATE articles SET story_id = ? WHERE id = ?", moves)
+        with set_based.write() as conn:
+            _move_articles(conn, moves)
+        assert summary(set_based) == summary(by_trigger) == summary_from_articles(set_based)
+        assert set_based.feed_version() == by_trigger.feed_version()
+        assert _paused(set_based) == []
+    assert by_trigger.feed_version() > 15 * 12
+    by_trigger.close()
+    set_based.close()
+
+
+def test_clustering_keeps_story_summary_and_other_writers_still_do(db_path: Path) -> None:
+    """Stories joined by clustering (``assign_stories``) have exact rows; the pause is gone when
+    its transaction ends, committed or not, so another program's writes to ``articles`` (the
+    sqlite3 shell, Datasette) are kept by the triggers as before."""
+    titles = ["国家能源局发布2026年一季度光伏新增装机数据", "宁德时代发布新一代钠离子电池"]
+    with Store(db_path) as store:
+        first = store.upsert_articles(
+            [row(url=f"https://a.com/{n}", canonical_url=f"https://a.com/{n}", title=t)
+             for n, t in enumerate(titles)],
+            NOW,
+        ).new_ids  # fmt: skip
+        store.assign_stories(first)
+        again = store.upsert_articles(
+            [row(url=f"https://b.com/{n}", canonical_url=f"https://b.com/{n}", source="b",
+                 title=f"【转载】{t}") for n, t in enumerate(titles)],
+            NOW,
+        ).new_ids  # fmt: skip
+        version = store.feed_version()
+        assert store.assign_stories(again).joined == 2
+        assert store.feed_version() == version + 2
+        assert summary(store) == summary_from_articles(store) and len(summary(store)) == 2
+        assert {r[4] for r in summary(store)} == {2}  # two sources each
+        assert _paused(store) == []
+
+        def fail(*args: Any) -> None:
+            raise sqlite3.OperationalError("disk I/O error (test)")
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("aggregator.store._build_story_summary", fail)
+            with pytest.raises(sqlite3.OperationalError), store.write() as conn:
+                _move_articles(conn, [(first[0], first[1])])
+        assert _paused(store) == [] and summary(store) == summary_from_articles(store)
+    other = sqlite3.connect(db_path, isolation_level=None)  # not the store: triggers only
+    other.execute("UPDATE articles SET story_id = ? WHERE id = ?", (first[0], first[1]))
+    other.execute("UPDATE articles SET story_id = id WHERE id = ?", (again[0],))
+    other.close()
+    with Store(db_path) as store:  # a story joined, one left: three stories
+        assert summary(store) == summary_from_articles(store) and len(summary(store)) == 3
+
+
+def test_schema_21_adds_the_pause_to_the_story_triggers_and_keeps_the_rows(db_path: Path) -> None:
+    with Store(db_path) as store:
+        ids = store.upsert_articles(
+            [row(url=f"https://e.com/{n}", canonical_url=f"https://e.com/{n}") for n in range(4)],
+            NOW,
+        ).new_ids
+        triggers = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+        made = store.conn.execute(triggers).fetchall()
+        assert all("story_summary_paused" in sql for name, sql in made if "leave" in name)
+        # as schema 20 left it: no pause table, triggers without the check
+        for name in (*STORY_SUMMARY_TRIGGERS, "articles_feed_update"):
+            store.conn.execute(f"DROP TRIGGER {name}")
+            store.conn.execute(
+                f"CREATE TRIGGER {name} AFTER UPDATE OF title ON articles WHEN 0 BEGIN "
+                "SELECT 1; END"
+            )
+        store.conn.execute("DROP TABLE story_summary_paused")
+        store.conn.execute(f"PRAGMA user_version = {MIGRATIONS.index(_migration_21)}")
+        expected = summary(store)
+    with Store(db_path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert summary(store) == expected and _paused(store) == []
+        assert store.conn.execute(triggers).fetchall() == made
+        version = store.feed_version()
+        with store.write() as conn:  # a join by another writer, through the triggers
+            conn.execute("UPDATE articles SET story_id = ? WHERE id = ?", (ids[0], ids[3]))
+        assert summary(store) == summary_from_articles(store) and len(summary(store)) == 3
+        assert store.feed_version() == version + 1
+
+
+def test_unclustered_of_a_run_of_ids_and_of_scattered_ones(db: Store) -> None:
+    ids = db.upsert_articles(
+        [row(url=f"https://e.com/u/{n}", canonical_url=f"https://e.com/u/{n}",
+             title=f"第{n}批分布式光伏项目备案公示") for n in range(10)],
+        NOW,
+    ).new_ids  # fmt: skip
+    db.assign_stories([ids[2], ids[5]])
+    rest = [i for n, i in enumerate(ids) if n not in (2, 5)]
+    assert db.unclustered(ids) == rest  # one run of ids: one range read
+    assert db.unclustered(list(reversed(ids)) + ids[:3]) == rest  # any order, repeats
+    assert db.unclustered(ids[::3]) == [i for i in ids[::3] if i in rest]  # not a run
+    assert db.unclustered() == rest
+    assert db.unclustered([]) == []
 
 
 def test_clustering_after_prune_keeps_one_checkpoint_thread(db_path: Path) -> None:
