@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import gc
 import re
+import unicodedata
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -324,6 +325,45 @@ def _spaced_points(points: np.ndarray, joined: str) -> np.ndarray:
     return points[keep]
 
 
+_MANY = np.uint32(0xFFFFFFFF)  # (no code point)
+
+
+@cache
+def _nfkc_table() -> np.ndarray:
+    """Each character of the Basic Multilingual Plane's own NFKC as one code point (uint32;
+    itself when NFKC keeps it, a lone surrogate too), or ``_MANY`` when it is more than one
+    character ("…" is "..."): ~50 ms, once."""
+    table = np.arange(0x10000, dtype=np.uint32)
+    for code in range(0x10000):
+        if not 0xD800 <= code <= 0xDFFF:
+            own = unicodedata.normalize("NFKC", chr(code))
+            if own != chr(code):
+                table[code] = ord(own) if len(own) == 1 else _MANY
+    return table
+
+
+def _nfkc_joined(text: str) -> str:
+    """:func:`aggregator.text.nfkc` of a batch's joined text (the same steps: each character that
+    NFKC changes on its own mapped to its own NFKC, then NFKC if that is not yet normalised),
+    the characters mapped to one in an array operation (``_nfkc_table``), to more than one by
+    ``str.replace``; a text with a character beyond the plane goes to ``nfkc`` (rare)."""
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if (points > 0xFFFF).any():
+        return nfkc(text)
+    mapped = _nfkc_table()[points]
+    many = mapped == _MANY
+    if many.any():
+        mapped[many] = points[many]
+    text = mapped.tobytes().decode("utf-32-le", "surrogatepass")
+    for code in np.unique(points[many]).tolist() if many.any() else ():
+        text = text.replace(chr(code), unicodedata.normalize("NFKC", chr(code)))
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    return unicodedata.normalize("NFKC", text)
+
+
 def _latin_lines(points: np.ndarray) -> list[bool]:
     """:func:`is_latin` of each line of a joined text's code points (one at least)."""
     ends = np.append(np.flatnonzero(points == 0x0A), len(points))  # each line's end
@@ -363,7 +403,7 @@ def _normalised(titles: Sequence[str]) -> tuple[list[str], list[bool], list[bool
     joined = "\n".join(bare)
     if joined.count("\n") != len(bare) - 1:  # a title's own newlines are spaces
         joined = "\n".join(title.replace("\n", " ") for title in bare)
-    joined = nfkc(joined)
+    joined = _nfkc_joined(joined)
     points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     if (tagless := _tags_dropped(joined, points)) is not joined:
         joined, points = (
@@ -627,12 +667,15 @@ def _cjk_shingle_hashes(compacts: Sequence[str]) -> tuple[np.ndarray, np.ndarray
 
 
 def _latin_shingle_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """CRC-32 of every English title's distinct stemmed words (:func:`_stem`, inlined), in one
+    array, and each title's first index (a title without words has the empty one)."""
     values: list[int] = []
     starts: list[int] = []
+    crc32, encode = zlib.crc32, str.encode
     for text in texts:
         starts.append(len(values))
-        words = {_stem(w) for w in text.split()} or {""}
-        values.extend(zlib.crc32(w.encode()) for w in words)
+        words = {w[:-1] if len(w) > 3 and w[-1] == "s" else w for w in text.split()} or {""}
+        values += map(crc32, map(encode, words))
     return np.array(values, dtype=np.uint64), np.array(starts, dtype=np.int64)
 
 
@@ -745,28 +788,26 @@ def fingerprints(titles: Sequence[str]) -> list[Fingerprint]:
         probes[cjk, 3:] = _band_keys(*_cjk_shingle_hashes([texts[i].replace(" ", "") for i in cjk]))
     if latin:
         probes[latin, 3:] = _band_keys(*_latin_shingle_hashes([texts[i] for i in latin]))
-    widths = [PREFIX_LATIN if is_latin else PREFIX_CJK for is_latin in flags]
-    heads = _encoded([text[:width] for text, width in zip(texts, widths, strict=True)])
-    probes[:, 0] = whole = _checksum_keys(heads, "p")
-    probes[:, 1] = _restarted_keys(whole, heads, "p", "c")
-    probes[:, 2] = _checksum_keys(
-        _encoded([text[-width:] for text, width in zip(texts, widths, strict=True)]), "s"
-    )
+    heads = [text[:PREFIX_CJK] for text in texts]
+    tails = [text[-PREFIX_CJK:] for text in texts]
+    for i in latin:
+        heads[i], tails[i] = texts[i][:PREFIX_LATIN], texts[i][-PREFIX_LATIN:]
+    data = _encoded(heads)
+    probes[:, 0] = whole = _checksum_keys(data, "p")
+    probes[:, 1] = _restarted_keys(whole, data, "p", "c")
+    probes[:, 2] = _checksum_keys(_encoded(tails), "s")
     batch = IndexKeys(
         probes,
         np.array(cuts, dtype=bool),
         np.fromiter((not text for text in texts), dtype=bool, count=len(texts)),
     )
-    prints = [
-        Fingerprint(text, cut, is_latin)
-        for text, cut, is_latin in zip(texts, cuts, flags, strict=True)
-    ]
+    prints = list(map(Fingerprint, texts, cuts, flags))
     for i, fp in enumerate(prints):
         fp._batch, fp._at = batch, i
-    _fill_numbers(prints)  # and their bits
-    for fp in prints:
-        if fp._bloom is None:
-            fp._bloom = number_bloom(fp.numbers)
+    _fill_numbers(prints)  # and the Chinese ones' bits
+    for i in latin:
+        fp = prints[i]
+        fp._bloom = number_bloom(fp.numbers)
     return prints
 
 

@@ -31,6 +31,7 @@ from aggregator.dedupe import (
     _bmp_tables,
     _decisive,
     _latin_tokens,
+    _nfkc_joined,
     _searched_text,
     _words_spaced,
     fingerprints,
@@ -46,7 +47,7 @@ from aggregator.store import (
     _migration_18,
     stored_buckets,
 )
-from aggregator.text import strip_cut_marker
+from aggregator.text import nfkc, strip_cut_marker
 from tests.conftest import ROOT
 from tests.dedupe_reference import NOT_WORD_LINES_RE, keys_of, probes_of, words_spaced
 
@@ -240,6 +241,24 @@ def test_a_batch_fingerprints_each_headline_as_alone(titles: object) -> None:
         ]
 
 
+def test_a_batch_strips_trailing_spaces_and_cut_markers_as_one_title() -> None:
+    """Trailing spaces and cut markers: a batch gives the same texts and cut flags as one title
+    at a time, for every whitespace character and cut marker, and titles ending otherwise."""
+    spaces = [chr(code) for code in range(0x3000 + 1) if chr(code).isspace() and chr(code) != "\n"]
+    ends = ["...", "…", "。。。", "．．．", "..", ".", "。", "x", "光伏", "", "1.5", "...x"]
+    rng = random.Random(20261207)
+    titles = [
+        rng.choice(["国家能源局发布", "Solar record", "", "【快讯】储能"])
+        + rng.choice(ends)
+        + "".join(rng.choice(spaces) for _ in range(rng.choice([0, 0, 1, 2])))
+        for _ in range(3000)
+    ]
+    assert not any("\n" in title for title in titles)
+    texts, cuts = match_texts(titles)
+    assert list(zip(texts, cuts, strict=True)) == [one_title(title) for title in titles]
+    assert 500 < sum(cuts) < 2500 and len(set(texts)) > 12
+
+
 def test_the_edge_cases_cover_what_they_claim() -> None:
     prints = {title: fp for title, fp in zip(EDGE_CASES, fingerprints(EDGE_CASES), strict=True)}
     assert prints[""].text == prints["..."].text == prints["【人民日报】"].text == ""
@@ -292,6 +311,30 @@ def test_the_array_rules_are_the_regular_expressions() -> None:
     assert _words_spaced(joined) == words_spaced(joined)
     lines = joined.split("\n")
     assert _words_spaced(joined).split("\n") == [words_spaced(line) for line in lines]
+
+
+def test_the_batch_nfkc_is_text_nfkc() -> None:
+    """``_nfkc_joined`` (each character's own NFKC from a table, in arrays) gives what
+    ``text.nfkc`` and ``unicodedata.normalize`` give: on every character of the Basic
+    Multilingual Plane beside one NFKC changes, and on random texts of characters that
+    combine, reorder, compose (Hangul jamo), map to more than one, lie beyond the plane, or are
+    lone surrogates."""
+    for code in range(0x10000):
+        text = f"a{chr(code)}（"
+        assert _nfkc_joined(text) == nfkc(text), hex(code)
+    rng = random.Random(20261208)
+    alphabet = ["a", "é", "e\u0301", "\u0301", "\u0327", "（", "：", "…", "ﬁ", "㎿", "①", "Å"]
+    alphabet += ["\u212b", "\u1100", "\u1161", "\u11a8", "가", "ｶ", "\uff9e", "\u00a8", "\u0f73"]
+    alphabet += ["\ud800", "𠀀", "\U0001d7d8", "光伏", "電", "\n", " ", "ǅ", "\u0344"]
+    kinds = set()
+    for _ in range(20000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(12)))
+        found = _nfkc_joined(text)
+        assert found == nfkc(text), repr(text)
+        if "\ud800" not in text:
+            assert found == unicodedata.normalize("NFKC", text), repr(text)
+        kinds.add((found == text, len(found) == len(text)))
+    assert kinds == {(True, True), (False, True), (False, False)}
 
 
 def test_the_folding_table_is_casefold_and_t2s_of_every_character() -> None:
