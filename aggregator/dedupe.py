@@ -332,7 +332,7 @@ _MANY = np.uint32(0xFFFFFFFF)  # (no code point)
 def _nfkc_table() -> np.ndarray:
     """Each character of the Basic Multilingual Plane's own NFKC as one code point (uint32;
     itself when NFKC keeps it, a lone surrogate too), or ``_MANY`` when it is more than one
-    character ("…" is "..."): ~50 ms, once."""
+    character ("…" is "..."): ~10 ms, once."""
     table = np.arange(0x10000, dtype=np.uint32)
     for code in range(0x10000):
         if not 0xD800 <= code <= 0xDFFF:
