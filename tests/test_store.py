@@ -1313,6 +1313,23 @@ def _recreate_triggers_reversed(conn: sqlite3.Connection) -> None:
         conn.execute(sql)
 
 
+def random_articles(
+    rng: random.Random, count: int, dates: list[str | None], title: str
+) -> list[dict[str, Any]]:
+    """Articles of three sources with random dates, cut titles and topics."""
+    return [
+        row(
+            url=f"https://e.org/m/{n}",
+            canonical_url=f"https://e.org/m/{n}",
+            source=rng.choice(["a", "b", "c"]),
+            title=f"{title} {n}" + rng.choice(["", "", "...", "…"]),
+            published_at=rng.choice(dates),
+            topics=[rng.choice(["grid", "solar", "wind"])],
+        )
+        for n in range(count)
+    ]
+
+
 @pytest.mark.parametrize("order", ["created", "reversed"])
 def test_story_summary_follows_random_story_moves(db: Store, order: str) -> None:
     """Clustering's joins (only ``story_id`` changes, to a story that has a row) update that
@@ -1324,18 +1341,7 @@ def test_story_summary_follows_random_story_moves(db: Store, order: str) -> None
     rng = random.Random(19)
     # many undated ones: an undated representative and an undated newcomer tie until the id
     dates = [None, None, None, "2026-02-10T01:00:00Z", "2026-02-11T00:00:00Z"]
-    rows = [
-        row(
-            url=f"https://e.org/m/{n}",
-            canonical_url=f"https://e.org/m/{n}",
-            source=rng.choice(["a", "b", "c"]),
-            title=f"光伏电站 {n}" + rng.choice(["", "", "...", "…"]),
-            published_at=rng.choice(dates),
-            topics=[rng.choice(["grid", "solar", "wind"])],
-        )
-        for n in range(60)
-    ]
-    ids = db.upsert_articles(rows, NOW).new_ids
+    ids = db.upsert_articles(random_articles(rng, 60, dates, "光伏电站"), NOW).new_ids
     kinds: dict[str, int] = {"join": 0, "leave": 0, "storyless": 0, "with_change": 0}
     for _ in range(20):
         with db.write() as conn:
@@ -1399,17 +1405,7 @@ def test_clustering_moves_keep_story_summary_and_feed_version_as_the_triggers_do
     and ``feed_version`` as the same moves made by plain UPDATEs, every trigger firing."""
     rng = random.Random(21)
     dates = [None, None, "2026-02-10T01:00:00Z", "2026-02-11T00:00:00Z", "2026-02-12T03:00:00Z"]
-    rows = [
-        row(
-            url=f"https://e.org/c/{n}",
-            canonical_url=f"https://e.org/c/{n}",
-            source=rng.choice(["a", "b", "c"]),
-            title=f"风电项目 {n}" + rng.choice(["", "", "...", "…"]),
-            published_at=rng.choice(dates),
-            topics=[rng.choice(["grid", "solar", "wind"])],
-        )
-        for n in range(80)
-    ]
+    rows = random_articles(rng, 80, dates, "风电项目")
     by_trigger, set_based = Store(":memory:"), Store(":memory:")
     ids = by_trigger.upsert_articles(rows, NOW).new_ids
     assert set_based.upsert_articles(rows, NOW).new_ids == ids
