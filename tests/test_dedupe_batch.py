@@ -30,6 +30,7 @@ from aggregator.dedupe import (
     Fingerprint,
     _bmp_tables,
     _decisive,
+    _latin_shingle_hashes,
     _latin_tokens,
     _nfkc_joined,
     _searched_text,
@@ -505,3 +506,22 @@ def test_new_members_read_a_run_of_ids_as_any_other_ids(tmp_path: Path) -> None:
         ):  # fmt: skip
             assert read(list(wanted)) == expected(list(wanted)), wanted
         assert len(read(ids)) == 12
+
+
+def test_the_english_index_hashes_are_the_verified_words() -> None:
+    """The English MinHash input (``_latin_shingle_hashes``, its stem rule inlined) is the CRC-32
+    of the words verification compares (``Fingerprint.shingles``, by ``_stem``): a change to one
+    rule alone would file English titles under keys their words do not give."""
+    rng = random.Random(20261209)
+    words = ["solar", "grids", "gas", "bus", "news", "wind", "us", "ess", "pass", "s", "oils", "is"]
+    titles = [" ".join(rng.choice(words) for _ in range(rng.randrange(1, 9))) for _ in range(500)]
+    prints = fingerprints(titles)
+    texts = [fp.text for fp in prints]
+    assert all(fp.latin for fp in prints)
+    hashes, starts = _latin_shingle_hashes(texts)
+    ends = [*starts[1:].tolist(), len(hashes)]
+    stemmed = 0
+    for fp, start, end in zip(prints, starts.tolist(), ends, strict=True):
+        assert set(hashes[start:end].tolist()) == {zlib.crc32(w.encode()) for w in fp.shingles}
+        stemmed += any(w not in fp.shingles for w in fp.text.split())
+    assert stemmed > 100  # the stem rule was exercised, not only whole words
