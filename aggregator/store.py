@@ -957,13 +957,10 @@ def _migration_16(db: sqlite_utils.Database) -> None:
     _create_story_summary_triggers(conn)
 
 
-def _build_story_summary(conn: sqlite3.Connection, stories: Sequence[int] | None = None) -> None:
-    """``story_summary`` computed afresh from ``articles``: every row (one pass: a window for
-    the representatives, a ``GROUP BY`` for the rest), or those of ``stories`` (each story's by
-    probes of its articles; a story without articles loses its row)."""
-    if stories is not None:
-        _refresh_story_summaries(conn, stories)
-        return
+def _build_story_summary(conn: sqlite3.Connection) -> None:
+    """``story_summary`` computed afresh from ``articles`` (one pass: a window for the
+    representatives, a ``GROUP BY`` for the rest; a few stories' rows:
+    :func:`_refresh_story_summaries`)."""
     conn.execute("DELETE FROM story_summary")
     conn.execute(
         f"""
@@ -987,7 +984,7 @@ def _build_story_summary(conn: sqlite3.Connection, stories: Sequence[int] | None
     )
 
 
-def _refresh_story_summaries(conn: sqlite3.Connection, stories: Sequence[int]) -> None:
+def _refresh_story_summaries(conn: sqlite3.Connection, stories: Iterable[int]) -> None:
     """The ``story_summary`` rows of a few stories computed afresh: for each, its
     representative, sources and date bounds by probes of ``articles_story_newest`` (a little
     cheaper for a batch's ~200 stories than the window and join of the full build, which
@@ -2616,7 +2613,7 @@ def _move_articles(conn: sqlite3.Connection, moves: Sequence[tuple[int, int]]) -
     ).fetchall()
     conn.execute("INSERT INTO story_summary_paused (id) VALUES (1)")
     updated = conn.executemany("UPDATE articles SET story_id = ? WHERE id = ?", moves).rowcount
-    _build_story_summary(conn, sorted({*(story for (story,) in left), *(s for s, _ in moves)}))
+    _refresh_story_summaries(conn, {*(story for (story,) in left), *(s for s, _ in moves)})
     conn.execute("UPDATE feed_version SET version = version + ? WHERE id = 1", (updated,))
     conn.execute("DELETE FROM story_summary_paused")
 

@@ -15,6 +15,7 @@ interpreter."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -63,12 +64,29 @@ tmp.cleanup()
 """
 
 
+def _ask(worker: subprocess.Popen[str], tree: Path, line: str) -> str:
+    """Send a worker a line and read its answer; a worker that stopped (its traceback is
+    above) ends the run with an error naming its tree."""
+    assert worker.stdin is not None and worker.stdout is not None
+    try:
+        worker.stdin.write(line + "\n")
+        worker.stdin.flush()
+        answer = worker.stdout.readline()
+    except BrokenPipeError:
+        answer = ""
+    if not answer:
+        raise SystemExit(f"{tree}: its clustering worker stopped (exit {worker.wait()}), see above")
+    return answer
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("first", type=Path, help="a code tree (a checkout's root)")
     parser.add_argument("second", type=Path, help="another code tree")
     parser.add_argument("--size", type=int, default=100_000, help="articles (default 100,000)")
     args = parser.parse_args()
+    if args.size < 1:
+        parser.error(f"argument --size: must be 1 or more, not {args.size}")
     trees = [args.first.resolve(), args.second.resolve()]
     for tree in trees:
         if not (tree / "aggregator" / "store.py").is_file():
@@ -88,23 +106,17 @@ def main() -> int:
     try:
         for number, start in enumerate(range(0, args.size, BATCH)):
             for side in (0, 1) if number % 2 == 0 else (1, 0):
-                worker = workers[side]
-                assert worker.stdin is not None and worker.stdout is not None
-                worker.stdin.write(f"{start}\n")
-                worker.stdin.flush()
-                batch = json.loads(worker.stdout.readline())
+                batch = json.loads(_ask(workers[side], trees[side], str(start)))
                 for key in totals[side]:
                     totals[side][key] += batch[key]
         ends = []
-        for worker in workers:
-            assert worker.stdin is not None and worker.stdout is not None
-            worker.stdin.write("end\n")
-            worker.stdin.flush()
-            ends.append(json.loads(worker.stdout.readline())["stories"])
+        for worker, tree in zip(workers, trees, strict=True):
+            ends.append(json.loads(_ask(worker, tree, "end"))["stories"])
     finally:
         for worker in workers:
             if worker.stdin is not None:
-                worker.stdin.close()  # (a worker still reading ends)
+                with contextlib.suppress(BrokenPipeError):  # (a worker that stopped)
+                    worker.stdin.close()  # (a worker still reading ends)
             worker.wait(timeout=600)
     n = args.size
     for tree, total in zip(trees, totals, strict=True):

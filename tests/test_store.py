@@ -1455,7 +1455,7 @@ def test_clustering_keeps_story_summary_and_other_writers_still_do(db_path: Path
             raise sqlite3.OperationalError("disk I/O error (test)")
 
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr("aggregator.store._build_story_summary", fail)
+            patch.setattr("aggregator.store._refresh_story_summaries", fail)
             with pytest.raises(sqlite3.OperationalError), store.write() as conn:
                 _move_articles(conn, [(first[0], first[1])])
         assert _paused(store) == [] and summary(store) == summary_from_articles(store)
