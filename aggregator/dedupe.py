@@ -1052,6 +1052,35 @@ class Buckets:
                 self.ids[at] = np.frombuffer(blob, dtype=dtype)
 
     @classmethod
+    def of_arrays(cls, keys: np.ndarray, counts: np.ndarray, ids: np.ndarray) -> Buckets:
+        """Buckets from their arrays: ``keys`` ascending, ``counts[i]`` ids each, ``ids`` every
+        bucket's ids in key order."""
+        self = cls.__new__(cls)
+        self.damaged = []
+        self.keys, self.counts, self.ids = keys, counts, ids
+        self.starts = np.cumsum(counts) - counts
+        return self
+
+    @classmethod
+    def joined(cls, parts: Sequence[Buckets]) -> Buckets:
+        """The buckets of ``parts``, which hold distinct keys, each part's above the last's."""
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            return cls.of_arrays(*(np.zeros(0, dtype=np.int64),) * 3)
+        return cls.of_arrays(
+            np.concatenate([p.keys for p in parts]),
+            np.concatenate([p.counts for p in parts]),
+            np.concatenate([p.ids for p in parts]),
+        )
+
+    def part(self, low: int, high: int) -> Buckets:
+        """The buckets from the ``low``-th key up to the ``high``-th (views, no copy)."""
+        first = int(self.starts[low]) if low < len(self.keys) else len(self.ids)
+        last = int(self.starts[high - 1] + self.counts[high - 1]) if high > low else first
+        return Buckets.of_arrays(self.keys[low:high], self.counts[low:high], self.ids[first:last])
+
+    @classmethod
     def from_groups(cls, rows: Sequence[GroupRow]) -> Buckets:
         """From ``dedupe_groups`` rows ``(group_key, keys, counts, ids)`` in group order
         (:func:`pack_groups`; else sorted here), decoded all at once: each column joined, read
@@ -1315,6 +1344,35 @@ def file_batch(
     ``ids`` are the batch's article ids by position (ascending)."""
     if not len(keys.distinct):
         return [], 0
+    every, count, out, capped = _filed(keys, ids, buckets, options, whole=False)
+    return pack_groups(every, count, out), capped
+
+
+def file_batch_held(
+    keys: BatchKeys, ids: Sequence[int], buckets: Buckets, options: DedupeOptions
+) -> tuple[list[GroupRow], int, Buckets]:
+    """:func:`file_batch`'s rows and capped count, and all that ``buckets`` holds once the
+    batch is filed: every key of it, those the batch files under with their new ids (for a
+    process that keeps what it read for its next batches, :class:`aggregator.store.IndexCache`)."""
+    if not len(keys.distinct):
+        return [], 0, buckets
+    every, count, out, capped = _filed(keys, ids, buckets, options, whole=True)
+    held = Buckets.of_arrays(every, count, out)
+    touched = distinct(key_groups(keys.distinct))
+    low = np.searchsorted(every, touched << GROUP_SHIFT)
+    high = np.searchsorted(every, (touched << GROUP_SHIFT) | _OFFSET_MASK, side="right")
+    at = _expand(low, high - low)
+    id_low = held.starts[low]
+    id_high = held.starts[high - 1] + count[high - 1]
+    rows = pack_groups(every[at], count[at], out[_expand(id_low, id_high - id_low)])
+    return rows, capped, held
+
+
+def _filed(
+    keys: BatchKeys, ids: Sequence[int], buckets: Buckets, options: DedupeOptions, *, whole: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The buckets once the batch is filed, as (keys, counts, ids) arrays: those of the groups
+    the batch files into, or (``whole``) every bucket of ``buckets``; and the capped count."""
     span = keys.size + 1
     cap = options.bucket_cap
     at = keys.filed % span
@@ -1335,14 +1393,17 @@ def file_batch(
     filed = np.empty(int(length.sum()), dtype=np.int64)
     filed[_expand(offset, take_old)] = buckets.ids[_expand(old_end - take_old, take_old)]
     filed[_expand(offset + take_old, take_new)] = new_ids[_expand(ends - take_new, take_new)]
-    # the held buckets the batch leaves as they are, in the groups it rewrites (each group's
-    # keys are a span of the sorted held keys), and the filed ones put in their places: masks
-    # and contiguous copies, no per-id gather
-    touched = distinct(key_groups(keys.distinct))
-    low = np.searchsorted(buckets.keys, touched << GROUP_SHIFT)
-    high = np.searchsorted(buckets.keys, (touched << GROUP_SHIFT) | _OFFSET_MASK, side="right")
-    stay = np.zeros(len(buckets.keys), dtype=bool)
-    stay[_expand(low, high - low)] = True
+    # the held buckets the batch leaves as they are (in the groups it rewrites, each group's
+    # keys a span of the sorted held keys; or all), and the filed ones put in their places:
+    # masks and contiguous copies, no per-id gather
+    if whole:
+        stay = np.ones(len(buckets.keys), dtype=bool)
+    else:
+        touched = distinct(key_groups(keys.distinct))
+        low = np.searchsorted(buckets.keys, touched << GROUP_SHIFT)
+        high = np.searchsorted(buckets.keys, (touched << GROUP_SHIFT) | _OFFSET_MASK, side="right")
+        stay = np.zeros(len(buckets.keys), dtype=bool)
+        stay[_expand(low, high - low)] = True
     stay[slot[hit]] = False
     held_keys = buckets.keys[stay]
     placed = np.searchsorted(held_keys, keys.distinct) + np.arange(len(keys.distinct))
@@ -1359,8 +1420,7 @@ def file_batch(
     out = np.empty(len(id_is_filed), dtype=np.int64)
     out[filed_at] = filed
     out[~id_is_filed] = buckets.ids[np.repeat(stay, buckets.counts)]
-    rows = pack_groups(every, count, out)
-    return rows, capped
+    return every, count, out, capped
 
 
 class RecentAttributes:

@@ -30,6 +30,7 @@ from aggregator.dedupe import (
     GROUP_SHIFT,
     GROUP_SLOT_SHIFT,
     LAST_GROUP,
+    SLOT_SHIFT,
     BatchResult,
     Buckets,
     ClusterStats,
@@ -44,6 +45,7 @@ from aggregator.dedupe import (
     distinct,
     distinct_inverse,
     file_batch,
+    file_batch_held,
     filed_keys,
     fingerprints,
     gc_paused,
@@ -850,6 +852,8 @@ def rebuild_dedupe_index(
     conn.execute("DROP TABLE IF EXISTS dedupe_index")  # schema 18's layout
     conn.execute(_DEDUPE_GROUPS_SQL)
     conn.execute("DELETE FROM dedupe_groups")
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'dedupe_version'").fetchone():
+        count_index_change(conn)  # (an empty index gains rows: no delete counted)
     if not filled:
         return total
     all_keys, all_ids = all_keys[:filled], all_ids[:filled]
@@ -1198,6 +1202,47 @@ def _migration_21(db: sqlite_utils.Database) -> None:
     _create_story_summary_triggers(db.conn)
 
 
+# ``dedupe_version`` (one row) counts the changes of the near-duplicate index a clusterer holding
+# what it read (:class:`IndexCache`) must not miss: each batch clustering stores counts one
+# (:func:`_write_stories`), and so does every other writer of ``dedupe_groups`` here
+# (:func:`count_index_change`); a trigger counts the rows anyone deletes (``DELETE FROM
+# dedupe_groups`` in the sqlite3 shell, to empty the index). Inserts and updates by hand are not
+# counted: a trigger on them would make every clustering write keep a statement journal (~3 µs
+# an article at 1M), and only clustering writes the index's rows.
+_INDEX_VERSION_SQL = (
+    "CREATE TABLE IF NOT EXISTS dedupe_version (id INTEGER PRIMARY KEY CHECK (id = 1), "
+    "n INTEGER NOT NULL)"
+)
+INDEX_VERSION_TRIGGER = "dedupe_groups_delete"
+
+
+def _create_index_version_trigger(conn: sqlite3.Connection) -> None:
+    """``dedupe_version`` and the trigger that counts rows deleted from ``dedupe_groups``
+    (each kept if there)."""
+    conn.execute(_INDEX_VERSION_SQL)
+    conn.execute("INSERT OR IGNORE INTO dedupe_version (id, n) VALUES (1, 0)")
+    conn.execute(
+        f"CREATE TRIGGER IF NOT EXISTS {INDEX_VERSION_TRIGGER} AFTER DELETE ON dedupe_groups "
+        "BEGIN UPDATE dedupe_version SET n = n + 1 WHERE id = 1; END"
+    )
+
+
+def count_index_change(conn: sqlite3.Connection) -> int:
+    """Count one change of the near-duplicate index (in an open write transaction); returns the
+    count before it."""
+    version = conn.execute("SELECT n FROM dedupe_version WHERE id = 1").fetchone()[0]
+    conn.execute("UPDATE dedupe_version SET n = n + 1 WHERE id = 1")
+    return int(version)
+
+
+def _migration_22(db: sqlite_utils.Database) -> None:
+    """A count of the near-duplicate index's changes (``dedupe_version``, kept by triggers on
+    deletes from ``dedupe_groups``), so that a clusterer can keep what it read for its next
+    batches (:class:`IndexCache`) and know when another writer changed it."""
+    db.conn.execute(_DEDUPE_GROUPS_SQL)
+    _create_index_version_trigger(db.conn)
+
+
 # Append only: each function upgrades the schema by one version, in order.
 MIGRATIONS = (
     _migration_1,
@@ -1221,6 +1266,7 @@ MIGRATIONS = (
     _migration_19,
     _migration_20,
     _migration_21,
+    _migration_22,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -1316,6 +1362,7 @@ class Store:
                 MIGRATIONS[number](self.db)
                 self.conn.execute(f"PRAGMA user_version = {number + 1}")
             self._repair_triggers()
+            _create_index_version_trigger(self.conn)  # (a rebuilt dedupe_groups drops it)
         return SCHEMA_VERSION
 
     def _repair_triggers(self) -> None:
@@ -1574,6 +1621,8 @@ class Store:
             return stats
         if not hasattr(self, "_recent"):  # (prune() drops it)
             self._recent = RecentAttributes()
+        if not hasattr(self, "_index_cache"):
+            self._index_cache = IndexCache()
         if not self._clustering:
             self._clustering = True
             # the index pages of the slots a batch probes and rewrites stay in memory
@@ -1603,9 +1652,16 @@ class Store:
             if self.checkpointer is not None and not self.checkpointer.reading():
                 self._checkpoint_on_commit()
             with gc_paused():  # a batch's objects hold no cycles: no collection needed
-                new, result, rows, filed = _plan_stories(self.conn, chunk, options, self._recent)
-            with self.write() as conn:
-                _write_stories(conn, new, result, rows, set_based=True)
+                new, result, rows, filed = _plan_stories(
+                    self.conn, chunk, options, self._recent, self._index_cache
+                )
+            try:
+                with self.write() as conn:
+                    version = _write_stories(conn, new, result, rows, set_based=True)
+            except BaseException:
+                self._index_cache.clear()
+                raise
+            self._index_cache.stored(version if version is not None else -1)
             if self.checkpointer is not None:
                 self.checkpointer.wrote(len(chunk))
             self._recent.add(*filed)  # once the batch is stored
@@ -2254,7 +2310,9 @@ class Store:
                 "pages": conn.execute("DELETE FROM pages WHERE seen_at < ?", (before,)).rowcount,
                 "dedupe_groups": index_rows,
             }
+            count_index_change(conn)  # another process's clusterer reads the index afresh
         self.__dict__.pop("_recent", None)  # what clustering cached of the pruned articles
+        self.__dict__.pop("_index_cache", None)
         self.conn.execute("PRAGMA optimize")
         return counts
 
@@ -2403,6 +2461,97 @@ def _filled_slots(conn: sqlite3.Connection, low: int, high: int) -> np.ndarray:
 DENSE_SLOT_GROUPS = (1 << GROUP_SLOT_SHIFT) // 2
 
 
+class IndexCache:
+    """What a clusterer read of the near-duplicate index, kept for its next batches: the
+    buckets of whole time slots, decoded, with what it filed since. A crawl's batches probe
+    the same two slots again and again, so each reads the store only for a slot it has not
+    seen; a batch's cost then no longer includes reading and decoding a slot's rows.
+
+    It holds while the index is only written by this clusterer: ``dedupe_version.n`` counts
+    the changes of every other writer (triggers on ``dedupe_groups``), and a count it did not
+    make drops everything held."""
+
+    def __init__(self) -> None:
+        self.version: int | None = None
+        self.held = Buckets.of_arrays(*(np.zeros(0, dtype=np.int64),) * 3)
+        self.slots: list[int] = []  # the slots held, ascending (a slot held may have no key)
+        self.pending: tuple[Buckets, list[int]] | None = None
+
+    def buckets(self, conn: sqlite3.Connection, keys: np.ndarray) -> Buckets:
+        """The buckets of every slot these keys fall in: those held, the others read whole
+        from the store (a damaged row reads as empty, with a log line)."""
+        version = conn.execute("SELECT n FROM dedupe_version WHERE id = 1").fetchone()[0]
+        if version != self.version:
+            self.clear()
+            self.version = version
+        wanted = distinct(keys >> SLOT_SHIFT).tolist()
+        held = {slot: at for at, slot in enumerate(self.slots)}
+        parts: list[Buckets] = []
+        run: list[int] = []  # slots held one after the other: one view of the held arrays
+        for slot in wanted:
+            if slot in held and (not run or held[slot] == held[run[-1]] + 1):
+                run.append(slot)
+                continue
+            if run:
+                parts.append(self._view(run))
+                run = []
+            if slot in held:
+                run.append(slot)
+                continue
+            if run:
+                parts.append(self._view(run))
+                run = []
+            read = Buckets.from_groups(
+                conn.execute(
+                    "SELECT group_key, keys, counts, ids FROM dedupe_groups "
+                    "WHERE group_key BETWEEN ? AND ?",
+                    slot_group_bounds(slot),
+                ).fetchall()
+            )
+            _log_damaged(read)
+            parts.append(read)
+        if run:
+            parts.append(self._view(run))
+        self.pending = None
+        self.held, self.slots = Buckets.joined(parts), wanted
+        return self.held
+
+    def _view(self, slots: list[int]) -> Buckets:
+        """The held buckets of these slots, held one after the other (no other slot held
+        between them)."""
+        keys = self.held.keys
+        low, high = np.searchsorted(
+            keys, [slots[0] << SLOT_SHIFT, (slots[-1] + 1) << SLOT_SHIFT]
+        ).tolist()
+        return self.held.part(low, high)
+
+    def filed(self, held: Buckets) -> None:
+        """What the buckets read last hold once the batch is filed (kept once it is stored)."""
+        self.pending = (held, self.slots)
+
+    def stored(self, version: int) -> None:
+        """The batch is stored and ``version`` is the index's count before it: keep what it
+        filed, or (another writer counted since this read) nothing."""
+        if self.pending is None or version != self.version:
+            self.clear()
+            return
+        self.held, self.slots = self.pending
+        self.pending = None
+        self.version = version + 1  # the batch's own count
+
+    def clear(self) -> None:
+        self.__init__()  # type: ignore[misc]
+
+
+def _log_damaged(buckets: Buckets) -> None:
+    for group in buckets.damaged:
+        log.warning(
+            "near-duplicate index: dedupe_groups row %d is damaged; read as empty "
+            "(rewritten when next filed into)",
+            group,
+        )
+
+
 def _read_buckets(conn: sqlite3.Connection, keys: np.ndarray) -> Buckets:
     """What the index holds in the groups of these keys: every group of a slot the keys need
     :data:`DENSE_SLOT_GROUPS` groups of or more, by a range scan, and the other groups by one
@@ -2470,6 +2619,7 @@ def _plan_stories(
     ids: Sequence[int],
     options: DedupeOptions,
     recent: RecentAttributes | None = None,
+    cache: IndexCache | None = None,
 ) -> tuple[
     list[Member],
     BatchResult,
@@ -2494,7 +2644,8 @@ def _plan_stories(
     filled = _filled_slots(conn, int(low.min(initial=0)), int(high.max(initial=0)))
     keys = batch_keys([m.fingerprint for m in new], options, new_when, filled, now)
     # the groups the batch probes and those it files into (rewritten whole)
-    buckets = _read_buckets(conn, np.concatenate([keys.probe_keys, keys.distinct]))
+    needed = np.concatenate([keys.probe_keys, keys.distinct])
+    buckets = _read_buckets(conn, needed) if cache is None else cache.buckets(conn, needed)
     owner, other = shortlist_batch(keys, buckets, options)
     candidates, at = distinct_inverse(other)  # at: where each shortlisted article is in it
     present, seen, nums, cut = recent.get(candidates)
@@ -2529,7 +2680,11 @@ def _plan_stories(
     founders = {m.story_id for m in known.values()} - set(known) - set(ids_of)
     known.update(_known_members(conn, founders))
     result = cluster_batch(new, known, options, shortlists, local_shortlists)
-    rows, capped = file_batch(keys, ids_of, buckets, options)
+    if cache is None:
+        rows, capped = file_batch(keys, ids_of, buckets, options)
+    else:
+        rows, capped, held = file_batch_held(keys, ids_of, buckets, options)
+        cache.filed(held)
     result.stats.capped += capped
     result.stats.candidates += refused
     result.stats.rejected += refused
@@ -2583,10 +2738,11 @@ def _write_stories(
     rows: Sequence[GroupRow],
     *,
     set_based: bool = False,
-) -> None:
+) -> int | None:
     """Store what :func:`_plan_stories` decided: stories, index buckets, normalised texts.
-    With ``set_based`` (schema 21 on), the moves keep ``story_summary`` themselves
-    (:func:`_move_articles`)."""
+    With ``set_based`` (schema 22 on), the moves keep ``story_summary`` themselves
+    (:func:`_move_articles`), and the batch counts as one change of the index
+    (``dedupe_version``, :class:`IndexCache`): returns the count before it."""
     if result.stories:
         moves = [(story, article) for article, story in result.stories.items()]
         if set_based:
@@ -2594,11 +2750,13 @@ def _write_stories(
         else:
             conn.executemany("UPDATE articles SET story_id = ? WHERE id = ?", moves)
     conn.executemany(_INSERT_GROUP, rows)
+    version = count_index_change(conn) if set_based else None
     conn.executemany(
         f"INSERT OR REPLACE INTO dedupe_texts ({DEDUPE_TEXT_COLUMNS}) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [dedupe_text_row(m) for m in new],
     )
+    return version
 
 
 def _move_articles(conn: sqlite3.Connection, moves: Sequence[tuple[int, int]]) -> None:

@@ -77,13 +77,13 @@ def story(store: Store, article_id: int) -> int:
 def asked(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     """Every key the store reads from the index."""
     keys: list[int] = []
-    read = store_module._read_buckets
+    read = store_module.IndexCache.buckets
 
-    def recording(conn: Any, wanted: np.ndarray) -> Any:
+    def recording(self: Any, conn: Any, wanted: np.ndarray) -> Any:
         keys.extend(wanted.tolist())
-        return read(conn, wanted)
+        return read(self, conn, wanted)
 
-    monkeypatch.setattr(store_module, "_read_buckets", recording)
+    monkeypatch.setattr(store_module.IndexCache, "buckets", recording)
     yield keys
 
 
