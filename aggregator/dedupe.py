@@ -1334,6 +1334,19 @@ def local_shortlist_batch(keys: BatchKeys, options: DedupeOptions) -> tuple[np.n
     return _rank_pairs(later, earlier, np.repeat(weight, counts), options)
 
 
+@dataclass
+class Filing:
+    """What a batch files, key by key: the keys (ascending, distinct), each bucket's length once
+    filed, how many of the batch's ids it keeps (its newest, at least one), and those ids (key
+    after key, ascending). Applied to the buckets held before (:func:`apply_filing`) it gives
+    them after; it is also what a part of a large slot stores (:func:`pack_part`)."""
+
+    keys: np.ndarray
+    length: np.ndarray
+    taken: np.ndarray
+    ids: np.ndarray
+
+
 def file_batch(
     keys: BatchKeys, ids: Sequence[int], buckets: Buckets, options: DedupeOptions
 ) -> tuple[list[GroupRow], int]:
@@ -1344,37 +1357,43 @@ def file_batch(
     ``ids`` are the batch's article ids by position (ascending)."""
     if not len(keys.distinct):
         return [], 0
-    every, count, out, capped = _filed(keys, ids, buckets, options, whole=False)
-    return pack_groups(every, count, out), capped
+    filing, capped = batch_filing(keys, ids, buckets, options)
+    return pack_groups(*_replaced(buckets, filing, whole=False)), capped
 
 
 def file_batch_held(
     keys: BatchKeys, ids: Sequence[int], buckets: Buckets, options: DedupeOptions
-) -> tuple[list[GroupRow], int, Buckets]:
-    """:func:`file_batch`'s rows and capped count, and all that ``buckets`` holds once the
-    batch is filed: every key of it, those the batch files under with their new ids (for a
-    process that keeps what it read for its next batches, :class:`aggregator.store.IndexCache`)."""
-    if not len(keys.distinct):
-        return [], 0, buckets
-    every, count, out, capped = _filed(keys, ids, buckets, options, whole=True)
-    held = Buckets.of_arrays(every, count, out)
-    touched = distinct(key_groups(keys.distinct))
-    low = np.searchsorted(every, touched << GROUP_SHIFT)
-    high = np.searchsorted(every, (touched << GROUP_SHIFT) | _OFFSET_MASK, side="right")
+) -> tuple[Filing, int, Buckets]:
+    """What a batch files, how many articles the cap dropped, and all that ``buckets`` holds
+    once it is filed: every key of it, those the batch files under with their new ids (for a
+    process that keeps what it read for its next batches, :class:`aggregator.store.IndexCache`;
+    :func:`held_rows` gives the rows to store)."""
+    filing, capped = batch_filing(keys, ids, buckets, options)
+    return filing, capped, apply_filing(buckets, filing)
+
+
+def held_rows(held: Buckets, groups: np.ndarray) -> list[GroupRow]:
+    """The ``dedupe_groups`` rows of these groups (ascending) as ``held`` holds them (a group
+    with no key in it has none)."""
+    if not len(groups) or not len(held.keys):
+        return []
+    groups = np.asarray(groups, dtype=np.int64)
+    low = np.searchsorted(held.keys, groups << GROUP_SHIFT)
+    high = np.searchsorted(held.keys, (groups << GROUP_SHIFT) | _OFFSET_MASK, side="right")
+    some = high > low
+    low, high = low[some], high[some]
     at = _expand(low, high - low)
     id_low = held.starts[low]
-    id_high = held.starts[high - 1] + count[high - 1]
-    rows = pack_groups(every[at], count[at], out[_expand(id_low, id_high - id_low)])
-    return rows, capped, held
+    id_at = _expand(id_low, held.starts[high - 1] + held.counts[high - 1] - id_low)
+    return pack_groups(held.keys[at], held.counts[at], held.ids[id_at])
 
 
-def _filed(
-    keys: BatchKeys, ids: Sequence[int], buckets: Buckets, options: DedupeOptions, *, whole: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """The buckets once the batch is filed, as (keys, counts, ids) arrays: those of the groups
-    the batch files into, or (``whole``) every bucket of ``buckets``; and the capped count."""
+def batch_filing(
+    keys: BatchKeys, ids: Sequence[int], buckets: Buckets, options: DedupeOptions
+) -> tuple[Filing, int]:
+    """What a batch files into ``buckets`` (:class:`Filing`), and how many articles the cap
+    dropped."""
     span = keys.size + 1
-    cap = options.bucket_cap
     at = keys.filed % span
     new_ids = np.asarray(ids, dtype=np.int64)[at]  # grouped by key, in id order
     groups = np.flatnonzero(np.r_[True, np.diff(keys.filed // span) != 0])
@@ -1382,35 +1401,56 @@ def _filed(
     slot, hit = _lookup(buckets.keys, keys.distinct)
     old = np.zeros(len(slot), dtype=np.int64)
     old[hit] = buckets.counts[slot[hit]]
+    added = ends - groups
+    length = np.minimum(old + added, options.bucket_cap)  # what each bucket holds from now on
+    capped = int((old + added - length).sum())
+    taken = np.minimum(added, length)  # the newest ids: the batch's last, then the held ones
+    filing = Filing(keys.distinct, length, taken, new_ids[_expand(ends - taken, taken)])
+    return filing, capped
+
+
+def apply_filing(buckets: Buckets, filing: Filing) -> Buckets:
+    """``buckets`` with a filing applied (each key's newest held ids, then its filed ones)."""
+    if not len(filing.keys):
+        return buckets
+    return Buckets.of_arrays(*_replaced(buckets, filing, whole=True))
+
+
+def _replaced(
+    buckets: Buckets, filing: Filing, *, whole: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The buckets once filed, as (keys, counts, ids) arrays: those of the groups the filing
+    touches, or (``whole``) every bucket of ``buckets``."""
+    slot, hit = _lookup(buckets.keys, filing.keys)
+    old = np.zeros(len(slot), dtype=np.int64)
+    old[hit] = buckets.counts[slot[hit]]
     old_end = np.zeros(len(slot), dtype=np.int64)
     old_end[hit] = buckets.starts[slot[hit]] + old[hit]
-    added = ends - groups
-    length = np.minimum(old + added, cap)  # what each bucket holds from now on
-    capped = int((old + added - length).sum())
-    take_new = np.minimum(added, length)  # the newest ids: the batch's last, then the held ones
-    take_old = length - take_new
+    length, taken = filing.length, filing.taken
+    take_old = np.minimum(length - taken, old)  # (as filed: never more than held)
+    length = take_old + taken
     offset = np.cumsum(length) - length
     filed = np.empty(int(length.sum()), dtype=np.int64)
     filed[_expand(offset, take_old)] = buckets.ids[_expand(old_end - take_old, take_old)]
-    filed[_expand(offset + take_old, take_new)] = new_ids[_expand(ends - take_new, take_new)]
+    filed[_expand(offset + take_old, taken)] = filing.ids
     # the held buckets the batch leaves as they are (in the groups it rewrites, each group's
     # keys a span of the sorted held keys; or all), and the filed ones put in their places:
     # masks and contiguous copies, no per-id gather
     if whole:
         stay = np.ones(len(buckets.keys), dtype=bool)
     else:
-        touched = distinct(key_groups(keys.distinct))
+        touched = distinct(key_groups(filing.keys))
         low = np.searchsorted(buckets.keys, touched << GROUP_SHIFT)
         high = np.searchsorted(buckets.keys, (touched << GROUP_SHIFT) | _OFFSET_MASK, side="right")
         stay = np.zeros(len(buckets.keys), dtype=bool)
         stay[_expand(low, high - low)] = True
     stay[slot[hit]] = False
     held_keys = buckets.keys[stay]
-    placed = np.searchsorted(held_keys, keys.distinct) + np.arange(len(keys.distinct))
+    placed = np.searchsorted(held_keys, filing.keys) + np.arange(len(filing.keys))
     is_filed = np.zeros(len(held_keys) + len(placed), dtype=bool)
     is_filed[placed] = True
     every = np.empty(len(is_filed), dtype=np.int64)
-    every[placed], every[~is_filed] = keys.distinct, held_keys
+    every[placed], every[~is_filed] = filing.keys, held_keys
     count = np.empty(len(is_filed), dtype=np.int64)
     count[placed], count[~is_filed] = length, buckets.counts[stay]
     first_id = np.cumsum(count) - count
@@ -1420,7 +1460,59 @@ def _filed(
     out = np.empty(len(id_is_filed), dtype=np.int64)
     out[filed_at] = filed
     out[~id_is_filed] = buckets.ids[np.repeat(stay, buckets.counts)]
-    return every, count, out, capped
+    return every, count, out
+
+
+# A part of a large time slot (``dedupe_parts``): what one batch filed there (:class:`Filing`),
+# stored instead of the slot's every group rewritten; readers apply a slot's parts in order to
+# its groups, and every few batches the slot's groups are rewritten and its parts deleted.
+# Columns: ``keys`` (little-endian 64-bit, ascending), ``lengths`` and ``taken`` (8-bit when
+# all fit, else 32-bit), ``ids`` (32-bit when all fit, else 64-bit); widths as in the groups.
+PartRow = tuple[int, int, Blob, Blob, Blob, Blob]  # (slot, seq, keys, lengths, taken, ids)
+
+
+def pack_part(slot: int, seq: int, filing: Filing) -> PartRow:
+    """The ``dedupe_parts`` row of a filing into one slot."""
+    small = int(filing.length.max(initial=0)) <= 255
+    width = _COUNT if small else _WIDE_COUNT
+    low, high = int(filing.ids.min(initial=0)), int(filing.ids.max(initial=0))
+    narrow = low >= -_NARROW_LIMIT and high < _NARROW_LIMIT
+    return (
+        slot,
+        seq,
+        filing.keys.astype(_WIDE).tobytes(),
+        filing.length.astype(width).tobytes(),
+        filing.taken.astype(width).tobytes(),
+        filing.ids.astype(_NARROW if narrow else _WIDE).tobytes(),
+    )
+
+
+def unpack_part(row: Sequence[Any]) -> Filing | None:
+    """A ``dedupe_parts`` row's filing, or None when it is not what :func:`pack_part` writes
+    (damaged, or written by hand)."""
+    slot, _seq, keys, lengths, taken, ids = row
+    if not all(isinstance(v, _BLOBS) for v in (keys, lengths, taken, ids)):
+        return None
+    if not len(keys) or len(keys) % 8 or not isinstance(slot, int):
+        return None
+    n = len(keys) // 8
+    if len(lengths) != len(taken) or len(lengths) not in (n, 4 * n):
+        return None
+    width = _COUNT if len(lengths) == n else _WIDE_COUNT
+    key_array = np.frombuffer(keys, _WIDE).astype(np.int64)
+    length = np.frombuffer(lengths, width).astype(np.int64)
+    take = np.frombuffer(taken, width).astype(np.int64)
+    total = int(take.sum())
+    if (
+        (key_array >> SLOT_SHIFT != slot).any()
+        or (np.diff(key_array) <= 0).any()
+        or (take < 1).any()
+        or (length < take).any()
+        or len(ids) not in (4 * total, 8 * total)
+    ):
+        return None
+    id_array = np.frombuffer(ids, _NARROW if len(ids) == 4 * total else _WIDE).astype(np.int64)
+    return Filing(key_array, length, take, id_array)
 
 
 class RecentAttributes:

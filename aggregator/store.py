@@ -30,16 +30,20 @@ from aggregator.dedupe import (
     GROUP_SHIFT,
     GROUP_SLOT_SHIFT,
     LAST_GROUP,
+    SLOT_LIMIT,
     SLOT_SHIFT,
     BatchResult,
     Buckets,
     ClusterStats,
     DedupeOptions,
+    Filing,
     Fingerprint,
     GroupRow,
     Member,
+    PartRow,
     RecentAttributes,
     _fill_numbers,
+    apply_filing,
     batch_keys,
     cluster_batch,
     distinct,
@@ -50,9 +54,11 @@ from aggregator.dedupe import (
     fingerprints,
     gc_paused,
     group_key_bounds,
+    held_rows,
     key_groups,
     local_shortlist_batch,
     pack_groups,
+    pack_part,
     prefilter,
     probe_slot_range,
     shortlist_batch,
@@ -60,6 +66,7 @@ from aggregator.dedupe import (
     slot_keys,
     time_slots,
     timestamps,
+    unpack_part,
 )
 from aggregator.errors import StoreError
 from aggregator.querysyntax import parse_query
@@ -682,6 +689,21 @@ _INSERT_GROUP = (
     "ON CONFLICT (group_key) DO UPDATE SET keys = excluded.keys, counts = excluded.counts, "
     "ids = excluded.ids"
 )
+_DEDUPE_PARTS_SQL = """
+CREATE TABLE IF NOT EXISTS dedupe_parts (
+    slot INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    keys BLOB NOT NULL,
+    lengths BLOB NOT NULL,
+    taken BLOB NOT NULL,
+    ids BLOB NOT NULL,
+    PRIMARY KEY (slot, seq)
+)
+"""
+_INSERT_PART = (
+    "INSERT OR REPLACE INTO dedupe_parts (slot, seq, keys, lengths, taken, ids) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
 _DEDUPE_TEXTS_SQL = """
 CREATE TABLE dedupe_texts (
     article_id INTEGER PRIMARY KEY,
@@ -853,6 +875,7 @@ def rebuild_dedupe_index(
     conn.execute(_DEDUPE_GROUPS_SQL)
     conn.execute("DELETE FROM dedupe_groups")
     if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'dedupe_version'").fetchone():
+        conn.execute("DELETE FROM dedupe_parts")  # (schema 22 on)
         count_index_change(conn)  # (an empty index gains rows: no delete counted)
     if not filled:
         return total
@@ -1214,6 +1237,7 @@ _INDEX_VERSION_SQL = (
     "n INTEGER NOT NULL)"
 )
 INDEX_VERSION_TRIGGER = "dedupe_groups_delete"
+PARTS_VERSION_TRIGGER = "dedupe_parts_delete"
 
 
 def _create_index_version_trigger(conn: sqlite3.Connection) -> None:
@@ -1221,25 +1245,39 @@ def _create_index_version_trigger(conn: sqlite3.Connection) -> None:
     (each kept if there)."""
     conn.execute(_INDEX_VERSION_SQL)
     conn.execute("INSERT OR IGNORE INTO dedupe_version (id, n) VALUES (1, 0)")
-    conn.execute(
-        f"CREATE TRIGGER IF NOT EXISTS {INDEX_VERSION_TRIGGER} AFTER DELETE ON dedupe_groups "
-        "BEGIN UPDATE dedupe_version SET n = n + 1 WHERE id = 1; END"
-    )
+    for name, table in ((INDEX_VERSION_TRIGGER, "dedupe_groups"),
+                        (PARTS_VERSION_TRIGGER, "dedupe_parts")):  # fmt: skip
+        conn.execute(
+            f"CREATE TRIGGER IF NOT EXISTS {name} AFTER DELETE ON {table} "
+            "BEGIN UPDATE dedupe_version SET n = n + 1 WHERE id = 1; END"
+        )
 
 
-def count_index_change(conn: sqlite3.Connection) -> int:
+def count_index_change(conn: sqlite3.Connection, before: int | None = None) -> int:
     """Count one change of the near-duplicate index (in an open write transaction); returns the
-    count before it."""
+    count before it. Given ``before`` (the count as the transaction found it), the change counts
+    as one whatever the triggers counted of it."""
     version = conn.execute("SELECT n FROM dedupe_version WHERE id = 1").fetchone()[0]
-    conn.execute("UPDATE dedupe_version SET n = n + 1 WHERE id = 1")
-    return int(version)
+    if before is None:
+        before = int(version)
+    conn.execute("UPDATE dedupe_version SET n = ? WHERE id = 1", (before + 1,))
+    return before
+
+
+def index_count(conn: sqlite3.Connection) -> int:
+    """``dedupe_version.n``."""
+    return int(conn.execute("SELECT n FROM dedupe_version WHERE id = 1").fetchone()[0])
 
 
 def _migration_22(db: sqlite_utils.Database) -> None:
-    """A count of the near-duplicate index's changes (``dedupe_version``, kept by triggers on
-    deletes from ``dedupe_groups``), so that a clusterer can keep what it read for its next
-    batches (:class:`IndexCache`) and know when another writer changed it."""
+    """A count of the near-duplicate index's changes (``dedupe_version``: each writer counts
+    its change, :func:`count_index_change`, and a trigger counts the rows anyone deletes from
+    ``dedupe_groups``), so that a clusterer can keep what it read for its next batches
+    (:class:`IndexCache`) and know when another writer changed it; and the parts of large
+    slots (``dedupe_parts``: what a batch filed there, instead of the slot's groups rewritten,
+    :data:`PART_MIN_KEYS`). The index's rows do not change."""
     db.conn.execute(_DEDUPE_GROUPS_SQL)
+    db.conn.execute(_DEDUPE_PARTS_SQL)
     _create_index_version_trigger(db.conn)
 
 
@@ -2298,10 +2336,12 @@ class Store:
             first = _first_needed_slot(conn)
             if first is None:  # no article left in the index: nothing in it is needed
                 index_rows = conn.execute("DELETE FROM dedupe_groups").rowcount
+                conn.execute("DELETE FROM dedupe_parts")
             else:
                 index_rows = conn.execute(
                     "DELETE FROM dedupe_groups WHERE group_key < ?", (slot_group_bounds(first)[0],)
                 ).rowcount
+                conn.execute("DELETE FROM dedupe_parts WHERE slot < ?", (first,))
             counts = {
                 "articles": conn.execute(
                     f"DELETE FROM articles WHERE {old}", (before, before)
@@ -2438,9 +2478,10 @@ def _first_needed_slot(conn: sqlite3.Connection) -> int | None:
     return int(time_slots(np.array([float(oldest)]), 0.0)[0])
 
 
-def _filled_slots(conn: sqlite3.Connection, low: int, high: int) -> np.ndarray:
-    """The time slots from ``low`` to ``high`` in which the index holds something: one
-    primary-key probe per slot found (and one more), skipping the empty ones."""
+def _filled_slots(conn: sqlite3.Connection, low: int, high: int, parts: bool = False) -> np.ndarray:
+    """The time slots from ``low`` to ``high`` in which the index holds something (with
+    ``parts``, schema 22 on: in its groups or its parts): a primary-key probe per slot found (and
+    one more), skipping the empty ones."""
     found: list[int] = []
     slot = low
     while slot <= high:
@@ -2448,9 +2489,17 @@ def _filled_slots(conn: sqlite3.Connection, low: int, high: int) -> np.ndarray:
             "SELECT min(group_key) FROM dedupe_groups WHERE group_key BETWEEN ? AND ?",
             (slot_group_bounds(slot)[0], slot_group_bounds(high)[1]),
         ).fetchone()[0]
+        if first is not None:
+            first >>= GROUP_SLOT_SHIFT
+        if parts:
+            parted = conn.execute(
+                "SELECT min(slot) FROM dedupe_parts WHERE slot BETWEEN ? AND ?",
+                (slot, high if first is None else first - 1),
+            ).fetchone()[0]
+            first = parted if parted is not None else first
         if first is None:
             break
-        found.append(first >> GROUP_SLOT_SHIFT)
+        found.append(first)
         slot = found[-1] + 1
     return np.array(found, dtype=np.int64)
 
@@ -2461,21 +2510,42 @@ def _filled_slots(conn: sqlite3.Connection, low: int, high: int) -> np.ndarray:
 DENSE_SLOT_GROUPS = (1 << GROUP_SLOT_SHIFT) // 2
 
 
+# A batch filing into a time slot that holds this many keys or more stores what it filed there
+# as a part (``dedupe_parts``) instead of rewriting the groups it files into, as long as the slot
+# has fewer than FOLD_PARTS - 1 parts; the next batch rewrites the slot's groups whole and deletes
+# its parts (a "fold"). A batch of 2,000 benchmark articles files ~12,000 ids under ~10,000 keys
+# of a slot holding up to ~70,000: a part is ~150 KB where the groups are ~1.2 MB.
+PART_MIN_KEYS = 20_000
+FOLD_PARTS = 8
+
+
+@dataclass
+class IndexWrites:
+    """What a batch writes to the index: group rows, part rows, and the slots whose parts go
+    (their groups rewritten whole)."""
+
+    rows: list[GroupRow]
+    parts: list[PartRow] = field(default_factory=list)
+    folded: list[int] = field(default_factory=list)
+
+
 class IndexCache:
     """What a clusterer read of the near-duplicate index, kept for its next batches: the
-    buckets of whole time slots, decoded, with what it filed since. A crawl's batches probe
-    the same two slots again and again, so each reads the store only for a slot it has not
-    seen; a batch's cost then no longer includes reading and decoding a slot's rows.
+    buckets of whole time slots, decoded (their groups with their parts applied), with what it
+    filed since. A crawl's batches probe the same two slots again and again, so each reads the
+    store only for a slot it has not seen; a batch's cost then no longer includes reading and
+    decoding a slot's rows.
 
     It holds while the index is only written by this clusterer: ``dedupe_version.n`` counts
-    the changes of every other writer (triggers on ``dedupe_groups``), and a count it did not
-    make drops everything held."""
+    the changes of every writer (:func:`count_index_change`), and a count it did not cause
+    drops everything held."""
 
     def __init__(self) -> None:
         self.version: int | None = None
         self.held = Buckets.of_arrays(*(np.zeros(0, dtype=np.int64),) * 3)
         self.slots: list[int] = []  # the slots held, ascending (a slot held may have no key)
-        self.pending: tuple[Buckets, list[int]] | None = None
+        self.parts: dict[int, int] = {}  # the parts stored of each slot held
+        self.pending: tuple[Buckets, list[int], dict[int, int]] | None = None
 
     def buckets(self, conn: sqlite3.Connection, keys: np.ndarray) -> Buckets:
         """The buckets of every slot these keys fall in: those held, the others read whole
@@ -2486,34 +2556,25 @@ class IndexCache:
             self.version = version
         wanted = distinct(keys >> SLOT_SHIFT).tolist()
         held = {slot: at for at, slot in enumerate(self.slots)}
-        parts: list[Buckets] = []
+        pieces: list[Buckets] = []
         run: list[int] = []  # slots held one after the other: one view of the held arrays
         for slot in wanted:
-            if slot in held and (not run or held[slot] == held[run[-1]] + 1):
+            if run and held.get(slot) == held[run[-1]] + 1:
                 run.append(slot)
                 continue
             if run:
-                parts.append(self._view(run))
+                pieces.append(self._view(run))
                 run = []
             if slot in held:
                 run.append(slot)
-                continue
-            if run:
-                parts.append(self._view(run))
-                run = []
-            read = Buckets.from_groups(
-                conn.execute(
-                    "SELECT group_key, keys, counts, ids FROM dedupe_groups "
-                    "WHERE group_key BETWEEN ? AND ?",
-                    slot_group_bounds(slot),
-                ).fetchall()
-            )
-            _log_damaged(read)
-            parts.append(read)
+            else:
+                read, self.parts[slot] = _read_slot(conn, slot)
+                pieces.append(read)
         if run:
-            parts.append(self._view(run))
+            pieces.append(self._view(run))
         self.pending = None
-        self.held, self.slots = Buckets.joined(parts), wanted
+        self.held, self.slots = Buckets.joined(pieces), wanted
+        self.parts = {slot: self.parts.get(slot, 0) for slot in wanted}
         return self.held
 
     def _view(self, slots: list[int]) -> Buckets:
@@ -2525,9 +2586,37 @@ class IndexCache:
         ).tolist()
         return self.held.part(low, high)
 
-    def filed(self, held: Buckets) -> None:
-        """What the buckets read last hold once the batch is filed (kept once it is stored)."""
-        self.pending = (held, self.slots)
+    def writes(self, filing: Filing, held: Buckets, parts: bool = True) -> IndexWrites:
+        """What to store of a batch's filing, slot by slot (``held``: the buckets once filed,
+        kept as pending until the batch is stored): the groups it files into rewritten, a part
+        (a large slot with room for one: :data:`PART_MIN_KEYS`), or the slot's every group
+        rewritten and its parts deleted (a fold)."""
+        writes = IndexWrites([])
+        counts = dict(self.parts)
+        slots = filing.keys >> SLOT_SHIFT
+        starts = np.flatnonzero(np.r_[True, slots[1:] != slots[:-1]])
+        ends = np.r_[starts[1:], len(slots)]
+        before = self.held.keys
+        for slot, low, high in zip(
+            slots[starts].tolist(), starts.tolist(), ends.tolist(), strict=True
+        ):
+            first, last = slot << SLOT_SHIFT, (slot + 1) << SLOT_SHIFT
+            size = int(np.searchsorted(before, last) - np.searchsorted(before, first))
+            stored = counts.get(slot, 0)
+            if parts and size >= PART_MIN_KEYS and stored < FOLD_PARTS - 1:
+                part = Filing(*(a[low:high] for a in (filing.keys, filing.length, filing.taken)),
+                              filing.ids[_id_span(filing, low, high)])  # fmt: skip
+                writes.parts.append(pack_part(slot, stored, part))
+                counts[slot] = stored + 1
+            elif stored:
+                lo, hi = slot_group_bounds(slot)
+                writes.rows += held_rows(held, np.arange(lo, hi + 1, dtype=np.int64))
+                writes.folded.append(slot)
+                counts[slot] = 0
+            else:
+                writes.rows += held_rows(held, distinct(key_groups(filing.keys[low:high])))
+        self.pending = (held, self.slots, counts)
+        return writes
 
     def stored(self, version: int) -> None:
         """The batch is stored and ``version`` is the index's count before it: keep what it
@@ -2535,12 +2624,48 @@ class IndexCache:
         if self.pending is None or version != self.version:
             self.clear()
             return
-        self.held, self.slots = self.pending
+        self.held, self.slots, self.parts = self.pending
         self.pending = None
         self.version = version + 1  # the batch's own count
 
     def clear(self) -> None:
         self.__init__()  # type: ignore[misc]
+
+
+def _id_span(filing: Filing, low: int, high: int) -> slice:
+    """The ids of the filing's keys from ``low`` up to ``high``."""
+    before = int(filing.taken[:low].sum())
+    return slice(before, before + int(filing.taken[low:high].sum()))
+
+
+def _read_slot(conn: sqlite3.Connection, slot: int) -> tuple[Buckets, int]:
+    """A time slot's buckets as stored (its groups, its parts applied in order), and how many
+    parts it has. A damaged group reads as empty and a damaged part as nothing filed, with a log
+    line naming it."""
+    read = Buckets.from_groups(
+        conn.execute(
+            "SELECT group_key, keys, counts, ids FROM dedupe_groups "
+            "WHERE group_key BETWEEN ? AND ?",
+            slot_group_bounds(slot),
+        ).fetchall()
+    )
+    _log_damaged(read)
+    rows = conn.execute(
+        "SELECT slot, seq, keys, lengths, taken, ids FROM dedupe_parts WHERE slot = ? ORDER BY seq",
+        (slot,),
+    ).fetchall()
+    for row in rows:
+        filing = unpack_part(row)
+        if filing is None:
+            log.warning(
+                "near-duplicate index: dedupe_parts row (%d, %r) is damaged; read as nothing "
+                "filed (deleted when the slot is next rewritten)",
+                slot,
+                row[1],
+            )
+            continue
+        read = apply_filing(read, filing)
+    return read, len(rows)
 
 
 def _log_damaged(buckets: Buckets) -> None:
@@ -2586,21 +2711,50 @@ def _read_buckets(conn: sqlite3.Connection, keys: np.ndarray) -> Buckets:
 
 
 def stored_buckets(conn: sqlite3.Connection) -> Iterator[tuple[int, list[int]]]:
-    """Every bucket of the near-duplicate index, in key order: ``(key, ids oldest first)``
-    (what :func:`_read_buckets` reads; a damaged group holds none)."""
-    last = -(1 << 63)
-    while rows := conn.execute(
-        "SELECT group_key, keys, counts, ids FROM dedupe_groups WHERE group_key > ? "
-        "ORDER BY group_key LIMIT 4096",
-        (last,),
-    ).fetchall():
-        last = rows[-1][0]
-        buckets = Buckets.from_groups(rows)
+    """Every bucket of the near-duplicate index, in key order: ``(key, ids oldest first)``,
+    slot by slot as a clusterer reads it (:func:`_read_slot`: its groups, its parts applied; a
+    damaged group holds none)."""
+    parted = (
+        conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'dedupe_parts'").fetchone()
+        is not None
+    )
+    slot = 0
+    while True:
+        first = conn.execute(
+            "SELECT min(group_key) FROM dedupe_groups WHERE group_key >= ?",
+            (slot_group_bounds(slot)[0],),
+        ).fetchone()[0]
+        next_part = (
+            conn.execute("SELECT min(slot) FROM dedupe_parts WHERE slot >= ?", (slot,)).fetchone()[
+                0
+            ]
+            if parted
+            else None
+        )
+        found = [s for s in (first, next_part) if s is not None]
+        if not found:
+            return
+        if first is not None:
+            found[0] = first >> GROUP_SLOT_SHIFT
+        slot = min(found)
+        if parted:
+            buckets, _ = _read_slot(conn, slot)
+        else:
+            buckets = Buckets.from_groups(
+                conn.execute(
+                    "SELECT group_key, keys, counts, ids FROM dedupe_groups "
+                    "WHERE group_key BETWEEN ? AND ?",
+                    slot_group_bounds(slot),
+                ).fetchall()
+            )
         ids = buckets.ids.tolist()
         for key, start, count in zip(
             buckets.keys.tolist(), buckets.starts.tolist(), buckets.counts.tolist(), strict=True
         ):
             yield key, ids[start : start + count]
+        if slot >= SLOT_LIMIT:
+            return
+        slot += 1
 
 
 def _assign_stories(
@@ -2623,7 +2777,7 @@ def _plan_stories(
 ) -> tuple[
     list[Member],
     BatchResult,
-    list[GroupRow],
+    IndexWrites,
     tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
 ]:
     """Read what clustering the articles ``ids`` needs, decide their stories and the index rows
@@ -2641,7 +2795,9 @@ def _plan_stories(
     new_ids, new_when, new_bloom, new_cut = attributes
     now = time.time()
     low, high = probe_slot_range(new_when, options, now)
-    filled = _filled_slots(conn, int(low.min(initial=0)), int(high.max(initial=0)))
+    filled = _filled_slots(
+        conn, int(low.min(initial=0)), int(high.max(initial=0)), parts=cache is not None
+    )
     keys = batch_keys([m.fingerprint for m in new], options, new_when, filled, now)
     # the groups the batch probes and those it files into (rewritten whole)
     needed = np.concatenate([keys.probe_keys, keys.distinct])
@@ -2682,13 +2838,14 @@ def _plan_stories(
     result = cluster_batch(new, known, options, shortlists, local_shortlists)
     if cache is None:
         rows, capped = file_batch(keys, ids_of, buckets, options)
+        writes = IndexWrites(rows)
     else:
-        rows, capped, held = file_batch_held(keys, ids_of, buckets, options)
-        cache.filed(held)
+        filing, capped, held = file_batch_held(keys, ids_of, buckets, options)
+        writes = cache.writes(filing, held)
     result.stats.capped += capped
     result.stats.candidates += refused
     result.stats.rejected += refused
-    return new, result, rows, attributes
+    return new, result, writes, attributes
 
 
 def _by_owner(owner: np.ndarray, other: np.ndarray) -> dict[int, list[int]]:
@@ -2735,12 +2892,12 @@ def _write_stories(
     conn: sqlite3.Connection,
     new: Sequence[Member],
     result: BatchResult,
-    rows: Sequence[GroupRow],
+    writes: IndexWrites,
     *,
     set_based: bool = False,
 ) -> int | None:
-    """Store what :func:`_plan_stories` decided: stories, index buckets, normalised texts.
-    With ``set_based`` (schema 22 on), the moves keep ``story_summary`` themselves
+    """Store what :func:`_plan_stories` decided: stories, index rows and parts, normalised
+    texts. With ``set_based`` (schema 22 on), the moves keep ``story_summary`` themselves
     (:func:`_move_articles`), and the batch counts as one change of the index
     (``dedupe_version``, :class:`IndexCache`): returns the count before it."""
     if result.stories:
@@ -2749,8 +2906,16 @@ def _write_stories(
             _move_articles(conn, moves)
         else:
             conn.executemany("UPDATE articles SET story_id = ? WHERE id = ?", moves)
-    conn.executemany(_INSERT_GROUP, rows)
-    version = count_index_change(conn) if set_based else None
+    before = index_count(conn) if set_based else None
+    if writes.folded:
+        conn.execute(
+            "DELETE FROM dedupe_parts WHERE slot IN (SELECT value FROM json_each(?))",
+            (json.dumps(writes.folded),),
+        )
+    conn.executemany(_INSERT_GROUP, writes.rows)
+    if writes.parts:
+        conn.executemany(_INSERT_PART, writes.parts)
+    version = count_index_change(conn, before) if set_based else None
     conn.executemany(
         f"INSERT OR REPLACE INTO dedupe_texts ({DEDUPE_TEXT_COLUMNS}) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -19,9 +19,12 @@ from aggregator.dedupe import (
     Buckets,
     DedupeOptions,
     batch_keys,
+    distinct,
     file_batch,
     file_batch_held,
     fingerprints,
+    held_rows,
+    key_groups,
     pack_groups,
 )
 from aggregator.store import (
@@ -226,7 +229,9 @@ def test_filing_what_is_held_gives_the_rows_filing_gives_and_every_bucket() -> N
     )
     ids = [1000 + i for i in range(len(prints))]
     rows, capped = file_batch(keys, ids, buckets, options)
-    rows_held, capped_held, after = file_batch_held(keys, ids, buckets, options)
+    filing, capped_held, after = file_batch_held(keys, ids, buckets, options)
+    assert filing.keys.tolist() == keys.distinct.tolist()
+    rows_held = held_rows(after, distinct(key_groups(keys.distinct)))
     assert [tuple(map(bytes, r[1:])) for r in rows] == [tuple(map(bytes, r[1:])) for r in rows_held]
     assert [r[0] for r in rows] == [r[0] for r in rows_held] and capped == capped_held > 0
     expected = {k: list(v) for k, v in held.items()}

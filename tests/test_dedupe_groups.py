@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -136,11 +137,18 @@ def test_a_group_key_given_twice_reads_as_empty() -> None:
 _DAMAGES = [("counts", "blob")] + [(c, kind) for c in _COLUMNS for kind in sorted(_WRONG_TYPES)]
 
 
+@pytest.fixture
+def file_db(tmp_path: Path) -> Iterator[Store]:
+    """A store in a file (which a second ``Store`` can open)."""
+    with Store(tmp_path / "news.db") as store:
+        yield store
+
+
 @pytest.mark.parametrize(("column", "kind"), _DAMAGES)
 def test_a_damaged_group_in_the_store_is_logged_and_refiled(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, column: str, kind: str
+    file_db: Store, caplog: pytest.LogCaptureFixture, column: str, kind: str
 ) -> None:
-    db = Store(tmp_path / "news.db")
+    db = file_db
     start = BOUNDARY - timedelta(days=1)
     (first,) = add(db, article(1, TITLE, start))
     filed = dict(stored_buckets(db.conn))
