@@ -1372,6 +1372,14 @@ def file_batch_held(
     return filing, capped, apply_filing(buckets, filing)
 
 
+def slot_span(keys: np.ndarray, first: int, last: int) -> tuple[int, int]:
+    """Where the keys of the slots ``first`` to ``last`` are in ``keys`` (ascending): from the
+    first index up to the second (the last slot's bound too: no key beyond 63 bits)."""
+    low = np.searchsorted(keys, first << SLOT_SHIFT)
+    high = np.searchsorted(keys, ((last + 1) << SLOT_SHIFT) - 1, side="right")
+    return int(low), int(high)
+
+
 def held_rows(held: Buckets, groups: np.ndarray) -> list[GroupRow]:
     """The ``dedupe_groups`` rows of these groups (ascending) as ``held`` holds them (a group
     with no key in it has none)."""

@@ -64,6 +64,7 @@ from aggregator.dedupe import (
     shortlist_batch,
     slot_group_bounds,
     slot_keys,
+    slot_span,
     time_slots,
     timestamps,
     unpack_part,
@@ -2580,13 +2581,9 @@ class IndexCache:
     def _view(self, slots: list[int]) -> Buckets:
         """The held buckets of these slots, held one after the other (no other slot held
         between them)."""
-        keys = self.held.keys
-        low, high = np.searchsorted(
-            keys, [slots[0] << SLOT_SHIFT, (slots[-1] + 1) << SLOT_SHIFT]
-        ).tolist()
-        return self.held.part(low, high)
+        return self.held.part(*slot_span(self.held.keys, slots[0], slots[-1]))
 
-    def writes(self, filing: Filing, held: Buckets, parts: bool = True) -> IndexWrites:
+    def writes(self, filing: Filing, held: Buckets) -> IndexWrites:
         """What to store of a batch's filing, slot by slot (``held``: the buckets once filed,
         kept as pending until the batch is stored): the groups it files into rewritten, a part
         (a large slot with room for one: :data:`PART_MIN_KEYS`), or the slot's every group
@@ -2600,10 +2597,10 @@ class IndexCache:
         for slot, low, high in zip(
             slots[starts].tolist(), starts.tolist(), ends.tolist(), strict=True
         ):
-            first, last = slot << SLOT_SHIFT, (slot + 1) << SLOT_SHIFT
-            size = int(np.searchsorted(before, last) - np.searchsorted(before, first))
+            held_from, held_to = slot_span(before, slot, slot)
+            size = held_to - held_from
             stored = counts.get(slot, 0)
-            if parts and size >= PART_MIN_KEYS and stored < FOLD_PARTS - 1:
+            if size >= PART_MIN_KEYS and stored < FOLD_PARTS - 1:
                 part = Filing(*(a[low:high] for a in (filing.keys, filing.length, filing.taken)),
                               filing.ids[_id_span(filing, low, high)])  # fmt: skip
                 writes.parts.append(pack_part(slot, stored, part))
@@ -2760,7 +2757,9 @@ def stored_buckets(conn: sqlite3.Connection) -> Iterator[tuple[int, list[int]]]:
 def _assign_stories(
     conn: sqlite3.Connection, ids: Sequence[int], options: DedupeOptions
 ) -> ClusterStats:
-    """Cluster the articles ``ids`` (new) against the index, in an open write transaction."""
+    """Cluster the articles ``ids`` (new) against the index, in an open write transaction: what
+    schema 12's upgrade runs (reading each batch's groups afresh and rewriting those it files
+    into; the index has no parts then)."""
     started = time.perf_counter()
     new, result, rows, _filed = _plan_stories(conn, ids, options)
     _write_stories(conn, new, result, rows)
