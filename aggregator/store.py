@@ -2518,6 +2518,9 @@ DENSE_SLOT_GROUPS = (1 << GROUP_SLOT_SHIFT) // 2
 # of a slot holding up to ~70,000: a part is ~150 KB where the groups are ~1.2 MB.
 PART_MIN_KEYS = 20_000
 FOLD_PARTS = 8
+# A clusterer holds at most this many slots between batches, the newest (a crawl probes two; a
+# batch of old articles from many slots reads them all, and the next one reads them again).
+HELD_SLOTS = 8
 
 
 @dataclass
@@ -2624,6 +2627,11 @@ class IndexCache:
         self.held, self.slots, self.parts = self.pending
         self.pending = None
         self.version = version + 1  # the batch's own count
+        if len(self.slots) > HELD_SLOTS:  # (a batch of old articles from many slots)
+            self.slots = self.slots[-HELD_SLOTS:]
+            kept = self.held.part(*slot_span(self.held.keys, self.slots[0], self.slots[-1]))
+            self.held = Buckets.of_arrays(kept.keys.copy(), kept.counts.copy(), kept.ids.copy())
+            self.parts = {slot: self.parts.get(slot, 0) for slot in self.slots}
 
     def clear(self) -> None:
         self.__init__()  # type: ignore[misc]

@@ -261,3 +261,21 @@ def test_buckets_joined_and_cut_into_parts() -> None:
     ]
     assert _held(Buckets.joined(parts)) == held
     assert _held(Buckets.joined([])) == {}
+
+
+def test_a_batch_from_many_slots_leaves_the_newest_held(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "HELD_SLOTS", 2)
+    with Store(db_path) as db:
+        old = [
+            article(i, f"{TITLE}第{i}期", BOUNDARY - timedelta(days=60 * i)) for i in range(1, 6)
+        ]
+        add(db, *old)
+        held = db._index_cache.slots
+        assert len(held) == 2 and held == sorted(held)
+        assert {k >> SLOT_SHIFT for k in db._index_cache.held.keys.tolist()} <= set(held)
+        (repost,) = add(
+            db, article(9, "【视频】" + f"{TITLE}第5期", BOUNDARY - timedelta(days=299))
+        )
+        assert story(db, repost) == 5  # found in a slot no longer held: read again
