@@ -2548,8 +2548,9 @@ class IndexCache:
         self.version: int | None = None
         self.held = Buckets.of_arrays(*(np.zeros(0, dtype=np.int64),) * 3)
         self.slots: list[int] = []  # the slots held, ascending (a slot held may have no key)
-        self.parts: dict[int, int] = {}  # the parts stored of each slot held
-        self.pending: tuple[Buckets, list[int], dict[int, int]] | None = None
+        # each slot held: how many parts it has stored, and the next part's seq
+        self.parts: dict[int, tuple[int, int]] = {}
+        self.pending: tuple[Buckets, list[int], dict[int, tuple[int, int]]] | None = None
 
     def buckets(self, conn: sqlite3.Connection, keys: np.ndarray) -> Buckets:
         """The buckets of every slot these keys fall in: those held, the others read whole
@@ -2578,7 +2579,7 @@ class IndexCache:
             pieces.append(self._view(run))
         self.pending = None
         self.held, self.slots = Buckets.joined(pieces), wanted
-        self.parts = {slot: self.parts.get(slot, 0) for slot in wanted}
+        self.parts = {slot: self.parts.get(slot, (0, 0)) for slot in wanted}
         return self.held
 
     def _view(self, slots: list[int]) -> Buckets:
@@ -2602,17 +2603,17 @@ class IndexCache:
         ):
             held_from, held_to = slot_span(before, slot, slot)
             size = held_to - held_from
-            stored = counts.get(slot, 0)
+            stored, seq = counts.get(slot, (0, 0))
             if size >= PART_MIN_KEYS and stored < FOLD_PARTS - 1:
                 part = Filing(*(a[low:high] for a in (filing.keys, filing.length, filing.taken)),
                               filing.ids[_id_span(filing, low, high)])  # fmt: skip
-                writes.parts.append(pack_part(slot, stored, part))
-                counts[slot] = stored + 1
+                writes.parts.append(pack_part(slot, seq, part))
+                counts[slot] = (stored + 1, seq + 1)
             elif stored:
                 lo, hi = slot_group_bounds(slot)
                 writes.rows += held_rows(held, np.arange(lo, hi + 1, dtype=np.int64))
                 writes.folded.append(slot)
-                counts[slot] = 0
+                counts[slot] = (0, 0)
             else:
                 writes.rows += held_rows(held, distinct(key_groups(filing.keys[low:high])))
         self.pending = (held, self.slots, counts)
@@ -2631,7 +2632,7 @@ class IndexCache:
             self.slots = self.slots[-HELD_SLOTS:]
             kept = self.held.part(*slot_span(self.held.keys, self.slots[0], self.slots[-1]))
             self.held = Buckets.of_arrays(kept.keys.copy(), kept.counts.copy(), kept.ids.copy())
-            self.parts = {slot: self.parts.get(slot, 0) for slot in self.slots}
+            self.parts = {slot: self.parts.get(slot, (0, 0)) for slot in self.slots}
 
     def clear(self) -> None:
         self.__init__()  # type: ignore[misc]
@@ -2643,10 +2644,10 @@ def _id_span(filing: Filing, low: int, high: int) -> slice:
     return slice(before, before + int(filing.taken[low:high].sum()))
 
 
-def _read_slot(conn: sqlite3.Connection, slot: int) -> tuple[Buckets, int]:
-    """A time slot's buckets as stored (its groups, its parts applied in order), and how many
-    parts it has. A damaged group reads as empty and a damaged part as nothing filed, with a log
-    line naming it."""
+def _read_slot(conn: sqlite3.Connection, slot: int) -> tuple[Buckets, tuple[int, int]]:
+    """A time slot's buckets as stored (its groups, its parts applied in order), how many parts
+    it has and the seq a next one takes. A damaged group reads as empty and a damaged part as
+    nothing filed, with a log line naming it."""
     read = Buckets.from_groups(
         conn.execute(
             "SELECT group_key, keys, counts, ids FROM dedupe_groups "
@@ -2670,7 +2671,8 @@ def _read_slot(conn: sqlite3.Connection, slot: int) -> tuple[Buckets, int]:
             )
             continue
         read = apply_filing(read, filing)
-    return read, len(rows)
+    seqs = [row[1] for row in rows if isinstance(row[1], int)]
+    return read, (len(rows), max(seqs, default=-1) + 1)
 
 
 def _log_damaged(buckets: Buckets) -> None:

@@ -202,3 +202,17 @@ def test_another_writer_deleting_parts_is_not_undone(db_path: Path, parted: None
         other.close()
         (repost,) = add(db, article(2, "【视频】" + TITLE, BOUNDARY - timedelta(hours=2), "b"))
         assert story(db, repost) == repost
+
+
+def test_a_part_deleted_by_hand_is_not_written_over(db_path: Path, parted: None) -> None:
+    """The next part of a slot takes the seq after the last one stored, not the count."""
+    start = BOUNDARY - timedelta(days=3)
+    with Store(db_path) as db:
+        for number in range(3):
+            add(db, article(number, f"{TITLE}第{number}期", start + timedelta(hours=number)))
+        with db.write() as conn:
+            conn.execute("DELETE FROM dedupe_parts WHERE seq = 0")
+        (later,) = add(db, article(9, "国家能源局发布2026年能源工作指导意见", start))
+        assert [seq for _, seq in _parts(db)] == [1, 2, 3]
+        held = {i for _, ids in stored_buckets(db.conn) for i in ids}
+        assert held == {2, 3, later}  # the first article went with its part
