@@ -2518,6 +2518,10 @@ DENSE_SLOT_GROUPS = (1 << GROUP_SLOT_SHIFT) // 2
 # of a slot holding up to ~70,000: a part is ~150 KB where the groups are ~1.2 MB.
 PART_MIN_KEYS = 20_000
 FOLD_PARTS = 8
+# ... and only when it files into half the slot's groups or more (a batch of 2,000 files into
+# all of them): a small batch's part would save little writing, and each process that reads the
+# slot afresh (a cron crawl's, every run) applies every part, a pass over the slot each.
+PART_MIN_GROUPS = (1 << GROUP_SLOT_SHIFT) // 2
 # A clusterer holds at most this many slots between batches, the newest (a crawl probes two; a
 # batch of old articles from many slots reads them all, and the next one reads them again).
 HELD_SLOTS = 8
@@ -2604,7 +2608,8 @@ class IndexCache:
             held_from, held_to = slot_span(before, slot, slot)
             size = held_to - held_from
             stored, seq = counts.get(slot, (0, 0))
-            if size >= PART_MIN_KEYS and stored < FOLD_PARTS - 1:
+            groups = distinct(key_groups(filing.keys[low:high]))
+            if size >= PART_MIN_KEYS and len(groups) >= PART_MIN_GROUPS and stored < FOLD_PARTS - 1:
                 part = Filing(*(a[low:high] for a in (filing.keys, filing.length, filing.taken)),
                               filing.ids[_id_span(filing, low, high)])  # fmt: skip
                 writes.parts.append(pack_part(slot, seq, part))
@@ -2615,7 +2620,7 @@ class IndexCache:
                 writes.folded.append(slot)
                 counts[slot] = (0, 0)
             else:
-                writes.rows += held_rows(held, distinct(key_groups(filing.keys[low:high])))
+                writes.rows += held_rows(held, groups)
         self.pending = (held, self.slots, counts)
         return writes
 

@@ -97,6 +97,7 @@ def test_a_filing_applied_gives_the_buckets_filing_gives() -> None:
 def parted(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every slot takes parts, and a slot folds after three."""
     monkeypatch.setattr(store_module, "PART_MIN_KEYS", 0)
+    monkeypatch.setattr(store_module, "PART_MIN_GROUPS", 0)
     monkeypatch.setattr(store_module, "FOLD_PARTS", 4)
 
 
@@ -122,6 +123,7 @@ def test_parts_give_the_stories_and_buckets_rewriting_gives(
     most_parts = 0
     for name, min_keys in (("whole", 1 << 40), ("held", 0), ("read", 0)):
         monkeypatch.setattr(store_module, "PART_MIN_KEYS", min_keys)
+        monkeypatch.setattr(store_module, "PART_MIN_GROUPS", 0)
         monkeypatch.setattr(store_module, "FOLD_PARTS", 4)
         path = tmp_path / f"{name}.db"
         store = Store(path)
@@ -216,3 +218,22 @@ def test_a_part_deleted_by_hand_is_not_written_over(db_path: Path, parted: None)
         assert [seq for _, seq in _parts(db)] == [1, 2, 3]
         held = {i for _, ids in stored_buckets(db.conn) for i in ids}
         assert held == {2, 3, later}  # the first article went with its part
+
+
+def test_a_small_batch_rewrites_its_groups_and_folds_the_parts(
+    db_path: Path, parted: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch filing into fewer than PART_MIN_GROUPS groups of a slot (a cron crawl's) writes
+    no part: it rewrites the groups, and with parts stored, the slot's every group (a fold)."""
+    start = BOUNDARY - timedelta(days=3)
+    with Store(db_path) as db:
+        add(db, article(1, TITLE, start))
+        assert len(_parts(db)) == 1
+        keys_filed = len(list(stored_buckets(db.conn)))
+        monkeypatch.setattr(store_module, "PART_MIN_GROUPS", keys_filed + 1)
+        (repost,) = add(db, article(2, "【视频】" + TITLE, start + timedelta(hours=1), "b"))
+        assert _parts(db) == [] and story(db, repost) == 1
+        groups = db.conn.execute("SELECT count(*) FROM dedupe_groups").fetchone()[0]
+        assert groups >= 1 and {i for _, ids in stored_buckets(db.conn) for i in ids} == {1, 2}
+        add(db, article(3, "国家能源局发布2026年能源工作指导意见", start, "c"))
+        assert _parts(db) == []
