@@ -2542,7 +2542,8 @@ class IndexCache:
     buckets of whole time slots, decoded (their groups with their parts applied), with what it
     filed since. A crawl's batches probe the same two slots again and again, so each reads the
     store only for a slot it has not seen; a batch's cost then no longer includes reading and
-    decoding a slot's rows.
+    decoding a slot's rows. A small batch (:data:`DENSE_SLOT_GROUPS`) reads only the groups it
+    needs of a slot with no part, and then nothing is held after it.
 
     It holds while the index is only written by this clusterer: ``dedupe_version.n`` counts
     the changes of every writer (:func:`count_index_change`), and a count it did not cause
@@ -2555,6 +2556,7 @@ class IndexCache:
         # each slot held: how many parts it has stored, and the next part's seq
         self.parts: dict[int, tuple[int, int]] = {}
         self.pending: tuple[Buckets, list[int], dict[int, tuple[int, int]]] | None = None
+        self.partial = False  # some slot of the last read read in part: none held after it
 
     def buckets(self, conn: sqlite3.Connection, keys: np.ndarray) -> Buckets:
         """The buckets of every slot these keys fall in: those held, the others read whole
@@ -2563,8 +2565,10 @@ class IndexCache:
         if version != self.version:
             self.clear()
             self.version = version
-        wanted = distinct(keys >> SLOT_SHIFT).tolist()
+        groups = distinct(key_groups(keys))
+        wanted = distinct(groups >> GROUP_SLOT_SHIFT).tolist()
         held = {slot: at for at, slot in enumerate(self.slots)}
+        self.partial = False
         pieces: list[Buckets] = []
         run: list[int] = []  # slots held one after the other: one view of the held arrays
         for slot in wanted:
@@ -2577,7 +2581,10 @@ class IndexCache:
             if slot in held:
                 run.append(slot)
             else:
-                read, self.parts[slot] = _read_slot(conn, slot)
+                first, last = slot_group_bounds(slot)
+                low, high = np.searchsorted(groups, first), np.searchsorted(groups, last, "right")
+                read, self.parts[slot], whole = _read_slot(conn, slot, groups[low:high])
+                self.partial |= not whole
                 pieces.append(read)
         if run:
             pieces.append(self._view(run))
@@ -2627,7 +2634,7 @@ class IndexCache:
     def stored(self, version: int) -> None:
         """The batch is stored and ``version`` is the index's count before it: keep what it
         filed, or (another writer counted since this read) nothing."""
-        if self.pending is None or version != self.version:
+        if self.pending is None or version != self.version or self.partial:
             self.clear()
             return
         self.held, self.slots, self.parts = self.pending
@@ -2649,22 +2656,37 @@ def _id_span(filing: Filing, low: int, high: int) -> slice:
     return slice(before, before + int(filing.taken[low:high].sum()))
 
 
-def _read_slot(conn: sqlite3.Connection, slot: int) -> tuple[Buckets, tuple[int, int]]:
+def _read_slot(
+    conn: sqlite3.Connection, slot: int, groups: np.ndarray | None = None
+) -> tuple[Buckets, tuple[int, int], bool]:
     """A time slot's buckets as stored (its groups, its parts applied in order), how many parts
-    it has and the seq a next one takes. A damaged group reads as empty and a damaged part as
-    nothing filed, with a log line naming it."""
-    read = Buckets.from_groups(
-        conn.execute(
-            "SELECT group_key, keys, counts, ids FROM dedupe_groups "
-            "WHERE group_key BETWEEN ? AND ?",
-            slot_group_bounds(slot),
-        ).fetchall()
-    )
-    _log_damaged(read)
+    it has, the seq a next one takes, and whether the slot was read whole. Given the ``groups``
+    a batch needs of it, a slot with no part of which they are fewer than
+    :data:`DENSE_SLOT_GROUPS` (a cron crawl's) has only those read, by a primary-key probe each.
+    A damaged group reads as empty and a damaged part as nothing filed, with a log line naming
+    it."""
     rows = conn.execute(
         "SELECT slot, seq, keys, lengths, taken, ids FROM dedupe_parts WHERE slot = ? ORDER BY seq",
         (slot,),
     ).fetchall()
+    whole = rows or groups is None or len(groups) >= DENSE_SLOT_GROUPS
+    if whole:
+        read = Buckets.from_groups(
+            conn.execute(
+                "SELECT group_key, keys, counts, ids FROM dedupe_groups "
+                "WHERE group_key BETWEEN ? AND ?",
+                slot_group_bounds(slot),
+            ).fetchall()
+        )
+    else:
+        read = Buckets.from_groups(
+            conn.execute(
+                "SELECT d.group_key, d.keys, d.counts, d.ids FROM json_each(?) AS j "
+                "CROSS JOIN dedupe_groups AS d ON d.group_key = j.value",
+                (json.dumps(groups.tolist()),),
+            ).fetchall()
+        )
+    _log_damaged(read)
     for row in rows:
         filing = unpack_part(row)
         if filing is None:
@@ -2677,7 +2699,7 @@ def _read_slot(conn: sqlite3.Connection, slot: int) -> tuple[Buckets, tuple[int,
             continue
         read = apply_filing(read, filing)
     seqs = [row[1] for row in rows if isinstance(row[1], int)]
-    return read, (len(rows), max(seqs, default=-1) + 1)
+    return read, (len(rows), max(seqs, default=-1) + 1), bool(whole)
 
 
 def _log_damaged(buckets: Buckets) -> None:
@@ -2750,7 +2772,7 @@ def stored_buckets(conn: sqlite3.Connection) -> Iterator[tuple[int, list[int]]]:
             found[0] = first >> GROUP_SLOT_SHIFT
         slot = min(found)
         if parted:
-            buckets, _ = _read_slot(conn, slot)
+            buckets, _, _ = _read_slot(conn, slot)
         else:
             buckets = Buckets.from_groups(
                 conn.execute(

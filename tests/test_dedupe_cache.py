@@ -75,10 +75,19 @@ def _corpus(seed: int, n: int) -> list[dict[str, Any]]:
     return rows
 
 
+@pytest.fixture
+def whole_slots(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every slot a batch needs is read whole (and held after it), however few its groups."""
+    monkeypatch.setattr(store_module, "DENSE_SLOT_GROUPS", 0)
+
+
+@pytest.mark.parametrize("dense", [0, store_module.DENSE_SLOT_GROUPS])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_clustering_with_what_it_holds_gives_what_reading_afresh_gives(
-    tmp_path: Path, seed: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int, dense: int
 ) -> None:
+    """Held (every slot read whole), or each small batch's groups read (nothing held)."""
+    monkeypatch.setattr(store_module, "DENSE_SLOT_GROUPS", dense)
     rng = random.Random(seed)
     rows = _corpus(seed, 160)
     options = DedupeOptions(bucket_cap=3)  # full buckets too
@@ -100,7 +109,7 @@ def test_clustering_with_what_it_holds_gives_what_reading_afresh_gives(
     afresh.close()
 
 
-def test_a_batch_reads_only_the_slots_it_does_not_hold(db_path: Path) -> None:
+def test_a_batch_reads_only_the_slots_it_does_not_hold(db_path: Path, whole_slots: None) -> None:
     traced: list[str] = []
     with Store(db_path) as db:
         add(db, article(1, TITLE, BOUNDARY - timedelta(days=1)))
@@ -267,6 +276,7 @@ def test_a_batch_from_many_slots_leaves_the_newest_held(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(store_module, "HELD_SLOTS", 2)
+    monkeypatch.setattr(store_module, "DENSE_SLOT_GROUPS", 0)
     with Store(db_path) as db:
         old = [
             article(i, f"{TITLE}第{i}期", BOUNDARY - timedelta(days=60 * i)) for i in range(1, 6)
@@ -279,3 +289,17 @@ def test_a_batch_from_many_slots_leaves_the_newest_held(
             db, article(9, "【视频】" + f"{TITLE}第5期", BOUNDARY - timedelta(days=299))
         )
         assert story(db, repost) == 5  # found in a slot no longer held: read again
+
+
+def test_a_small_batch_reads_its_groups_and_holds_nothing(db_path: Path) -> None:
+    """A batch needing fewer than half a slot's groups (a cron crawl's) probes them, as
+    before, and leaves nothing held: the next one reads again."""
+    traced: list[str] = []
+    with Store(db_path) as db:
+        add(db, article(1, TITLE, BOUNDARY - timedelta(days=1)))
+        db.conn.set_trace_callback(traced.append)
+        (repost,) = add(db, article(2, "【视频】" + TITLE, BOUNDARY - timedelta(hours=20), "b"))
+        db.conn.set_trace_callback(None)
+        assert story(db, repost) == 1 and not [q for q in traced if SCAN in q]
+        assert [q for q in traced if "json_each" in q and "dedupe_groups" in q]
+        assert db._index_cache.slots == []

@@ -105,12 +105,14 @@ def _parts(store: Store) -> list[tuple[int, int]]:
     return store.conn.execute("SELECT slot, seq FROM dedupe_parts ORDER BY slot, seq").fetchall()
 
 
+@pytest.mark.parametrize("dense", [0, store_module.DENSE_SLOT_GROUPS])
 @pytest.mark.parametrize("seed", [1, 2])
 def test_parts_give_the_stories_and_buckets_rewriting_gives(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int, dense: int
 ) -> None:
     """The same batches three ways: groups rewritten every batch; parts, read back by the same
     clusterer; parts, each batch clustered by a new one (reading the parts from the file)."""
+    monkeypatch.setattr(store_module, "DENSE_SLOT_GROUPS", dense)
     rng = random.Random(seed)
     rows = _corpus(seed, 150)
     batches = []
