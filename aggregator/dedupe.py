@@ -1368,6 +1368,9 @@ def file_batch_held(
     once it is filed: every key of it, those the batch files under with their new ids (for a
     process that keeps what it read for its next batches, :class:`aggregator.store.IndexCache`;
     :func:`held_rows` gives the rows to store)."""
+    if not len(keys.distinct):  # (headlines with no key: nothing filed)
+        empty = np.zeros(0, dtype=np.int64)
+        return Filing(empty, empty, empty, empty), 0, buckets
     filing, capped = batch_filing(keys, ids, buckets, options)
     return filing, capped, apply_filing(buckets, filing)
 

@@ -2605,6 +2605,9 @@ class IndexCache:
         rewritten and its parts deleted (a fold)."""
         writes = IndexWrites([])
         counts = dict(self.parts)
+        self.pending = (held, self.slots, counts)
+        if not len(filing.keys):
+            return writes
         slots = filing.keys >> SLOT_SHIFT
         starts = np.flatnonzero(np.r_[True, slots[1:] != slots[:-1]])
         ends = np.r_[starts[1:], len(slots)]
@@ -2628,7 +2631,6 @@ class IndexCache:
                 counts[slot] = (0, 0)
             else:
                 writes.rows += held_rows(held, groups)
-        self.pending = (held, self.slots, counts)
         return writes
 
     def stored(self, version: int) -> None:

@@ -303,3 +303,14 @@ def test_a_small_batch_reads_its_groups_and_holds_nothing(db_path: Path) -> None
         assert story(db, repost) == 1 and not [q for q in traced if SCAN in q]
         assert [q for q in traced if "json_each" in q and "dedupe_groups" in q]
         assert db._index_cache.slots == []
+
+
+@pytest.mark.usefixtures("whole_slots")
+def test_a_batch_of_headlines_with_no_key_files_nothing(db_path: Path) -> None:
+    with Store(db_path) as db:
+        (first,) = add(db, article(1, TITLE, BOUNDARY - timedelta(days=1)))
+        index = list(stored_buckets(db.conn))
+        ids = add(db, article(2, "!", BOUNDARY), article(3, "。", BOUNDARY, "b"))
+        assert [story(db, i) for i in ids] == ids and list(stored_buckets(db.conn)) == index
+        (repost,) = add(db, article(4, "【视频】" + TITLE, BOUNDARY - timedelta(hours=20), "c"))
+        assert story(db, repost) == first
