@@ -1229,10 +1229,11 @@ def _migration_21(db: sqlite_utils.Database) -> None:
 # ``dedupe_version`` (one row) counts the changes of the near-duplicate index a clusterer holding
 # what it read (:class:`IndexCache`) must not miss: each batch clustering stores counts one
 # (:func:`_write_stories`), and so does every other writer of ``dedupe_groups`` here
-# (:func:`count_index_change`); a trigger counts the rows anyone deletes (``DELETE FROM
-# dedupe_groups`` in the sqlite3 shell, to empty the index). Inserts and updates by hand are not
-# counted: a trigger on them would make every clustering write keep a statement journal (~3 µs
-# an article at 1M), and only clustering writes the index's rows.
+# (:func:`count_index_change`); triggers count the rows anyone deletes from ``dedupe_groups`` and
+# ``dedupe_parts`` (``DELETE FROM dedupe_groups`` in the sqlite3 shell, to empty the index).
+# Inserts and updates by hand are not counted: a trigger on them would make every clustering
+# write keep a statement journal (~3 µs an article at 1M), and only clustering writes the
+# index's rows.
 _INDEX_VERSION_SQL = (
     "CREATE TABLE IF NOT EXISTS dedupe_version (id INTEGER PRIMARY KEY CHECK (id = 1), "
     "n INTEGER NOT NULL)"
@@ -1242,8 +1243,8 @@ PARTS_VERSION_TRIGGER = "dedupe_parts_delete"
 
 
 def _create_index_version_trigger(conn: sqlite3.Connection) -> None:
-    """``dedupe_version`` and the trigger that counts rows deleted from ``dedupe_groups``
-    (each kept if there)."""
+    """``dedupe_version`` and the triggers that count rows deleted from ``dedupe_groups`` and
+    ``dedupe_parts`` (each kept if there)."""
     conn.execute(_INDEX_VERSION_SQL)
     conn.execute("INSERT OR IGNORE INTO dedupe_version (id, n) VALUES (1, 0)")
     for name, table in ((INDEX_VERSION_TRIGGER, "dedupe_groups"),
@@ -1272,11 +1273,11 @@ def index_count(conn: sqlite3.Connection) -> int:
 
 def _migration_22(db: sqlite_utils.Database) -> None:
     """A count of the near-duplicate index's changes (``dedupe_version``: each writer counts
-    its change, :func:`count_index_change`, and a trigger counts the rows anyone deletes from
-    ``dedupe_groups``), so that a clusterer can keep what it read for its next batches
-    (:class:`IndexCache`) and know when another writer changed it; and the parts of large
-    slots (``dedupe_parts``: what a batch filed there, instead of the slot's groups rewritten,
-    :data:`PART_MIN_KEYS`). The index's rows do not change."""
+    its change, :func:`count_index_change`, and triggers count the rows anyone deletes from
+    ``dedupe_groups`` and ``dedupe_parts``), so that a clusterer can keep what it read for its
+    next batches (:class:`IndexCache`) and know when another writer changed it; and the parts of
+    large slots (``dedupe_parts``: what a batch filed there, instead of the slot's groups
+    rewritten, :data:`PART_MIN_KEYS`). The index's rows do not change."""
     db.conn.execute(_DEDUPE_GROUPS_SQL)
     db.conn.execute(_DEDUPE_PARTS_SQL)
     _create_index_version_trigger(db.conn)
@@ -2513,8 +2514,8 @@ DENSE_SLOT_GROUPS = (1 << GROUP_SLOT_SHIFT) // 2
 
 # A batch filing into a time slot that holds this many keys or more stores what it filed there
 # as a part (``dedupe_parts``) instead of rewriting the groups it files into, as long as the slot
-# has fewer than FOLD_PARTS - 1 parts; the next batch rewrites the slot's groups whole and deletes
-# its parts (a "fold"). A batch of 2,000 benchmark articles files ~12,000 ids under ~10,000 keys
+# has fewer than FOLD_PARTS - 1 parts; else it rewrites the slot's groups whole and deletes its
+# parts (a "fold"). A batch of 2,000 benchmark articles files ~12,000 ids under ~10,000 keys
 # of a slot holding up to ~70,000: a part is ~150 KB where the groups are ~1.2 MB.
 PART_MIN_KEYS = 20_000
 FOLD_PARTS = 8
@@ -2559,8 +2560,9 @@ class IndexCache:
         self.partial = False  # some slot of the last read read in part: none held after it
 
     def buckets(self, conn: sqlite3.Connection, keys: np.ndarray) -> Buckets:
-        """The buckets of every slot these keys fall in: those held, the others read whole
-        from the store (a damaged row reads as empty, with a log line)."""
+        """The buckets of every slot these keys fall in: those held, the others read from the
+        store (:func:`_read_slot`: whole, or only the groups a small batch needs; a damaged row
+        reads as empty, with a log line)."""
         version = conn.execute("SELECT n FROM dedupe_version WHERE id = 1").fetchone()[0]
         if version != self.version:
             self.clear()
