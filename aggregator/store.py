@@ -2762,19 +2762,15 @@ def stored_buckets(conn: sqlite3.Connection) -> Iterator[tuple[int, list[int]]]:
             "SELECT min(group_key) FROM dedupe_groups WHERE group_key >= ?",
             (slot_group_bounds(slot)[0],),
         ).fetchone()[0]
-        next_part = (
-            conn.execute("SELECT min(slot) FROM dedupe_parts WHERE slot >= ?", (slot,)).fetchone()[
-                0
-            ]
-            if parted
-            else None
-        )
-        found = [s for s in (first, next_part) if s is not None]
+        found = [] if first is None else [first >> GROUP_SLOT_SHIFT]
+        if parted:
+            (parts_from,) = conn.execute(
+                "SELECT min(slot) FROM dedupe_parts WHERE slot >= ?", (slot,)
+            ).fetchone()
+            found += [] if parts_from is None else [parts_from]
         if not found:
             return
-        if first is not None:
-            found[0] = first >> GROUP_SLOT_SHIFT
-        slot = min(found)
+        slot = min(found)  # the next slot holding something
         if parted:
             buckets, _, _ = _read_slot(conn, slot)
         else:

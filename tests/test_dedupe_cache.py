@@ -30,6 +30,7 @@ from aggregator.dedupe import (
 from aggregator.store import (
     INDEX_VERSION_TRIGGER,
     MIGRATIONS,
+    PARTS_VERSION_TRIGGER,
     SCHEMA_VERSION,
     Store,
     _assign_stories,
@@ -197,13 +198,17 @@ def test_schema_22_counts_the_index_changes_and_keeps_the_index(db_path: Path) -
         add(db, article(1, TITLE, BOUNDARY - timedelta(days=1)))
         index = list(stored_buckets(db.conn))
         # as schema 21 left it
-        db.conn.execute(f"DROP TRIGGER {INDEX_VERSION_TRIGGER}")
+        for trigger in (INDEX_VERSION_TRIGGER, PARTS_VERSION_TRIGGER):
+            db.conn.execute(f"DROP TRIGGER {trigger}")
         db.conn.execute("DROP TABLE dedupe_version")
+        db.conn.execute("DROP TABLE dedupe_parts")
         db.conn.execute(f"PRAGMA user_version = {MIGRATIONS.index(_migration_22)}")
     with Store(db_path) as db:
         assert db.schema_version == SCHEMA_VERSION
         assert list(stored_buckets(db.conn)) == index
         assert db.conn.execute("SELECT n FROM dedupe_version").fetchall() == [(0,)]
+        names = {r[0] for r in db.conn.execute("SELECT name FROM sqlite_master")}
+        assert {"dedupe_parts", INDEX_VERSION_TRIGGER, PARTS_VERSION_TRIGGER} <= names
         (repost,) = add(db, article(2, "【视频】" + TITLE, BOUNDARY - timedelta(hours=20), "b"))
         assert story(db, repost) == 1
         assert db.conn.execute("SELECT n FROM dedupe_version").fetchall() == [(1,)]
