@@ -1259,9 +1259,8 @@ def count_index_change(conn: sqlite3.Connection, before: int | None = None) -> i
     """Count one change of the near-duplicate index (in an open write transaction); returns the
     count before it. Given ``before`` (the count as the transaction found it), the change counts
     as one whatever the triggers counted of it."""
-    version = conn.execute("SELECT n FROM dedupe_version WHERE id = 1").fetchone()[0]
     if before is None:
-        before = int(version)
+        before = index_count(conn)
     conn.execute("UPDATE dedupe_version SET n = ? WHERE id = 1", (before + 1,))
     return before
 
@@ -2563,7 +2562,7 @@ class IndexCache:
         """The buckets of every slot these keys fall in: those held, the others read from the
         store (:func:`_read_slot`: whole, or only the groups a small batch needs; a damaged row
         reads as empty, with a log line)."""
-        version = conn.execute("SELECT n FROM dedupe_version WHERE id = 1").fetchone()[0]
+        version = index_count(conn)
         if version != self.version:
             self.clear()
             self.version = version
@@ -2661,35 +2660,27 @@ def _id_span(filing: Filing, low: int, high: int) -> slice:
 
 
 def _read_slot(
-    conn: sqlite3.Connection, slot: int, groups: np.ndarray | None = None
+    conn: sqlite3.Connection, slot: int, groups: np.ndarray | None = None, parts: bool = True
 ) -> tuple[Buckets, tuple[int, int], bool]:
     """A time slot's buckets as stored (its groups, its parts applied in order), how many parts
     it has, the seq a next one takes, and whether the slot was read whole. Given the ``groups``
     a batch needs of it, a slot with no part of which they are fewer than
     :data:`DENSE_SLOT_GROUPS` (a cron crawl's) has only those read, by a primary-key probe each.
     A damaged group reads as empty and a damaged part as nothing filed, with a log line naming
-    it."""
-    rows = conn.execute(
-        "SELECT slot, seq, keys, lengths, taken, ids FROM dedupe_parts WHERE slot = ? ORDER BY seq",
-        (slot,),
-    ).fetchall()
-    whole = rows or groups is None or len(groups) >= DENSE_SLOT_GROUPS
-    if whole:
-        read = Buckets.from_groups(
-            conn.execute(
-                "SELECT group_key, keys, counts, ids FROM dedupe_groups "
-                "WHERE group_key BETWEEN ? AND ?",
-                slot_group_bounds(slot),
-            ).fetchall()
-        )
-    else:
-        read = Buckets.from_groups(
-            conn.execute(
-                "SELECT d.group_key, d.keys, d.counts, d.ids FROM json_each(?) AS j "
-                "CROSS JOIN dedupe_groups AS d ON d.group_key = j.value",
-                (json.dumps(groups.tolist()),),
-            ).fetchall()
-        )
+    it. Without ``parts`` (a schema before 22) the slot's groups only."""
+    rows = (
+        conn.execute(
+            "SELECT slot, seq, keys, lengths, taken, ids FROM dedupe_parts WHERE slot = ? "
+            "ORDER BY seq",
+            (slot,),
+        ).fetchall()
+        if parts
+        else []
+    )
+    whole = bool(rows) or groups is None or len(groups) >= DENSE_SLOT_GROUPS
+    read = Buckets.from_groups(
+        _slot_rows(conn, slot) if whole or groups is None else _group_rows(conn, groups)
+    )
     _log_damaged(read)
     for row in rows:
         filing = unpack_part(row)
@@ -2726,26 +2717,31 @@ def _read_buckets(conn: sqlite3.Connection, keys: np.ndarray) -> Buckets:
     dense = count >= DENSE_SLOT_GROUPS
     rows: list[GroupRow] = []
     for slot in slots[dense].tolist():
-        rows += conn.execute(
-            "SELECT group_key, keys, counts, ids FROM dedupe_groups "
-            "WHERE group_key BETWEEN ? AND ?",
-            slot_group_bounds(slot),
-        ).fetchall()
-    sparse = groups[~np.repeat(dense, count)]
-    if len(sparse):
-        rows += conn.execute(
-            "SELECT d.group_key, d.keys, d.counts, d.ids FROM json_each(?) AS j "
-            "CROSS JOIN dedupe_groups AS d ON d.group_key = j.value",
-            (json.dumps(sparse.tolist()),),
-        ).fetchall()
+        rows += _slot_rows(conn, slot)
+    rows += _group_rows(conn, groups[~np.repeat(dense, count)])
     buckets = Buckets.from_groups(rows)  # (sorted there when the parts are not in order)
-    for group in buckets.damaged:
-        log.warning(
-            "near-duplicate index: dedupe_groups row %d is damaged; read as empty "
-            "(rewritten when next filed into)",
-            group,
-        )
+    _log_damaged(buckets)
     return buckets
+
+
+def _slot_rows(conn: sqlite3.Connection, slot: int) -> list[GroupRow]:
+    """Every ``dedupe_groups`` row of a time slot, by one range scan."""
+    return conn.execute(
+        "SELECT group_key, keys, counts, ids FROM dedupe_groups WHERE group_key BETWEEN ? AND ?",
+        slot_group_bounds(slot),
+    ).fetchall()
+
+
+def _group_rows(conn: sqlite3.Connection, groups: np.ndarray) -> list[GroupRow]:
+    """The ``dedupe_groups`` rows of these groups (ascending), by one query, a primary-key probe
+    each, in group order (no temporary index of them, no sort)."""
+    if not len(groups):
+        return []
+    return conn.execute(
+        "SELECT d.group_key, d.keys, d.counts, d.ids FROM json_each(?) AS j "
+        "CROSS JOIN dedupe_groups AS d ON d.group_key = j.value",
+        (json.dumps(groups.tolist()),),
+    ).fetchall()
 
 
 def stored_buckets(conn: sqlite3.Connection) -> Iterator[tuple[int, list[int]]]:
@@ -2771,16 +2767,7 @@ def stored_buckets(conn: sqlite3.Connection) -> Iterator[tuple[int, list[int]]]:
         if not found:
             return
         slot = min(found)  # the next slot holding something
-        if parted:
-            buckets, _, _ = _read_slot(conn, slot)
-        else:
-            buckets = Buckets.from_groups(
-                conn.execute(
-                    "SELECT group_key, keys, counts, ids FROM dedupe_groups "
-                    "WHERE group_key BETWEEN ? AND ?",
-                    slot_group_bounds(slot),
-                ).fetchall()
-            )
+        buckets, _, _ = _read_slot(conn, slot, parts=parted)
         ids = buckets.ids.tolist()
         for key, start, count in zip(
             buckets.keys.tolist(), buckets.starts.tolist(), buckets.counts.tolist(), strict=True

@@ -25,7 +25,6 @@ from aggregator.dedupe import (
     fingerprints,
     held_rows,
     key_groups,
-    pack_groups,
 )
 from aggregator.store import (
     INDEX_VERSION_TRIGGER,
@@ -40,17 +39,9 @@ from aggregator.store import (
 from tests.conftest import NOW
 from tests.dedupe_reference import keys_of
 from tests.test_dedupe_index import BOUNDARY, TITLE, add, article, story
+from tests.test_dedupe_verify import _held, _packed
 
 SCAN = "keys, counts, ids FROM dedupe_groups WHERE group_key BETWEEN"  # a slot read
-
-
-def _held(buckets: Buckets) -> dict[int, list[int]]:
-    return {
-        key: buckets.ids[start : start + n].tolist()
-        for key, start, n in zip(
-            buckets.keys.tolist(), buckets.starts.tolist(), buckets.counts.tolist(), strict=True
-        )
-    }
 
 
 def _corpus(seed: int, n: int) -> list[dict[str, Any]]:
@@ -261,12 +252,7 @@ def test_buckets_joined_and_cut_into_parts() -> None:
     held = {(s << SLOT_SHIFT) | k: [s * 10 + k, s * 10 + k + 1][: 1 + k % 2] for s in (3, 4, 7)
             for k in (1, 2, 5)}  # fmt: skip
     keys = sorted(held)
-    rows = pack_groups(
-        np.array(keys, dtype=np.int64),
-        np.array([len(held[k]) for k in keys], dtype=np.int64),
-        np.array([i for k in keys for i in held[k]], dtype=np.int64),
-    )
-    whole = Buckets.from_groups([(g, bytes(k), bytes(c), bytes(i)) for g, k, c, i in rows])
+    whole = _packed(held)
     parts = [whole.part(0, 3), whole.part(3, 3), whole.part(3, 9)]
     assert [_held(p) for p in parts] == [
         {k: held[k] for k in keys[:3]},

@@ -27,8 +27,9 @@ from aggregator.dedupe import (
 )
 from aggregator.store import Store, stored_buckets
 from tests.conftest import NOW
-from tests.test_dedupe_cache import _corpus, _held
+from tests.test_dedupe_cache import _corpus
 from tests.test_dedupe_index import BOUNDARY, TITLE, add, article, story
+from tests.test_dedupe_verify import _held
 
 
 def _filing(rng: random.Random, slot: int, n: int, wide: bool) -> Filing:

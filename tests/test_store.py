@@ -7,6 +7,7 @@ import random
 import sqlite3
 import struct
 import threading
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -1370,26 +1371,37 @@ def test_story_summary_follows_random_story_moves(db: Store, order: str) -> None
     assert min(kinds.values()) > 5
 
 
+_TRIGGERS = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+
+
+def _four_articles_and_older_triggers(
+    store: Store, names: Sequence[str]
+) -> tuple[list[int], list[tuple[Any, ...]]]:
+    """Four articles, and the triggers as this schema made them; then each of ``names``
+    replaced by one that does nothing (it keeps the name, so opening does not repair it), as an
+    older schema left them."""
+    ids = store.upsert_articles(
+        [row(url=f"https://e.com/{n}", canonical_url=f"https://e.com/{n}") for n in range(4)],
+        NOW,
+    ).new_ids
+    made = store.conn.execute(_TRIGGERS).fetchall()
+    for name in names:
+        store.conn.execute(f"DROP TRIGGER {name}")
+        store.conn.execute(
+            f"CREATE TRIGGER {name} AFTER UPDATE OF title ON articles WHEN 0 BEGIN SELECT 1; END"
+        )
+    return ids, made
+
+
 def test_schema_20_replaces_the_story_move_triggers_and_keeps_the_rows(db_path: Path) -> None:
     with Store(db_path) as store:
-        ids = store.upsert_articles(
-            [row(url=f"https://e.com/{n}", canonical_url=f"https://e.com/{n}") for n in range(4)],
-            NOW,
-        ).new_ids
-        triggers = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
-        made = store.conn.execute(triggers).fetchall()
-        for name in STORY_SUMMARY_TRIGGERS:  # every name there (the open repairs missing ones)
-            store.conn.execute(f"DROP TRIGGER {name}")  # but not what schema 20 makes
-            store.conn.execute(
-                f"CREATE TRIGGER {name} AFTER UPDATE OF title ON articles WHEN 0 BEGIN "
-                "SELECT 1; END"
-            )
+        ids, made = _four_articles_and_older_triggers(store, STORY_SUMMARY_TRIGGERS)
         store.conn.execute(f"PRAGMA user_version = {MIGRATIONS.index(_migration_20)}")
         expected = summary(store)
     with Store(db_path) as store:
         assert store.schema_version == SCHEMA_VERSION
         assert summary(store) == expected
-        assert store.conn.execute(triggers).fetchall() == made
+        assert store.conn.execute(_TRIGGERS).fetchall() == made
         with store.write() as conn:  # a join, through the new trigger
             conn.execute("UPDATE articles SET story_id = ? WHERE id = ?", (ids[0], ids[3]))
         assert summary(store) == summary_from_articles(store) and len(summary(store)) == 3
@@ -1469,27 +1481,18 @@ def test_clustering_keeps_story_summary_and_other_writers_still_do(db_path: Path
 
 def test_schema_21_adds_the_pause_to_the_story_triggers_and_keeps_the_rows(db_path: Path) -> None:
     with Store(db_path) as store:
-        ids = store.upsert_articles(
-            [row(url=f"https://e.com/{n}", canonical_url=f"https://e.com/{n}") for n in range(4)],
-            NOW,
-        ).new_ids
-        triggers = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
-        made = store.conn.execute(triggers).fetchall()
-        assert all("story_summary_paused" in sql for name, sql in made if "leave" in name)
         # as schema 20 left it: no pause table, triggers without the check
-        for name in (*STORY_SUMMARY_TRIGGERS, "articles_feed_update"):
-            store.conn.execute(f"DROP TRIGGER {name}")
-            store.conn.execute(
-                f"CREATE TRIGGER {name} AFTER UPDATE OF title ON articles WHEN 0 BEGIN "
-                "SELECT 1; END"
-            )
+        ids, made = _four_articles_and_older_triggers(
+            store, (*STORY_SUMMARY_TRIGGERS, "articles_feed_update")
+        )
+        assert all("story_summary_paused" in sql for name, sql in made if "leave" in name)
         store.conn.execute("DROP TABLE story_summary_paused")
         store.conn.execute(f"PRAGMA user_version = {MIGRATIONS.index(_migration_21)}")
         expected = summary(store)
     with Store(db_path) as store:
         assert store.schema_version == SCHEMA_VERSION
         assert summary(store) == expected and _paused(store) == []
-        assert store.conn.execute(triggers).fetchall() == made
+        assert store.conn.execute(_TRIGGERS).fetchall() == made
         version = store.feed_version()
         with store.write() as conn:  # a join by another writer, through the triggers
             conn.execute("UPDATE articles SET story_id = ? WHERE id = ?", (ids[0], ids[3]))
